@@ -1,0 +1,92 @@
+"""Human-facing views of a gate run: the terminal table and Markdown for pull requests and CI."""
+
+from __future__ import annotations
+
+from rich.table import Table
+from rich.text import Text
+
+from slo.evidence import EvidencePacket
+from slo.formatting import quantity
+from slo.results import CheckResult, Verdict
+
+VERDICT_STYLE = {
+    Verdict.PASS: "bold green",
+    Verdict.WARN: "bold yellow",
+    Verdict.FAIL: "bold red",
+    Verdict.NO_DATA: "bold magenta",
+    Verdict.ERROR: "bold red",
+}
+VERDICT_ICON = {
+    Verdict.PASS: "✅",
+    Verdict.WARN: "⚠️",
+    Verdict.FAIL: "❌",
+    Verdict.NO_DATA: "❔",
+    Verdict.ERROR: "💥",
+}
+
+
+def _value(result: CheckResult) -> str:
+    return quantity(result.value, result.unit) if result.value is not None else "—"
+
+
+def verdict_table(packet: EvidencePacket) -> Table:
+    gate = packet.gate
+    verdict = packet.verdict
+    title = Text.assemble(f"{gate.id} · {gate.title} · ", (verdict.value.upper(), VERDICT_STYLE[verdict]))
+    table = Table(title=title, title_justify="left", show_lines=False, expand=False)
+    table.add_column("check")
+    table.add_column("verdict")
+    table.add_column("value", justify="right")
+    table.add_column("objective")
+    table.add_column("reason", overflow="fold", max_width=70)
+    for result in packet.checks:
+        name = result.id if result.required else f"{result.id} (advisory)"
+        table.add_row(
+            name,
+            Text(result.verdict.value, style=VERDICT_STYLE[result.verdict]),
+            _value(result),
+            result.objective or "",
+            result.reason,
+        )
+    return table
+
+
+def _cell(text: str) -> str:
+    return text.replace("|", "\\|").replace("\n", " ")
+
+
+def markdown(packets: list[EvidencePacket]) -> str:
+    """A summary fit for a pull-request comment or ``$GITHUB_STEP_SUMMARY``."""
+    lines: list[str] = []
+    for packet in packets:
+        gate, verdict = packet.gate, packet.verdict
+        lines.append(f"### {VERDICT_ICON[verdict]} {gate.id} — {_cell(gate.title)}: **{verdict.value.upper()}**")
+        lines.append("")
+        subject = packet.subject
+        facts = [f"evaluated at `{packet.evaluation.time}`"]
+        facts += [
+            f"{k} `{v}`"
+            for k, v in (
+                ("environment", subject.environment),
+                ("service", subject.service),
+                ("release", subject.release),
+                ("commit", subject.commit),
+            )
+            if v
+        ]
+        lines.append(", ".join(facts))
+        lines.append("")
+        lines.append("| check | verdict | value | objective | reason |")
+        lines.append("|---|---|---|---|---|")
+        for result in packet.checks:
+            name = result.id if result.required else f"{result.id} (advisory)"
+            lines.append(
+                f"| {_cell(name)} | {VERDICT_ICON[result.verdict]} {result.verdict.value} | "
+                f"{_cell(_value(result))} | {_cell(result.objective or '')} | {_cell(result.reason)} |"
+            )
+        counts = ", ".join(f"{n} {k}" for k, n in packet.counts.items() if n)
+        digest = packet.digest.value if packet.digest else ""
+        lines.append("")
+        lines.append(f"{counts}. Evidence digest `sha256:{digest}`.")
+        lines.append("")
+    return "\n".join(lines)

@@ -1,0 +1,55 @@
+"""Prometheus-style durations ("5m", "1h30m", "28d") as seconds, and back.
+
+Windows are written in spec files and templated into PromQL, so they must round-trip exactly in the
+syntax Prometheus accepts.
+"""
+
+from __future__ import annotations
+
+import re
+
+_UNITS: dict[str, int] = {
+    "ms": 0,  # handled separately: sub-second windows are not meaningful for gates
+    "s": 1,
+    "m": 60,
+    "h": 3600,
+    "d": 86400,
+    "w": 7 * 86400,
+    "y": 365 * 86400,
+}
+_PART = re.compile(r"(\d+)(ms|s|m|h|d|w|y)")
+_WHOLE = re.compile(r"^(?:\d+(?:ms|s|m|h|d|w|y))+$")
+
+
+class DurationError(ValueError):
+    """A duration string that Prometheus would not accept."""
+
+
+def parse_duration(text: str) -> int:
+    """Seconds in a Prometheus duration such as ``"1h30m"``; raises :class:`DurationError`."""
+    if not isinstance(text, str) or not _WHOLE.match(text):
+        raise DurationError(f"invalid duration {text!r}: use e.g. 5m, 1h, 28d")
+    total = 0
+    for number, unit in _PART.findall(text):
+        if unit == "ms":
+            raise DurationError(f"invalid duration {text!r}: sub-second windows are not supported")
+        total += int(number) * _UNITS[unit]
+    if total <= 0:
+        raise DurationError(f"invalid duration {text!r}: must be positive")
+    return total
+
+
+def format_duration(seconds: int) -> str:
+    """The shortest Prometheus duration for a whole number of seconds (``3600`` → ``"1h"``)."""
+    if seconds <= 0:
+        raise DurationError("duration must be positive")
+    parts: list[str] = []
+    remaining = int(seconds)
+    for unit in ("w", "d", "h", "m", "s"):
+        size = _UNITS[unit]
+        if unit == "w" and remaining % size:
+            continue  # "10d" reads better than "1w3d"
+        count, remaining = divmod(remaining, size)
+        if count:
+            parts.append(f"{count}{unit}")
+    return "".join(parts)

@@ -1,0 +1,134 @@
+"""Read gate specs from YAML text and report every problem with file, line and field path.
+
+The caller hands in the text and the name to report it under; this module never opens files. YAML is
+parsed with the safe loader only, and the node tree is kept so that validation errors from pydantic can
+be mapped back to the line where the offending field stands.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+import yaml
+from pydantic import ValidationError
+
+from slo.spec import Gate
+
+Path = tuple[str | int, ...]
+
+
+@dataclass(frozen=True)
+class SpecProblem:
+    """One problem in a spec file, precise enough to jump to."""
+
+    source: str
+    line: int
+    field: str
+    message: str
+
+    def __str__(self) -> str:
+        where = f"{self.source}:{self.line}"
+        return f"{where}: {self.field}: {self.message}" if self.field else f"{where}: {self.message}"
+
+
+class SpecError(Exception):
+    """All problems found in one or more spec files; raised once, after everything was checked."""
+
+    def __init__(self, problems: list[SpecProblem]) -> None:
+        self.problems = problems
+        super().__init__("\n".join(str(p) for p in problems))
+
+
+def _field_path(path: Path) -> str:
+    text = ""
+    for part in path:
+        text += f"[{part}]" if isinstance(part, int) else (f".{part}" if text else str(part))
+    return text
+
+
+def _index_lines(node: yaml.Node, path: Path, lines: dict[Path, int], problems: list[str]) -> None:
+    """Record the 1-based line of every mapping key and sequence item below ``node``."""
+    lines.setdefault(path, node.start_mark.line + 1)
+    if isinstance(node, yaml.MappingNode):
+        seen: set[Any] = set()
+        for key_node, value_node in node.value:
+            key = key_node.value
+            if key in seen:
+                problems.append(f"{key_node.start_mark.line + 1}\t{_field_path((*path, key))}\tduplicate key")
+            seen.add(key)
+            lines[(*path, key)] = key_node.start_mark.line + 1
+            _index_lines(value_node, (*path, key), lines, problems)
+    elif isinstance(node, yaml.SequenceNode):
+        for index, item in enumerate(node.value):
+            lines[(*path, index)] = item.start_mark.line + 1
+            _index_lines(item, (*path, index), lines, problems)
+
+
+def _line_for(loc: tuple[Any, ...], data: Any, lines: dict[Path, int]) -> tuple[int, Path]:
+    """Best line for a pydantic error location; union tags in ``loc`` that are not data keys are skipped."""
+    path: list[str | int] = []
+    node = data
+    for part in loc:
+        if isinstance(node, dict) and part in node:
+            path.append(part)
+            node = node[part]
+        elif isinstance(node, list) and isinstance(part, int) and 0 <= part < len(node):
+            path.append(part)
+            node = node[part]
+        elif isinstance(node, dict) and isinstance(part, str) and part not in node and part == loc[-1]:
+            path.append(part)  # a missing or unknown field: report it under its parent's line
+            break
+    for end in range(len(path), -1, -1):
+        key = tuple(path[:end])
+        if key in lines:
+            return lines[key], tuple(path)
+    return 1, tuple(path)
+
+
+def _message(error: dict[str, Any]) -> str:
+    kind = error.get("type", "")
+    if kind == "extra_forbidden":
+        return "unknown field"
+    if kind == "missing":
+        return "required field is missing"
+    message = str(error.get("msg", "invalid"))
+    return message.removeprefix("Value error, ")
+
+
+def load_gates(text: str, source: str = "<spec>") -> list[Gate]:
+    """Every gate in a YAML text (one per document); raises :class:`SpecError` listing all problems."""
+    problems: list[SpecProblem] = []
+    try:
+        nodes = list(yaml.compose_all(text, Loader=yaml.SafeLoader))
+        documents = list(yaml.safe_load_all(text))
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        line = mark.line + 1 if mark is not None else 1
+        problem = getattr(exc, "problem", None) or str(exc)
+        raise SpecError([SpecProblem(source, line, "", f"invalid YAML: {problem}")]) from None
+
+    gates: list[Gate] = []
+    for node, data in zip(nodes, documents, strict=True):
+        if node is None or data is None:
+            continue
+        lines: dict[Path, int] = {}
+        raw_dupes: list[str] = []
+        _index_lines(node, (), lines, raw_dupes)
+        for entry in raw_dupes:
+            line, field, message = entry.split("\t")
+            problems.append(SpecProblem(source, int(line), field, message))
+        if not isinstance(data, dict):
+            problems.append(SpecProblem(source, node.start_mark.line + 1, "", "a gate spec must be a mapping"))
+            continue
+        try:
+            gates.append(Gate.model_validate(data))
+        except ValidationError as exc:
+            for error in exc.errors():
+                line, path = _line_for(tuple(error["loc"]), data, lines)
+                problems.append(SpecProblem(source, line, _field_path(path), _message(error)))
+    if problems:
+        raise SpecError(problems)
+    if not gates:
+        raise SpecError([SpecProblem(source, 1, "", "no gate found (expected apiVersion: gatepack/v1, kind: Gate)")])
+    return gates

@@ -1,0 +1,46 @@
+"""Turn checks into the exact queries to send: placeholders filled, one query per role and window."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+
+from slo.burnrate import default_conditions, windows_to_query
+from slo.spec import BurnRateWindow, Check, SloCheck, ThresholdCheck
+from slo.templating import TemplateError, render
+
+
+@dataclass(frozen=True)
+class PlannedQuery:
+    role: str
+    window: str | None
+    query: str
+
+
+class PlanError(ValueError):
+    """A check whose queries cannot be rendered (missing or unsafe variable)."""
+
+
+def conditions_for(check: SloCheck) -> list[BurnRateWindow]:
+    """The spec's own alert conditions, else the workbook defaults for its period."""
+    return list(check.alerting) if check.alerting else default_conditions(check.period)
+
+
+def plan_check(check: Check, variables: Mapping[str, str]) -> list[PlannedQuery]:
+    """Queries a Prometheus-backed check needs; empty for kinds that read no backend."""
+    try:
+        if isinstance(check, ThresholdCheck):
+            return [PlannedQuery("value", None, render(check.query, variables))]
+        if isinstance(check, SloCheck):
+            numerator_role = "good" if check.good is not None else "bad"
+            numerator = check.good if check.good is not None else check.bad
+            assert numerator is not None
+            planned: list[PlannedQuery] = []
+            for window in windows_to_query(check.period, conditions_for(check)):
+                scoped = {**variables, "window": window}
+                planned.append(PlannedQuery(numerator_role, window, render(numerator, scoped)))
+                planned.append(PlannedQuery("total", window, render(check.total, scoped)))
+            return planned
+    except TemplateError as exc:
+        raise PlanError(str(exc)) from None
+    return []

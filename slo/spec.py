@@ -1,0 +1,231 @@
+"""Gate spec models: the single source of truth for the YAML schema and its exported JSON Schema.
+
+A gate is a named set of checks. Each check kind states what it measures and how its verdict is
+decided; collectors turn the measurement part into queries or file reads, and :mod:`slo.evaluate`
+decides the verdict from what they measured.
+"""
+
+from __future__ import annotations
+
+import operator
+from collections.abc import Callable
+from enum import StrEnum
+from typing import Annotated, Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+
+from slo.durations import DurationError, parse_duration
+from slo.templating import placeholders
+
+API_VERSION = "gatepack/v1"
+_ID_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9_.-]*$"
+
+
+class Op(StrEnum):
+    """Comparison that a measured value must satisfy against its target to pass."""
+
+    LT = "<"
+    LE = "<="
+    GT = ">"
+    GE = ">="
+    EQ = "=="
+    NE = "!="
+
+    def holds(self, value: float, bound: float) -> bool:
+        """Whether ``value <op> bound``."""
+        return _OPERATORS[self](value, bound)
+
+    @property
+    def negated(self) -> str:
+        """The operator that describes a value failing this comparison (for reasons)."""
+        return _NEGATIONS[self]
+
+
+_OPERATORS: dict[Op, Callable[[float, float], bool]] = {
+    Op.LT: operator.lt,
+    Op.LE: operator.le,
+    Op.GT: operator.gt,
+    Op.GE: operator.ge,
+    Op.EQ: operator.eq,
+    Op.NE: operator.ne,
+}
+_NEGATIONS = {Op.LT: ">=", Op.LE: ">", Op.GT: "<=", Op.GE: "<", Op.EQ: "!=", Op.NE: "=="}
+
+
+class OnNoData(StrEnum):
+    """What a check without data means for the gate."""
+
+    FAIL = "fail"
+    WARN = "warn"
+    PASS = "pass"
+    SKIP = "skip"
+
+
+class Severity(StrEnum):
+    PAGE = "page"
+    TICKET = "ticket"
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+def _check_duration(value: str) -> str:
+    try:
+        parse_duration(value)
+    except DurationError as exc:
+        raise ValueError(str(exc)) from None
+    return value
+
+
+Duration = Annotated[str, Field(description="Prometheus duration such as 5m, 1h, 28d")]
+
+
+class BurnRateWindow(_Strict):
+    """One multi-window burn-rate alert condition: both windows must burn faster than ``factor``."""
+
+    long: Duration
+    short: Duration
+    factor: float = Field(gt=0, description="Burn rate both windows must exceed")
+    severity: Severity = Severity.PAGE
+
+    _durations = field_validator("long", "short")(_check_duration)
+
+    @model_validator(mode="after")
+    def _short_is_shorter(self) -> BurnRateWindow:
+        if parse_duration(self.short) >= parse_duration(self.long):
+            raise ValueError(f"short window {self.short} must be shorter than long window {self.long}")
+        return self
+
+
+class CheckBase(_Strict):
+    id: str = Field(pattern=_ID_PATTERN)
+    title: str | None = None
+    description: str | None = None
+    required: bool = Field(True, description="Advisory checks (false) can warn but never fail the gate")
+    on_no_data: OnNoData = OnNoData.FAIL
+
+    @property
+    def display_title(self) -> str:
+        return self.title or self.id
+
+
+class ThresholdCheck(CheckBase):
+    """One PromQL expression, evaluated at the evaluation time, compared with a target."""
+
+    kind: Literal["threshold"]
+    query: str = Field(min_length=1)
+    op: Op
+    target: float
+    warn: float | None = Field(None, description="Bound that turns a passing value into a warning")
+    unit: str | None = None
+
+
+class SloCheck(CheckBase):
+    """A ratio SLO over a rolling period, with error budget and multi-window burn rates."""
+
+    kind: Literal["slo"]
+    good: str | None = Field(None, min_length=1)
+    bad: str | None = Field(None, min_length=1)
+    total: str = Field(min_length=1)
+    objective: float = Field(gt=0, lt=100, description="Target in percent, e.g. 99.9")
+    period: Duration = "30d"
+    alerting: list[BurnRateWindow] | None = None
+    warn_budget_remaining: float | None = Field(
+        None, ge=0, le=1, description="Warn when less than this fraction of the budget remains"
+    )
+
+    _period = field_validator("period")(_check_duration)
+
+    @model_validator(mode="after")
+    def _one_numerator(self) -> SloCheck:
+        if (self.good is None) == (self.bad is None):
+            raise ValueError("give exactly one of 'good' or 'bad' (with 'total')")
+        for name in ("good", "bad", "total"):
+            query = getattr(self, name)
+            if query is not None and "window" not in placeholders(query):
+                raise ValueError(f"'{name}' must use the {{{{ window }}}} placeholder for its range")
+        return self
+
+
+class AttestationCheck(CheckBase):
+    """A human statement (who, when, link) that must exist and be fresh enough."""
+
+    kind: Literal["attestation"]
+    item: str = Field(min_length=1, description="Attestation item name, as given to `gatepack attest`")
+    max_age: Duration = "30d"
+    require_link: bool = True
+    require_file: bool = False
+
+    _age = field_validator("max_age")(_check_duration)
+
+
+class LoadtestCheck(CheckBase):
+    """A threshold on load-test results (k6 threshold syntax or op/target)."""
+
+    kind: Literal["loadtest"]
+    metric: str = Field(min_length=1, description="latency, error_rate, requests, throughput or a k6 metric")
+    threshold: str | None = Field(None, description='k6 syntax such as "p(95)<100"')
+    aggregation: str | None = Field(None, description="With op/target: avg, min, med, max, p(N), rate, count")
+    op: Op | None = None
+    target: float | None = None
+    warn: float | None = None
+    unit: str | None = None
+    label: str | None = None
+    tags: dict[str, str] = Field(default_factory=dict)
+    min_samples: int = Field(1, ge=0)
+
+    @model_validator(mode="after")
+    def _one_form(self) -> LoadtestCheck:
+        if self.threshold is None and (self.op is None or self.target is None):
+            raise ValueError("give either 'threshold' (k6 syntax) or both 'op' and 'target'")
+        if self.threshold is not None and self.op is not None:
+            raise ValueError("give either 'threshold' or 'op'/'target', not both")
+        return self
+
+
+Check = Annotated[
+    ThresholdCheck | SloCheck | AttestationCheck | LoadtestCheck,
+    Field(discriminator="kind"),
+]
+
+
+class Gate(_Strict):
+    """A release gate: the checks whose evidence decides whether a release may pass."""
+
+    api_version: Literal["gatepack/v1"] = Field(alias="apiVersion")
+    kind: Literal["Gate"]
+    id: str = Field(pattern=_ID_PATTERN)
+    title: str
+    description: str | None = None
+    sprint: str | None = None
+    owner: str | None = None
+    labels: dict[str, str] = Field(default_factory=dict)
+    vars: dict[str, str] = Field(default_factory=dict)
+    checks: list[Check] = Field(min_length=1)
+
+    model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True)
+
+    @field_validator("vars", mode="before")
+    @classmethod
+    def _stringify_vars(cls, value: Any) -> Any:
+        if isinstance(value, dict):
+            return {k: v if isinstance(v, str) else _scalar_text(v) for k, v in value.items()}
+        return value
+
+    @model_validator(mode="after")
+    def _unique_check_ids(self) -> Gate:
+        seen: set[str] = set()
+        for check in self.checks:
+            if check.id in seen:
+                raise ValueError(f"duplicate check id {check.id!r}")
+            seen.add(check.id)
+        return self
+
+
+def _scalar_text(value: Any) -> Any:
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, int | float):
+        return str(value)
+    return value
