@@ -258,7 +258,7 @@ def version_command() -> None:
 def main() -> None:
     """Console entry point: foreseeable faults become one clear line and an exit code, never a traceback."""
     try:
-        app(standalone_mode=False)
+        code = app(standalone_mode=False)
     except SpecError as exc:
         for problem in exc.problems:
             err.print(str(problem))
@@ -278,13 +278,14 @@ def main() -> None:
     except OSError as exc:
         err.print(f"error: {exc.strerror or exc}: {getattr(exc, 'filename', '') or ''}", style="bold red")
         sys.exit(EXIT_USAGE)
-    except Exception as exc:  # click usage errors
-        import click
-
-        if isinstance(exc, click.ClickException):
-            exc.show()
-            sys.exit(EXIT_USAGE)
-        raise
+    except typer.TyperException as exc:  # usage errors from the argument parser
+        show = getattr(exc, "show", None)
+        if callable(show):
+            show()
+        else:
+            err.print(f"error: {exc.format_message()}")
+        sys.exit(EXIT_USAGE)
+    sys.exit(code if isinstance(code, int) else 0)
 
 
 if __name__ == "__main__":

@@ -1,0 +1,1 @@
+"""Load-test result readers: k6, Locust, JMeter, Gatling and hey, normalised to one table."""
