@@ -109,10 +109,10 @@ PrometheusOpt = Annotated[
 @app.command("collect")
 def collect_command(
     specs: SpecArg,
-    gate: Annotated[list[str], typer.Option("--gate", "-g", help="Only these gate ids")] = [],  # noqa: B006
+    gate: Annotated[list[str], typer.Option("--gate", "-g", help="Only these gate ids")] = [],
     prometheus: PrometheusOpt = None,
     at: Annotated[str | None, typer.Option(help="Evaluation time: RFC 3339 or Unix seconds (default now)")] = None,
-    var: Annotated[list[str], typer.Option("--var", help="Override a spec variable: name=value")] = [],  # noqa: B006
+    var: Annotated[list[str], typer.Option("--var", help="Override a spec variable: name=value")] = [],
     out: Annotated[Path, typer.Option("--out", "-o", help="Directory for evidence packets")] = Path("evidence"),
     output_format: Annotated[Format, typer.Option("--format", "-f")] = Format.table,
     fail_on: Annotated[FailOn, typer.Option(help="Exit 1 on fail only, or on warn too")] = FailOn.fail,
@@ -125,7 +125,7 @@ def collect_command(
         str | None, typer.Option(help="Basic-auth user (password from --password-file or GATEPACK_PROMETHEUS_PASSWORD)")
     ] = None,
     password_file: Annotated[Path | None, typer.Option(help="File holding the basic-auth password")] = None,
-    header: Annotated[list[str], typer.Option(help="Extra header, e.g. 'X-Scope-OrgID: team-a'")] = [],  # noqa: B006
+    header: Annotated[list[str], typer.Option(help="Extra header, e.g. 'X-Scope-OrgID: team-a'")] = [],
     ca_file: Annotated[Path | None, typer.Option(help="CA bundle to verify the backend's TLS certificate")] = None,
     insecure: Annotated[bool, typer.Option(help="Skip TLS verification (not recommended)")] = False,
     timeout: Annotated[float, typer.Option(help="Per-request timeout in seconds")] = 30.0,

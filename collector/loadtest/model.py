@@ -46,6 +46,9 @@ class LoadtestResult:
     source: Path
     requests: pd.DataFrame | None = None
     metrics: dict[str, SummaryMetric] = field(default_factory=dict)
+    samples: dict[str, pd.DataFrame] = field(default_factory=dict)
+    """Raw points of other metrics (k6 ``http_req_waiting``, custom Trends): metric name → frame with a
+    float ``value`` column (k6 units, ms for time trends) plus string tag columns."""
     thresholds: list[ToolThreshold] = field(default_factory=list)
     duration_seconds: float | None = None  # test span, for throughput when rows carry no timestamps
     precision: str | None = None  # e.g. "locust histogram: 2 significant digits above 100 ms"
