@@ -11,6 +11,7 @@ it came from. Faults never raise to the caller: they come back as a :class:`Quer
 from __future__ import annotations
 
 import asyncio
+import base64
 import email.utils
 import hashlib
 import json
@@ -110,6 +111,8 @@ class PrometheusClient:
         self.redactor = redactor or Redactor()
         auth = config.basic_auth or userinfo
         self.redactor.add(config.bearer_token, *(auth or ()), *config.headers.values())
+        if auth:  # the header form of basic auth is a credential too
+            self.redactor.add(base64.b64encode(f"{auth[0]}:{auth[1]}".encode()).decode())
         headers = {"Accept": "application/json", "User-Agent": "gatepack", **config.headers}
         if config.bearer_token:
             headers["Authorization"] = f"Bearer {config.bearer_token}"

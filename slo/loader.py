@@ -76,6 +76,8 @@ def _line_for(loc: tuple[Any, ...], data: Any, lines: dict[Path, int]) -> tuple[
         elif isinstance(node, list) and isinstance(part, int) and 0 <= part < len(node):
             path.append(part)
             node = node[part]
+        elif isinstance(node, dict) and isinstance(part, str) and part == node.get("kind"):
+            continue  # pydantic's tag for the union member, not a field
         elif isinstance(node, dict) and isinstance(part, str) and part not in node and part == loc[-1]:
             path.append(part)  # a missing or unknown field: report it under its parent's line
             break

@@ -1,0 +1,135 @@
+"""Spec loading: every problem at once, each with file, line and field; safe YAML; templating."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+
+import pytest
+
+from slo.burnrate import default_conditions
+from slo.durations import DurationError, format_duration, parse_duration
+from slo.loader import SpecError, load_gates
+from slo.plan import PlanError, plan_check
+from slo.templating import TemplateError, escape_promql_string, render
+
+BROKEN = """\
+apiVersion: gatepack/v1
+kind: Gate
+id: broken
+title: Broken on purpose
+checks:
+  - id: latency
+    kind: threshold
+    query: up
+    op: "=<"
+    target: 1
+  - id: availability
+    kind: slo
+    bad: sum(rate(errors[{{ window }}]))
+    total: sum(rate(requests[{{ window }}]))
+    objective: 99.9
+    period: 30 days
+    colour: blue
+  - id: no-window
+    kind: slo
+    good: sum(rate(ok[5m]))
+    total: sum(rate(requests[{{ window }}]))
+    objective: 99
+"""
+
+
+def test_every_problem_is_reported_with_line_and_field():
+    with pytest.raises(SpecError) as caught:
+        load_gates(BROKEN, "gates/broken.yaml")
+    problems = {(p.line, p.field) for p in caught.value.problems}
+    assert (9, "checks[0].op") in problems
+    assert (16, "checks[1].period") in problems
+    assert (17, "checks[1].colour") in problems
+    assert any(line == 18 and field == "checks[2]" for line, field in problems)
+    text = str(caught.value)
+    assert "gates/broken.yaml:17: checks[1].colour: unknown field" in text
+    assert "window" in text
+
+
+def test_missing_required_field_and_duplicate_keys():
+    text = "apiVersion: gatepack/v1\nkind: Gate\nid: g\nid: h\nchecks: []\n"
+    with pytest.raises(SpecError) as caught:
+        load_gates(text, "x.yaml")
+    messages = {(p.line, p.field, p.message) for p in caught.value.problems}
+    assert (4, "id", "duplicate key") in messages
+    assert any(f == "title" and m == "required field is missing" for _, f, m in messages)
+
+
+def test_yaml_is_loaded_safely():
+    with pytest.raises(SpecError) as caught:
+        load_gates("!!python/object/apply:os.system ['echo pwned']\n", "evil.yaml")
+    assert "invalid YAML" in str(caught.value)
+
+
+def test_syntax_error_has_a_line():
+    with pytest.raises(SpecError) as caught:
+        load_gates("apiVersion: gatepack/v1\nkind: [\n", "bad.yaml")
+    assert caught.value.problems[0].line >= 2
+
+
+def test_cli_reports_spec_errors_with_exit_2_and_no_traceback(tmp_path):
+    spec = tmp_path / "broken.yaml"
+    spec.write_text(BROKEN)
+    result = subprocess.run(
+        [sys.executable, "-m", "collector.cli", "validate", str(spec)], capture_output=True, text=True, timeout=60
+    )
+    assert result.returncode == 2
+    assert f"{spec}:17: checks[1].colour: unknown field" in result.stderr.replace("\n", "")
+    assert "Traceback" not in result.stderr
+
+
+@pytest.mark.parametrize(("value", "escaped"), [('a"b', 'a\\"b'), ("a\\b", "a\\\\b"), ("a\nb", "a\\nb")])
+def test_promql_string_escaping(value, escaped):
+    assert escape_promql_string(value) == escaped
+
+
+def test_render_escapes_inside_quotes_and_refuses_outside():
+    query = 'sum(rate({{ metric }}{service="{{ service }}"}[{{ window }}]))'
+    rendered = render(query, {"metric": "http_requests_total", "service": 'x"} or vector(1', "window": "5m"})
+    assert rendered == 'sum(rate(http_requests_total{service="x\\"} or vector(1"}[5m]))'
+    with pytest.raises(TemplateError, match="outside quotes"):
+        render(query, {"metric": "up) or vector(1", "service": "x", "window": "5m"})
+    with pytest.raises(TemplateError, match="no value"):
+        render(query, {"service": "x", "window": "5m"})
+
+
+def test_spec_vars_and_overrides_reach_the_query():
+    gate = load_gates(
+        "apiVersion: gatepack/v1\nkind: Gate\nid: g\ntitle: t\nvars: {svc: api, port: 8080}\n"
+        'checks:\n  - {id: c, kind: threshold, query: \'up{svc="{{ svc }}",port="{{ port }}"}\', '
+        "op: '>', target: 0}\n"
+    )[0]
+    [planned] = plan_check(gate.checks[0], {**gate.vars, "svc": "web"})
+    assert planned.query == 'up{svc="web",port="8080"}'
+    with pytest.raises(PlanError):
+        plan_check(gate.checks[0], {})
+
+
+@pytest.mark.parametrize(("text", "seconds"), [("5m", 300), ("1h30m", 5400), ("28d", 28 * 86400), ("1w", 604800)])
+def test_durations_round_trip(text, seconds):
+    assert parse_duration(text) == seconds
+    assert parse_duration(format_duration(seconds)) == seconds
+
+
+@pytest.mark.parametrize("text", ["", "5", "5 m", "-1h", "1.5h", "0m"])
+def test_invalid_durations(text):
+    with pytest.raises(DurationError):
+        parse_duration(text)
+
+
+@pytest.mark.parametrize(("period", "factors"), [("30d", [14.4, 6, 3, 1]), ("28d", [13.44, 5.6, 2.8, 28 / 30])])
+def test_default_burn_rate_factors_keep_the_budget_share(period, factors):
+    # share × period ÷ long window, with the workbook's shares 2 %, 5 %, 10 %, 10 %
+    assert [c.factor for c in default_conditions(period)] == pytest.approx(factors)
+    assert [(c.long, c.short) for c in default_conditions(period)] == [
+        ("1h", "5m"),
+        ("6h", "30m"),
+        ("1d", "2h"),
+        ("3d", "6h"),
+    ]
