@@ -13,6 +13,8 @@ The expected numbers are computed here from these per-minute rates alone, never 
 
 from __future__ import annotations
 
+import itertools
+
 import numpy as np
 
 from collector.openmetrics import Family, Series
@@ -79,7 +81,7 @@ def histogram_quantile(q: float) -> float:
     """Prometheus' linear interpolation inside the bucket that holds rank q × total."""
     bounds = [(0.0, 0.0)] + [(float(le), count) for le, count in BUCKETS.items() if le != "+Inf"]
     rank = q * BUCKETS["+Inf"]
-    for (lower, below), (upper, cumulative) in zip(bounds, bounds[1:], strict=False):
+    for (lower, below), (upper, cumulative) in itertools.pairwise(bounds):
         if cumulative >= rank:
             return lower + (upper - lower) * (rank - below) / (cumulative - below)
     raise AssertionError("rank beyond the last finite bucket")

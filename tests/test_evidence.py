@@ -12,6 +12,7 @@ import pytest
 from collector.credentials import CredentialError, load_credentials, parse_headers
 from collector.files import write_atomic
 from collector.redact import Redactor, redact_url
+from slo.evaluate import result, summarize
 from slo.evidence import (
     Collector,
     Evaluation,
@@ -23,7 +24,6 @@ from slo.evidence import (
     to_canonical_json,
     verify_bytes,
 )
-from slo.evaluate import result, summarize
 from slo.results import Verdict
 from slo.schema_export import SCHEMA_FILES, render_schema
 from slo.spec import ThresholdCheck
