@@ -1,0 +1,314 @@
+"""Gatling reader: ``simulation.log`` (text up to 3.11, binary from 3.12) and the HTML report's stats.json.
+
+The log layout changed across versions, so the text reader locates fields by shape, not position: the
+status is the first ``OK``/``KO`` field, the run of integers before it are timestamps (two in 2.0 and
+3.x, four in 2.1/2.2 — first is the request start, last the response end), the field before them is the
+request name and the one before that the group path. GROUP records (group timings) are not requests.
+
+The binary log (Gatling >= 3.12) is big-endian: a record-type byte, then fields. Strings in the header
+are ``int32 length + bytes + coder byte`` (Java's internal form: coder 0 = Latin-1, 1 = UTF-16; no bytes
+and no coder when empty). Strings in records are cached: a positive id introduces a new string (id then
+string), a negative id refers back to one already seen. Record timestamps are int32 milliseconds since
+the run start written in the header.
+
+stats.json is pre-aggregated (integer milliseconds; percentiles1-4 are Gatling's configured indicators,
+50/75/95/99 by default), so it fills ``metrics`` only.
+"""
+
+from __future__ import annotations
+
+import struct
+from pathlib import Path
+
+import numpy as np
+import orjson
+import pandas as pd
+
+from collector.loadtest.model import LoadtestFormatError, LoadtestResult, SummaryMetric
+
+RUN, REQUEST, USER, GROUP, ERROR = 0, 1, 2, 3, 4
+DEFAULT_PERCENTILES = (50, 75, 95, 99)
+"""gatling.conf charting.indicators.percentile1..4 defaults; a changed config cannot be seen in stats.json."""
+
+
+def sniff(head: bytes, path: Path) -> bool:
+    if head.startswith(b"RUN\t"):
+        return True
+    if _looks_binary(head):
+        return True
+    stripped = head.lstrip()
+    return stripped.startswith(b"{") and b'"numberOfRequests"' in head and b'"percentiles1"' in head
+
+
+def _looks_binary(head: bytes) -> bool:
+    """Run record: type byte 0, then the Gatling version as a short length-prefixed string "3.x…"."""
+    if len(head) < 8 or head[0] != RUN:
+        return False
+    (length,) = struct.unpack_from(">i", head, 1)
+    return 0 < length < 32 and head[5:7] in (b"3.", b"4.", b"5.")
+
+
+def read(path: Path) -> LoadtestResult:
+    path = Path(path)
+    try:
+        data = path.read_bytes()
+    except OSError as exc:
+        raise LoadtestFormatError(f"{path}: cannot read: {exc.strerror}") from None
+    if not data.strip():
+        raise LoadtestFormatError(f"{path}: empty file, no Gatling records")
+    if data.startswith(b"RUN\t"):
+        return read_text(path, data)
+    if _looks_binary(data):
+        return read_binary(path, data)
+    if data.lstrip().startswith(b"{"):
+        return read_stats_json(path, data)
+    raise LoadtestFormatError(f"{path}:1: not a Gatling simulation.log (text or binary) nor a stats.json")
+
+
+# ---------------------------------------------------------------------------------------------- text
+
+
+def read_text(path: Path, data: bytes) -> LoadtestResult:
+    rows: list[tuple[float, str, bool, float, str, str]] = []
+    groups = errors = 0
+    version = ""
+    lines = data.decode("utf-8", "replace").split("\n")
+    for number, line in enumerate(lines, start=1):
+        line = line.rstrip("\r")
+        if not line:
+            continue
+        fields = line.split("\t")
+        kind = fields[0]
+        if kind == "RUN":
+            version = fields[-1].strip()
+        elif kind == "REQUEST":
+            rows.append(_text_request(path, number, fields, last=number == len(lines)))
+        elif kind == "GROUP":
+            groups += 1
+        elif kind == "ERROR":
+            errors += 1
+        elif kind not in ("USER", "ASSERTION"):
+            raise LoadtestFormatError(f"{path}:{number}: unknown Gatling record {kind[:40]!r}")
+    notes = _notes(groups, errors)
+    return _result(path, "gatling-log", rows, notes, f"text log, Gatling {version or 'unknown version'}")
+
+
+def _text_request(path: Path, number: int, fields: list[str], last: bool) -> tuple[float, str, bool, float, str, str]:
+    status_at = next((i for i in range(2, len(fields)) if fields[i] in ("OK", "KO")), None)
+    if status_at is None:
+        hint = " (file cut mid-write?)" if last else ""
+        raise LoadtestFormatError(f"{path}:{number}: REQUEST record without OK/KO status{hint}")
+    first = status_at
+    while first - 1 >= 1 and fields[first - 1].strip().lstrip("-").isdigit():
+        first -= 1
+    stamps = [int(f) for f in fields[first:status_at]]
+    if len(stamps) < 2 or first < 2:
+        raise LoadtestFormatError(f"{path}:{number}: REQUEST record without start/end timestamps")
+    name = fields[first - 1]
+    group = fields[first - 2] if first - 2 >= 1 else ""
+    message = fields[status_at + 1] if len(fields) > status_at + 1 else ""
+    start, end = stamps[0], stamps[-1]
+    return (start / 1000.0, name, fields[status_at] == "OK", (end - start) / 1000.0, group, message)
+
+
+# -------------------------------------------------------------------------------------------- binary
+
+
+class _Binary:
+    """Cursor over a binary simulation.log; every read checks bounds so a cut file is named, not crashed on."""
+
+    def __init__(self, path: Path, data: bytes) -> None:
+        self.path, self.data, self.pos = path, data, 0
+        self.cache: dict[int, str] = {}
+
+    def _need(self, size: int) -> None:
+        if self.pos + size > len(self.data):
+            raise LoadtestFormatError(f"{self.path}: binary log cut short at byte {self.pos} (file cut mid-write?)")
+
+    def byte(self) -> int:
+        self._need(1)
+        self.pos += 1
+        return self.data[self.pos - 1]
+
+    def int32(self) -> int:
+        self._need(4)
+        (value,) = struct.unpack_from(">i", self.data, self.pos)
+        self.pos += 4
+        return value
+
+    def int64(self) -> int:
+        self._need(8)
+        (value,) = struct.unpack_from(">q", self.data, self.pos)
+        self.pos += 8
+        return value
+
+    def string(self) -> str:
+        length = self.int32()
+        if length <= 0:
+            return ""
+        self._need(length + 1)
+        raw = self.data[self.pos : self.pos + length]
+        coder = self.data[self.pos + length]
+        self.pos += length + 1
+        return raw.decode("latin-1" if coder == 0 else "utf-16-le", "replace")
+
+    def cached(self) -> str:
+        key = self.int32()
+        if key < 0:
+            if -key not in self.cache:
+                raise LoadtestFormatError(f"{self.path}: byte {self.pos}: reference to unknown string #{-key}")
+            return self.cache[-key]
+        if key in self.cache:
+            return self.cache[key]
+        value = self.string()
+        self.cache[key] = value
+        return value
+
+
+def read_binary(path: Path, data: bytes) -> LoadtestResult:
+    cur = _Binary(path, data)
+    cur.byte()
+    version = cur.string()
+    cur.string()  # simulation class
+    run_start = cur.int64()
+    cur.string()  # description
+    for _ in range(cur.int32()):
+        cur.string()  # scenario names
+    for _ in range(cur.int32()):
+        cur.string()  # assertions
+    rows: list[tuple[float, str, bool, float, str, str]] = []
+    groups = errors = 0
+    while cur.pos < len(data):
+        at = cur.pos
+        kind = cur.byte()
+        if kind == REQUEST:
+            path_groups = [cur.cached() for _ in range(cur.int32())]
+            name = cur.cached()
+            start, end = cur.int32(), cur.int32()
+            ok = cur.byte() == 1
+            message = cur.cached()
+            rows.append(
+                ((run_start + start) / 1000.0, name, ok, (end - start) / 1000.0, " / ".join(path_groups), message)
+            )
+        elif kind == USER:
+            cur.int32(), cur.byte(), cur.int32()
+        elif kind == GROUP:
+            for _ in range(cur.int32()):
+                cur.cached()
+            cur.int32(), cur.int32(), cur.int32(), cur.byte()
+            groups += 1
+        elif kind == ERROR:
+            cur.cached(), cur.int32()
+            errors += 1
+        else:
+            raise LoadtestFormatError(f"{path}: byte {at}: unknown binary record type {kind}")
+    return _result(path, "gatling-log-binary", rows, _notes(groups, errors), f"binary log, Gatling {version}")
+
+
+# ---------------------------------------------------------------------------------------------- shared
+
+
+def _notes(groups: int, errors: int) -> list[str]:
+    notes = []
+    if groups:
+        notes.append(f"{groups} GROUP record(s) (group timings) not counted as requests")
+    if errors:
+        notes.append(f"{errors} ERROR record(s) (crashes outside requests) not counted as requests")
+    return notes
+
+
+def _result(
+    path: Path, fmt: str, rows: list[tuple[float, str, bool, float, str, str]], notes: list[str], what: str
+) -> LoadtestResult:
+    if rows:
+        ts, label, ok, duration, group, message = zip(*rows, strict=True)
+    else:
+        ts = label = ok = duration = group = message = ()
+        notes = [*notes, "no REQUEST records"]
+    requests = pd.DataFrame(
+        {
+            "timestamp": np.asarray(ts, dtype=float),
+            "label": pd.Series(label, dtype=object),
+            "method": pd.Series([""] * len(rows), dtype=object),
+            "status": pd.Series(["OK" if o else "KO" for o in ok], dtype=object),
+            "ok": np.asarray(ok, dtype=bool),
+            "duration": np.asarray(duration, dtype=float),
+            "bytes": np.full(len(rows), np.nan),
+            "count": np.ones(len(rows), dtype="int64"),
+            "group": pd.Series(group, dtype=object),
+            "message": pd.Series(message, dtype=object),
+        }
+    )
+    span = float((requests["timestamp"] + requests["duration"]).max() - requests["timestamp"].min()) if rows else None
+    return LoadtestResult(
+        tool="gatling",
+        format=fmt,
+        source=path,
+        requests=requests,
+        notes=notes,
+        duration_seconds=span,
+        precision=f"{what}: integer milliseconds; status is Gatling's OK/KO, no HTTP code in the log",
+    )
+
+
+# ------------------------------------------------------------------------------------------ stats.json
+
+
+def read_stats_json(path: Path, data: bytes) -> LoadtestResult:
+    """HTML report js/stats.json (GROUP tree) or js/global_stats.json (one stats block)."""
+    try:
+        doc = orjson.loads(data)
+    except orjson.JSONDecodeError as exc:
+        raise LoadtestFormatError(f"{path}: malformed JSON: {exc}") from None
+    if not isinstance(doc, dict):
+        raise LoadtestFormatError(f"{path}: not a Gatling stats.json object")
+    metrics: dict[str, SummaryMetric] = {}
+    root = doc.get("stats", doc)
+    _add_stats(path, metrics, root, None)
+
+    def walk(node: dict) -> None:
+        for child in (node.get("contents") or {}).values():
+            if child.get("type") == "REQUEST":
+                _add_stats(path, metrics, child.get("stats", {}), child.get("path") or child.get("name"))
+            walk(child)
+
+    walk(doc)
+    return LoadtestResult(
+        tool="gatling",
+        format="gatling-stats-json",
+        source=path,
+        metrics=metrics,
+        precision=(
+            "gatling stats.json: pre-aggregated integer milliseconds; percentiles are Gatling's own "
+            "(p50/p75/p95/p99 assumed: gatling.conf defaults), no raw samples"
+        ),
+        notes=["per-request figures are k6-style submetrics: http_req_duration{name:<request>}"],
+    )
+
+
+def _add_stats(path: Path, metrics: dict[str, SummaryMetric], stats: dict, name: str | None) -> None:
+    try:
+        total = float(stats["numberOfRequests"]["total"])
+        ko = float(stats["numberOfRequests"]["ko"])
+        values = {
+            "count": total,
+            "min": float(stats["minResponseTime"]["total"]),
+            "max": float(stats["maxResponseTime"]["total"]),
+            "avg": float(stats["meanResponseTime"]["total"]),
+            "stddev": float(stats["standardDeviation"]["total"]),
+        }
+        for index, pct in enumerate(DEFAULT_PERCENTILES, start=1):
+            values[f"p({pct})"] = float(stats[f"percentiles{index}"]["total"])
+        rate = stats.get("meanNumberOfRequestsPerSecond", {}).get("total")
+    except (KeyError, TypeError, ValueError):
+        where = f"request {name!r}" if name else "global stats"
+        raise LoadtestFormatError(f"{path}: {where}: incomplete Gatling stats block") from None
+    suffix = f"{{name:{name}}}" if name else ""
+    metrics[f"http_req_duration{suffix}"] = SummaryMetric(f"http_req_duration{suffix}", "trend", values, unit="ms")
+    failed = {"rate": ko / total if total else float("nan"), "passes": ko, "fails": total - ko}
+    metrics[f"http_req_failed{suffix}"] = SummaryMetric(f"http_req_failed{suffix}", "rate", failed)
+    reqs = {"count": total} | ({"rate": float(rate)} if rate is not None else {})
+    metrics[f"http_reqs{suffix}"] = SummaryMetric(f"http_reqs{suffix}", "counter", reqs)
+
+
+__all__ = ["read", "read_binary", "read_stats_json", "read_text", "sniff"]

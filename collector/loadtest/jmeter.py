@@ -1,0 +1,268 @@
+"""JMeter JTL reader: CSV (any delimiter JMeter can be set to) and XML.
+
+Two JMeter habits make naive counting wrong, and both are handled here:
+
+* Transaction Controllers write an extra sample per transaction ("Number of samples in transaction : N,
+  number of failing samples : M" in responseMessage). JMeter's own summariser counts it as a request, so
+  its totals double-count. Those rows are dropped (and counted in ``notes``); in XML's "generate parent
+  sample" mode the parent is dropped and its children are the requests.
+* An HTTP sample may carry sub-results (redirect hops, embedded resources). They are part of the one
+  request the user asked for and are not counted separately.
+
+``success`` decides failure, never the status code: an assertion can fail a 200 and pass a 500.
+"""
+
+from __future__ import annotations
+
+import csv
+import re
+import xml.etree.ElementTree as ET
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from collector.loadtest.model import REQUEST_COLUMNS, LoadtestFormatError, LoadtestResult
+
+TC_MESSAGE = re.compile(r"Number of samples in transaction\s*:\s*\d+\s*,\s*number of failing samples\s*:\s*\d+")
+"""What JMeter writes as responseMessage of a Transaction Controller sample."""
+
+REQUIRED = ("timeStamp", "elapsed", "label", "success")
+DELIMITERS = (",", "\t", ";", "|", "^", ":", "!", "~")
+XML_SAMPLE_TAGS = ("httpSample", "sample")
+
+
+def sniff(head: bytes, path: Path) -> bool:
+    """A JTL: XML ``<testResults`` or a CSV header line naming timeStamp and elapsed."""
+    text = head.lstrip(b"\xef\xbb\xbf").lstrip()
+    if text.startswith(b"<?xml") or text.startswith(b"<testResults"):
+        return b"<testResults" in text[:2000]
+    first = text.split(b"\n", 1)[0].decode("utf-8", "replace")
+    return _delimiter(first) is not None
+
+
+def read(path: Path) -> LoadtestResult:
+    """Read a JTL file in either form; raises :class:`LoadtestFormatError` naming file and line."""
+    path = Path(path)
+    try:
+        head = path.open("rb").read(4096)
+    except OSError as exc:
+        raise LoadtestFormatError(f"{path}: cannot read: {exc.strerror}") from None
+    if not head.strip():
+        raise LoadtestFormatError(f"{path}: empty file, no JMeter samples")
+    text = head.lstrip(b"\xef\xbb\xbf").lstrip()
+    if text.startswith(b"<"):
+        return read_xml(path)
+    return read_csv(path)
+
+
+def _delimiter(header: str) -> str | None:
+    """The delimiter that splits the header into JMeter's column names (JMeter writes no quoting there)."""
+    for delim in DELIMITERS:
+        names = [n.strip() for n in header.strip("\r\n").split(delim)]
+        if "timeStamp" in names and "elapsed" in names:
+            return delim
+    return None
+
+
+def read_csv(path: Path) -> LoadtestResult:
+    """CSV JTL with header. pyarrow parses the common case; the C engine takes dialects it rejects."""
+    with path.open("rb") as fh:
+        header = fh.readline().decode("utf-8-sig", "replace")
+    delim = _delimiter(header)
+    if delim is None:
+        raise LoadtestFormatError(
+            f"{path}:1: not a JMeter CSV header (needs timeStamp and elapsed columns; headerless JTL is not supported)"
+        )
+    names = [n.strip() for n in header.strip("\r\n").split(delim)]
+    missing = [c for c in REQUIRED if c not in names]
+    if missing:
+        raise LoadtestFormatError(f"{path}:1: JMeter CSV header lacks column(s) {', '.join(missing)}")
+    frame = _parse_csv(path, delim, names)
+    return _from_frame(path, frame, names, "jmeter-csv")
+
+
+def _parse_csv(path: Path, delim: str, names: list[str]) -> pd.DataFrame:
+    common = {"sep": delim, "dtype": str, "keep_default_na": False, "encoding": "utf-8"}
+    try:
+        frame = pd.read_csv(path, engine="pyarrow", **common)
+    except Exception:  # pyarrow refuses some dialects (multi-line quoted messages, odd rows): use the C engine
+        try:
+            frame = pd.read_csv(path, engine="c", quoting=csv.QUOTE_MINIMAL, **common)
+        except (pd.errors.ParserError, UnicodeDecodeError, ValueError) as exc:
+            raise LoadtestFormatError(f"{path}: unreadable JMeter CSV: {exc}") from None
+    frame.columns = [str(c).strip() for c in frame.columns]
+    return frame
+
+
+def _line_of(frame: pd.DataFrame, position: int) -> int:
+    """1-based file line of a data row (header is line 1; exact unless quoted fields span lines)."""
+    return position + 2
+
+
+def _numbers(path: Path, frame: pd.DataFrame, column: str) -> np.ndarray:
+    raw = frame[column].str.strip()
+    values = pd.to_numeric(raw, errors="coerce")
+    bad = values.isna() & (raw != "")
+    if bad.any():
+        pos = int(np.flatnonzero(bad.to_numpy())[0])
+        raise LoadtestFormatError(f"{path}:{_line_of(frame, pos)}: {column} is not a number: {raw.iloc[pos]!r}")
+    return values.to_numpy(dtype=float)
+
+
+def _timestamps(path: Path, frame: pd.DataFrame) -> np.ndarray:
+    """Epoch milliseconds (JMeter's default) or a date format (jmeter.save.saveservice.timestamp_format)."""
+    raw = frame["timeStamp"].str.strip()
+    numeric = pd.to_numeric(raw, errors="coerce")
+    if numeric.notna().all():
+        return numeric.to_numpy(dtype=float) / 1000.0
+    parsed = pd.to_datetime(raw, errors="coerce", format="mixed", utc=True)
+    bad = parsed.isna()
+    if bad.any():
+        pos = int(np.flatnonzero(bad.to_numpy())[0])
+        raise LoadtestFormatError(f"{path}:{_line_of(frame, pos)}: timeStamp not understood: {raw.iloc[pos]!r}")
+    # A JMeter date format carries no zone: it is the load generator's local time, read here as UTC.
+    return (parsed.astype("int64") / 1e9).to_numpy(dtype=float)
+
+
+def _success(path: Path, frame: pd.DataFrame) -> np.ndarray:
+    raw = frame["success"].str.strip().str.lower()
+    bad = ~raw.isin(["true", "false"])
+    if bad.any():
+        pos = int(np.flatnonzero(bad.to_numpy())[0])
+        raise LoadtestFormatError(f"{path}:{_line_of(frame, pos)}: success is not true/false: {raw.iloc[pos]!r}")
+    return (raw == "true").to_numpy()
+
+
+def _from_frame(path: Path, frame: pd.DataFrame, names: list[str], fmt: str) -> LoadtestResult:
+    notes: list[str] = []
+    if len(frame) == 0:
+        return LoadtestResult(
+            tool="jmeter", format=fmt, source=path, requests=_empty(), notes=["no samples after the header"]
+        )
+    elapsed = _numbers(path, frame, "elapsed")
+    if np.isnan(elapsed).any():
+        pos = int(np.flatnonzero(np.isnan(elapsed))[0])
+        raise LoadtestFormatError(f"{path}:{_line_of(frame, pos)}: elapsed is empty (row cut short?)")
+    ok = _success(path, frame)
+    message = frame["responseMessage"] if "responseMessage" in frame else pd.Series("", index=frame.index)
+    is_tc = message.str.contains(TC_MESSAGE, na=False).to_numpy()
+    status = frame["responseCode"].str.strip() if "responseCode" in frame else pd.Series("", index=frame.index)
+    size = _numbers(path, frame, "bytes") if "bytes" in frame else np.full(len(frame), np.nan)
+    requests = pd.DataFrame(
+        {
+            "timestamp": _timestamps(path, frame),
+            "label": frame["label"].astype(str).to_numpy(),
+            "method": "",
+            "status": status.to_numpy(),
+            "ok": ok,
+            "duration": elapsed / 1000.0,
+            "bytes": size,
+            "count": np.ones(len(frame), dtype="int64"),
+        }
+    )
+    for extra in ("threadName", "Hostname", "URL"):
+        if extra in frame:
+            requests[extra] = frame[extra].astype(str).to_numpy()
+    if is_tc.all():
+        # "Generate parent sample" mode in CSV: JMeter wrote only the transactions, there is nothing else.
+        notes.append("only Transaction Controller samples in the file: each transaction counted as one request")
+    elif is_tc.any():
+        notes.append(f"{int(is_tc.sum())} Transaction Controller sample(s) not counted as requests")
+        requests = requests[~is_tc].reset_index(drop=True)
+    if "responseCode" not in names:
+        notes.append("no responseCode column: status is empty")
+    return LoadtestResult(
+        tool="jmeter", format=fmt, source=path, requests=requests, notes=notes, duration_seconds=_span(requests)
+    )
+
+
+def _span(requests: pd.DataFrame) -> float | None:
+    if requests.empty:
+        return None
+    end = (requests["timestamp"] + requests["duration"]).max()
+    return float(end - requests["timestamp"].min())
+
+
+def _empty() -> pd.DataFrame:
+    return pd.DataFrame({c: pd.Series(dtype=t) for c, t in zip(REQUEST_COLUMNS, _DTYPES, strict=True)})
+
+
+_DTYPES = ("float64", "object", "object", "object", "bool", "float64", "float64", "int64")
+
+
+def read_xml(path: Path) -> LoadtestResult:
+    """XML JTL: top-level samples are requests; TC samples are unwrapped, sub-results are not counted."""
+    rows: list[tuple[float, str, str, bool, float, float, str, str]] = []
+    tc_count = 0
+    try:
+        root = ET.parse(path).getroot()  # noqa: S314 - a local result file; expat >= 2.4 caps entity expansion, no external entities
+    except ET.ParseError as exc:
+        line = exc.position[0] if exc.position else "?"
+        raise LoadtestFormatError(f"{path}:{line}: malformed JMeter XML: {exc}") from None
+    if root.tag != "testResults":
+        raise LoadtestFormatError(f"{path}:1: root element is <{root.tag}>, not <testResults>")
+
+    def visit(element: ET.Element) -> None:
+        nonlocal tc_count
+        children = [c for c in element if c.tag in XML_SAMPLE_TAGS]
+        is_tc = bool(TC_MESSAGE.search(element.get("rm", ""))) or (element.tag == "sample" and bool(children))
+        if is_tc:
+            tc_count += 1
+            for child in children:
+                visit(child)
+            return
+        rows.append(_xml_row(path, element))
+
+    for element in root:
+        if element.tag in XML_SAMPLE_TAGS:
+            visit(element)
+    notes = [f"{tc_count} Transaction Controller sample(s) not counted as requests"] if tc_count else []
+    if not rows:
+        return LoadtestResult(
+            tool="jmeter", format="jmeter-xml", source=path, requests=_empty(), notes=[*notes, "no samples"]
+        )
+    ts, label, status, ok, duration, size, thread, url = zip(*rows, strict=True)
+    requests = pd.DataFrame(
+        {
+            "timestamp": np.asarray(ts, dtype=float),
+            "label": list(label),
+            "method": "",
+            "status": list(status),
+            "ok": np.asarray(ok, dtype=bool),
+            "duration": np.asarray(duration, dtype=float),
+            "bytes": np.asarray(size, dtype=float),
+            "count": np.ones(len(rows), dtype="int64"),
+            "threadName": list(thread),
+            "URL": list(url),
+        }
+    )
+    return LoadtestResult(
+        tool="jmeter",
+        format="jmeter-xml",
+        source=path,
+        requests=requests,
+        notes=notes,
+        duration_seconds=_span(requests),
+    )
+
+
+def _xml_row(path: Path, element: ET.Element) -> tuple[float, str, str, bool, float, float, str, str]:
+    attrs = element.attrib
+    try:
+        ts = float(attrs["ts"]) / 1000.0
+        duration = float(attrs["t"]) / 1000.0
+    except (KeyError, ValueError):
+        raise LoadtestFormatError(
+            f"{path}: <{element.tag} lb={attrs.get('lb', '')!r}> lacks a numeric t/ts attribute"
+        ) from None
+    success = attrs.get("s", "").lower()
+    if success not in ("true", "false"):
+        raise LoadtestFormatError(f"{path}: <{element.tag} lb={attrs.get('lb', '')!r}> has s={success!r}")
+    url_el = element.find("java.net.URL")
+    url = url_el.text or "" if url_el is not None else ""
+    size = float(attrs["by"]) if attrs.get("by", "").isdigit() else float("nan")
+    return (ts, attrs.get("lb", ""), attrs.get("rc", ""), success == "true", duration, size, attrs.get("tn", ""), url)
+
+
+__all__ = ["read", "read_csv", "read_xml", "sniff"]
