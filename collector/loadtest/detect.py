@@ -1,0 +1,106 @@
+"""Which reader reads a file: detected from its content, or forced with ``--format``.
+
+Readers register here by module name; modules that are not installed yet (another engineer's readers
+land separately) are skipped, so detection works with whatever readers exist.
+"""
+
+from __future__ import annotations
+
+import importlib
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from types import ModuleType
+
+from collector.loadtest.model import LoadtestFormatError, LoadtestResult
+
+HEAD_BYTES = 64 * 1024
+
+# format name (as given to --format) → reader module under collector.loadtest. Order matters for
+# detection: more specific sniffers first.
+READERS: dict[str, str] = {
+    "k6-summary": "k6_summary",
+    "k6-csv": "k6_csv",
+    "k6-ndjson": "k6_ndjson",
+    "locust": "locust",
+    "hey": "hey",
+    "jmeter": "jmeter",
+    "gatling": "gatling",
+}
+
+
+@dataclass(frozen=True)
+class Reader:
+    name: str
+    sniff: Callable[[bytes, Path], bool]
+    read: Callable[[Path], LoadtestResult]
+
+
+def _module(name: str) -> ModuleType | None:
+    try:
+        return importlib.import_module(f"collector.loadtest.{name}")
+    except ModuleNotFoundError as exc:
+        if exc.name == f"collector.loadtest.{name}":
+            return None  # reader not written yet
+        raise
+
+
+def available() -> dict[str, Reader]:
+    """Every reader whose module exists, by format name."""
+    found: dict[str, Reader] = {}
+    for name, module_name in READERS.items():
+        module = _module(module_name)
+        if module is not None:
+            found[name] = Reader(name, module.sniff, module.read)
+    return found
+
+
+def detect(path: Path) -> Reader:
+    """The reader whose sniffer recognises the start of ``path``."""
+    try:
+        with path.open("rb") as handle:
+            head = handle.read(HEAD_BYTES)
+    except OSError as exc:
+        raise LoadtestFormatError(f"{path}: cannot read: {exc.strerror or exc}") from None
+    if not head.strip():
+        raise LoadtestFormatError(f"{path}: the file is empty")
+    readers = available()
+    for reader in readers.values():
+        if reader.sniff(head, path):
+            return reader
+    first = head.splitlines()[0][:80].decode("utf-8", "replace") if head.splitlines() else ""
+    raise LoadtestFormatError(
+        f"{path}: line 1: unknown load-test format (starts with {first!r}); "
+        f"use --format with one of {', '.join(readers)}"
+    )
+
+
+def read_file(path: Path, forced: str | None = None) -> LoadtestResult:
+    """Read one result file with the forced or detected reader."""
+    if forced:
+        readers = available()
+        if forced not in readers:
+            raise LoadtestFormatError(f"unknown --format {forced!r}: choose one of {', '.join(readers)}")
+        return readers[forced].read(path)
+    return detect(path).read(path)
+
+
+def reconcile(results: list[LoadtestResult]) -> tuple[list[LoadtestResult], list[str]]:
+    """Drop inputs that another input supersedes, and say so.
+
+    Locust's ``_stats.csv``/``_stats_history.csv`` are snapshots written by a 1 s timer that can miss the
+    last second; its JSON report is written at shutdown. With both, only the JSON report is used.
+    """
+    notes: list[str] = []
+    if any(r.format == "locust-json" for r in results):
+        kept = []
+        for item in results:
+            if item.format in {"locust-stats-csv", "locust-history-csv"}:
+                notes.append(
+                    f"ignored {item.source} ({item.format}): the Locust JSON report was given and is complete, "
+                    "while _stats.csv is rewritten every second and can miss the last second"
+                )
+            else:
+                kept.append(item)
+        results = kept
+    return results, notes

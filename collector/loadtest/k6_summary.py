@@ -1,0 +1,128 @@
+"""k6 end-of-test summaries: ``--summary-export`` files and the ``handleSummary`` data object.
+
+Both hold metrics k6 aggregated itself. They differ where it matters: a ``--summary-export`` threshold
+maps its expression to ``true`` when it *failed*; ``handleSummary`` data says ``{"ok": false}``. For
+``http_req_failed`` (a rate of failed requests) ``passes`` counts the failed requests.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+from collector.loadtest.common import read_bytes
+from collector.loadtest.model import LoadtestFormatError, LoadtestResult, SummaryMetric, ToolThreshold
+
+# Built-in k6 trends that measure time (milliseconds); --summary-export does not say which trends do.
+TIME_TRENDS = (
+    "http_req_duration",
+    "http_req_blocked",
+    "http_req_connecting",
+    "http_req_tls_handshaking",
+    "http_req_sending",
+    "http_req_waiting",
+    "http_req_receiving",
+    "iteration_duration",
+    "group_duration",
+    "grpc_req_duration",
+    "ws_connecting",
+    "ws_session_duration",
+    "browser_",
+)
+
+
+def sniff(head: bytes, path: Path) -> bool:
+    text = head.lstrip()
+    return text.startswith(b"{") and b'"metrics"' in head and (b'"root_group"' in head or b'"state"' in head)
+
+
+def read(path: Path) -> LoadtestResult:
+    data = read_bytes(path)
+    try:
+        document = json.loads(data)
+    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
+        raise LoadtestFormatError(f"{path}: line {getattr(exc, 'lineno', '?')}: not valid JSON: {exc}") from None
+    if not isinstance(document, dict) or not isinstance(document.get("metrics"), dict):
+        raise LoadtestFormatError(f"{path}: not a k6 summary (no 'metrics' object)")
+    handle_summary = any(isinstance(m, dict) and "values" in m for m in document["metrics"].values())
+    metrics: dict[str, SummaryMetric] = {}
+    thresholds: list[ToolThreshold] = []
+    for name, body in document["metrics"].items():
+        if not isinstance(body, dict):
+            raise LoadtestFormatError(f"{path}: metric {name!r} is not an object")
+        metric = _handle_summary_metric(path, name, body) if handle_summary else _export_metric(path, name, body)
+        metrics[name] = metric
+        thresholds.extend(_thresholds(path, name, body.get("thresholds"), handle_summary))
+    state = document.get("state") if isinstance(document.get("state"), dict) else {}
+    duration_ms = state.get("testRunDurationMs")
+    notes = []
+    if not handle_summary:
+        notes.append("k6 --summary-export: trend units inferred from k6's built-in time metrics (ms)")
+    return LoadtestResult(
+        tool="k6",
+        format="k6-handle-summary" if handle_summary else "k6-summary-export",
+        source=path,
+        metrics=metrics,
+        thresholds=thresholds,
+        duration_seconds=float(duration_ms) / 1000.0 if isinstance(duration_ms, int | float) else None,
+        notes=notes,
+    )
+
+
+def _numbers(path: Path, name: str, values: Any) -> dict[str, float]:
+    if not isinstance(values, dict):
+        raise LoadtestFormatError(f"{path}: metric {name!r} has no values object")
+    out: dict[str, float] = {}
+    for key, value in values.items():
+        if key == "thresholds":
+            continue
+        if isinstance(value, bool) or not isinstance(value, int | float):
+            raise LoadtestFormatError(f"{path}: metric {name!r}: {key} is not a number: {value!r}")
+        out[key] = float(value)
+    return out
+
+
+def _handle_summary_metric(path: Path, name: str, body: dict[str, Any]) -> SummaryMetric:
+    kind = body.get("type")
+    if kind not in {"trend", "counter", "rate", "gauge"}:
+        raise LoadtestFormatError(f"{path}: metric {name!r} has unknown type {kind!r}")
+    values = _numbers(path, name, body.get("values"))
+    unit = "ms" if body.get("contains") == "time" else ("bytes" if body.get("contains") == "data" else None)
+    return SummaryMetric(name=name, type=kind, values=values, unit=unit)
+
+
+def _export_metric(path: Path, name: str, body: dict[str, Any]) -> SummaryMetric:
+    values = _numbers(path, name, body)
+    keys = set(values)
+    if {"passes", "fails"} <= keys:
+        kind = "rate"
+        values.setdefault("rate", values.get("value", float("nan")))
+    elif {"count", "rate"} <= keys:
+        kind = "counter"
+    elif {"avg", "min", "max"} & keys and "value" not in keys:
+        kind = "trend"
+    elif "value" in keys:
+        kind = "gauge"
+    else:
+        raise LoadtestFormatError(f"{path}: metric {name!r}: cannot tell its type from keys {sorted(keys)}")
+    base = name.split("{", 1)[0]
+    unit = "ms" if kind == "trend" and base.startswith(TIME_TRENDS) else None
+    return SummaryMetric(name=name, type=kind, values=values, unit=unit)
+
+
+def _thresholds(path: Path, metric: str, body: Any, handle_summary: bool) -> list[ToolThreshold]:
+    if body is None:
+        return []
+    if not isinstance(body, dict):
+        raise LoadtestFormatError(f"{path}: metric {metric!r}: thresholds is not an object")
+    found = []
+    for expression, outcome in body.items():
+        if handle_summary:
+            ok = outcome.get("ok") if isinstance(outcome, dict) else None
+        else:
+            ok = (not outcome) if isinstance(outcome, bool) else None  # true means the threshold failed
+        if not isinstance(ok, bool):
+            raise LoadtestFormatError(f"{path}: metric {metric!r}: threshold {expression!r} has no result")
+        found.append(ToolThreshold(metric=metric, expression=expression, ok=ok))
+    return found

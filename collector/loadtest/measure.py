@@ -1,0 +1,293 @@
+"""From normalised load-test results to the :class:`~slo.loadtest.Measurement` one check is decided on.
+
+Steady-state trimming happens here (``skip_first``/``skip_last`` seconds off each file's own clock);
+selection by ``label`` and ``tags``; per-label aggregates for the evidence and the summary table.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from collector.loadtest.model import LoadtestFormatError, LoadtestResult, SummaryMetric
+from slo.loadtest import Measurement, percentile
+from slo.spec import LoadtestCheck
+
+PERCENTILES = (50.0, 90.0, 95.0, 99.0, 99.9)
+COUNTERS = {"http_reqs", "iterations", "data_sent", "data_received", "dropped_iterations"}
+
+
+@dataclass
+class Window:
+    skip_first: float = 0.0
+    skip_last: float = 0.0
+
+
+@dataclass
+class LoadtestData:
+    """Every input of one ingest, trimmed and merged, ready to answer checks."""
+
+    results: list[LoadtestResult]
+    requests: pd.DataFrame | None
+    duration_seconds: float | None
+    metrics: dict[str, SummaryMetric] = field(default_factory=dict)
+    samples: dict[str, pd.DataFrame] = field(default_factory=dict)
+    notes: list[str] = field(default_factory=list)
+    given: list[LoadtestResult] = field(default_factory=list)
+
+    @property
+    def precision(self) -> str | None:
+        found = [r.precision for r in self.results if r.precision and (r.requests is not None or r.metrics)]
+        return "; ".join(dict.fromkeys(found)) or None
+
+    @property
+    def sources(self) -> list[dict[str, str]]:
+        return [{"path": str(r.source), "format": r.format, "tool": r.tool} for r in self.results]
+
+
+def prepare(results: list[LoadtestResult], window: Window | None = None) -> LoadtestData:
+    """Trim each file to its steady state and merge them; trimming data without timestamps is an error."""
+    window = window or Window()
+    frames, spans, notes = [], [], []
+    metrics: dict[str, SummaryMetric] = {}
+    samples: dict[str, list[pd.DataFrame]] = {}
+    trimming = window.skip_first > 0 or window.skip_last > 0
+    for item in results:
+        notes.extend(f"{item.source}: {n}" for n in item.notes)
+        if item.requests is not None and not item.requests.empty:
+            frame, span = _trim(item, window) if trimming else (item.requests, item.duration_seconds)
+            frames.append(frame.assign(source=str(item.source)))
+            if span:
+                spans.append(span)
+        elif trimming and item.metrics:
+            raise LoadtestFormatError(
+                f"{item.source}: {item.format} holds only totals, so --skip-first/--skip-last cannot trim it"
+            )
+        for name, metric in item.metrics.items():
+            if name in metrics:
+                raise LoadtestFormatError(f"{item.source}: metric {name!r} also comes from another input file")
+            metrics[name] = metric
+        for name, part in item.samples.items():
+            samples.setdefault(name, []).append(part)
+    if len(frames) > 1:
+        notes.append("several request files: counts add up, throughput uses the longest test span")
+    requests = pd.concat(frames, ignore_index=True) if frames else None
+    merged = {name: pd.concat(parts, ignore_index=True) for name, parts in samples.items()}
+    if trimming:
+        merged = {name: _trim_samples(part, window) for name, part in merged.items()}
+    duration = max(spans) if spans else None
+    if duration is None:
+        duration = next((r.duration_seconds for r in results if r.duration_seconds), None)
+    return LoadtestData(results, requests, duration, metrics, merged, notes)
+
+
+def _trim(item: LoadtestResult, window: Window) -> tuple[pd.DataFrame, float | None]:
+    frame = item.requests
+    assert frame is not None
+    stamps = frame["timestamp"].to_numpy(dtype=float)
+    if np.isnan(stamps).any():
+        raise LoadtestFormatError(
+            f"{item.source}: {item.format} has no per-request timestamps, so --skip-first/--skip-last cannot trim it"
+        )
+    start = float(stamps.min())
+    end = start + item.duration_seconds if item.duration_seconds else float(stamps.max())
+    low, high = start + window.skip_first, end - window.skip_last
+    if high <= low:
+        raise LoadtestFormatError(
+            f"{item.source}: skipping {window.skip_first:g} s + {window.skip_last:g} s leaves nothing "
+            f"of a {end - start:g} s test"
+        )
+    keep = (stamps >= low) & (stamps <= high)
+    return frame[keep], high - low
+
+
+def _trim_samples(frame: pd.DataFrame, window: Window) -> pd.DataFrame:
+    stamps = frame["timestamp"].to_numpy(dtype=float)
+    low, high = np.nanmin(stamps) + window.skip_first, np.nanmax(stamps) - window.skip_last
+    return frame[(stamps >= low) & (stamps <= high)]
+
+
+def select(frame: pd.DataFrame, label: str | None, tags: dict[str, str]) -> tuple[pd.DataFrame, str | None]:
+    """Rows for ``label``/``tags``, or a reason why the selection cannot be made."""
+    wanted = {**({"label": label} if label is not None else {}), **tags}
+    mask = np.ones(len(frame), dtype=bool)
+    for key, value in wanted.items():
+        column = "label" if key == "name" else key
+        if column not in frame.columns:
+            return frame.iloc[0:0], f"the input has no {key!r} tag"
+        mask &= (frame[column] == value).to_numpy()
+    return frame[mask], None
+
+
+def describe(label: str | None, tags: dict[str, str]) -> str:
+    parts = ([f"name={label}"] if label is not None else []) + [f"{k}={v}" for k, v in tags.items()]
+    return "{" + ",".join(parts) + "}" if parts else "all requests"
+
+
+def measure(data: LoadtestData, check: LoadtestCheck) -> tuple[Measurement | None, str]:
+    """The measurement for ``check``, or ``None`` and why there is none."""
+    metric, label, tags = check.metric, check.label, dict(check.tags)
+    where = describe(label, tags)
+    standard = metric in {"latency", "error_rate", "requests", "throughput"}
+    if standard and data.requests is not None:
+        rows, problem = select(data.requests, label, tags)
+        if problem:
+            return None, problem
+        return _from_requests(rows, metric, data.duration_seconds, where), ""
+    k6_name = {"latency": "http_req_duration", "error_rate": "http_req_failed"}.get(metric, metric)
+    if metric in {"requests", "throughput"}:
+        k6_name = "http_reqs"
+    if not standard and metric in data.samples:
+        rows, problem = select(data.samples[metric].rename(columns={"name": "label"}), label, tags)
+        if problem:
+            return None, problem
+        return _from_samples(rows, metric, check, data.duration_seconds, where), ""
+    if data.metrics:
+        return _from_summary(data, k6_name, metric, label, tags, where)
+    return None, f"no input has {metric!r} data"
+
+
+def _from_requests(rows: pd.DataFrame, metric: str, duration: float | None, where: str) -> Measurement:
+    weights = rows["count"].to_numpy(dtype="int64")
+    samples = int(weights.sum())
+    source = f"requests {where}"
+    if metric == "latency":
+        durations = rows["duration"].to_numpy(dtype=float)
+        timed = ~np.isnan(durations)
+        return Measurement(
+            "trend", "ms", int(weights[timed].sum()), durations[timed] * 1000.0, weights[timed], source=source
+        )
+    if metric == "error_rate":
+        failed = (~rows["ok"].to_numpy(dtype=bool)).astype(float)
+        return Measurement("rate", "ratio", samples, failed, weights, source=source)
+    return Measurement(
+        "counter", "count", samples, np.ones(len(rows)), weights, duration_seconds=duration, source=source
+    )
+
+
+def _from_samples(
+    rows: pd.DataFrame, metric: str, check: LoadtestCheck, duration: float | None, where: str
+) -> Measurement:
+    values = rows["value"].to_numpy(dtype=float)
+    if metric in COUNTERS:
+        kind = "counter"
+    elif (
+        values.size
+        and np.isin(values, (0.0, 1.0)).all()
+        and (check.aggregation or check.threshold or "").startswith("rate")
+    ):
+        kind = "rate"
+    else:
+        kind = "trend"
+    return Measurement(kind, None, int(values.size), values, duration_seconds=duration, source=f"{metric} {where}")
+
+
+def _tags_of(name: str) -> tuple[str, dict[str, str]]:
+    base, _, rest = name.partition("{")
+    tags: dict[str, str] = {}
+    for pair in rest.rstrip("}").split(","):
+        if ":" in pair:
+            key, _, value = pair.partition(":")
+            tags[key.strip()] = value.strip()
+    return base, tags
+
+
+def _find(metrics: dict[str, SummaryMetric], base: str, wanted: dict[str, str]) -> tuple[SummaryMetric | None, str]:
+    candidates = []
+    for name, metric in metrics.items():
+        metric_base, tags = _tags_of(name)
+        if metric_base != base:
+            continue
+        if tags == wanted:
+            return metric, ""
+        if wanted and wanted.items() <= tags.items():
+            candidates.append(metric)
+    if len(candidates) == 1:
+        return candidates[0], ""
+    if len(candidates) > 1:
+        return None, f"{base}{describe_k6(wanted)} is ambiguous: {', '.join(m.name for m in candidates)}"
+    return None, f"no {base}{describe_k6(wanted)} in the summary"
+
+
+def describe_k6(tags: dict[str, str]) -> str:
+    return "{" + ",".join(f"{k}:{v}" for k, v in tags.items()) + "}" if tags else ""
+
+
+def _from_summary(
+    data: LoadtestData, k6_name: str, metric: str, label: str | None, tags: dict[str, str], where: str
+) -> tuple[Measurement | None, str]:
+    wanted = {**({"name": label} if label is not None else {}), **tags}
+    found, problem = _find(data.metrics, k6_name, wanted)
+    if found is None:
+        if wanted and k6_name.startswith("http_req"):
+            problem += " (a k6 summary only has a per-tag submetric when the script sets a threshold on it)"
+        if not wanted and k6_name in {"http_req_duration", "http_reqs", "http_req_failed"}:
+            return None, f"{problem}: the test made no HTTP requests"
+        return None, problem
+    values = dict(found.values)
+    samples = _summary_samples(data.metrics, found, wanted)
+    source = f"{found.name} (tool summary)"
+    if metric == "latency" and found.unit not in (None, "ms"):
+        return None, f"{found.name} is measured in {found.unit}, not time: it cannot be a latency"
+    if metric == "requests":
+        values = {"count": values.get("count", math.nan)}
+    if metric == "throughput":
+        rate = values.get("rate")
+        if rate is None and data.duration_seconds:
+            rate = values.get("count", math.nan) / data.duration_seconds
+        values = {"rate": rate if rate is not None else math.nan}
+    return Measurement(found.type, found.unit, samples, aggregates=values, source=source), ""
+
+
+def _summary_samples(metrics: dict[str, SummaryMetric], metric: SummaryMetric, wanted: dict[str, str]) -> int:
+    """How many samples stand behind a summary metric (k6 trends do not say; use the matching request count)."""
+    values = metric.values
+    if metric.type == "rate" and "passes" in values:
+        return int(values["passes"] + values.get("fails", 0))
+    if metric.type == "counter" and "count" in values:
+        return int(values["count"])
+    for base in ("http_reqs", "http_req_failed"):
+        found, _ = _find(metrics, base, wanted)
+        if found is not None:
+            return _summary_samples(metrics, found, wanted)
+    overall = metrics.get("http_reqs")
+    return int(overall.values.get("count", 0)) if overall else 0
+
+
+def aggregates(rows: pd.DataFrame, duration: float | None) -> dict[str, Any]:
+    """count, rps, error ratio, min/mean/max and p50…p99.9 (ms) of a request selection."""
+    weights = rows["count"].to_numpy(dtype="int64")
+    count = int(weights.sum())
+    out: dict[str, Any] = {"count": count}
+    if count == 0:
+        return out
+    failed = int(weights[~rows["ok"].to_numpy(dtype=bool)].sum())
+    out["failed"] = failed
+    out["error_ratio"] = failed / count
+    if duration:
+        out["rps"] = count / duration
+    ms = rows["duration"].to_numpy(dtype=float) * 1000.0
+    timed = ~np.isnan(ms)
+    if timed.any():
+        values, w = ms[timed], weights[timed]
+        out["min_ms"] = float(values.min())
+        out["mean_ms"] = float(np.sum(values * w) / w.sum())
+        out["max_ms"] = float(values.max())
+        for p in PERCENTILES:
+            out[f"p{p:g}_ms"] = percentile(values, p, w)
+    return out
+
+
+def table(data: LoadtestData) -> list[dict[str, Any]]:
+    """Aggregates overall and per label, for the evidence and the summary table."""
+    if data.requests is None:
+        return []
+    rows = [{"label": "(all)", **aggregates(data.requests, data.duration_seconds)}]
+    for label, part in data.requests.groupby("label", sort=True):
+        if label:
+            rows.append({"label": str(label), **aggregates(part, data.duration_seconds)})
+    return rows
