@@ -1,0 +1,403 @@
+"""k6 ``--out json`` reader: the NDJSON stream of Metric declarations and Points.
+
+Every HTTP request leaves one point per built-in metric, written one after another with the same time and
+tags. The requests table is built from ``http_req_duration`` (ms → s); the failure flag comes from the
+``http_req_failed`` point with the same time and tags (k6's own verdict, which honours
+``responseCallback``), so a 404 the script expects is not a failure and an unexpected 200 can be.
+
+Files of millions of points are the normal case, so the file is scanned in byte ranges cut at newlines,
+optionally by several processes, and only compact arrays (float64 values, int32 label codes, int8 flags)
+leave a range. :func:`aggregate` keeps only what per-name latency/error figures need and never builds a
+frame; :func:`read` also keeps every other metric's points (``samples``) and all tags.
+
+Broken input is never passed silently: a last line cut mid-write (k6 killed) is skipped with a note; any
+other unparsable line is a :class:`LoadtestFormatError` naming the file and line number.
+"""
+
+from __future__ import annotations
+
+import itertools
+import multiprocessing
+import os
+from array import array
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+import orjson
+import pandas as pd
+
+from collector.loadtest.model import LoadtestFormatError, LoadtestResult
+
+DURATION = b"http_req_duration"
+FAILED = b"http_req_failed"
+POINT_PREFIX = b'{"metric":"'
+BLOCK = 16 << 20
+"""Bytes read at a time: large enough that per-read overhead vanishes, small enough to keep RSS flat."""
+
+
+def sniff(head: bytes, path: Path) -> bool:
+    first = head.lstrip().split(b"\n", 1)[0]
+    return first.startswith(b"{") and (b'"type":"Metric"' in first or b'"type":"Point"' in first)
+
+
+# ---------------------------------------------------------------------------------------------- scanning
+
+
+@dataclass
+class _Part:
+    """What one byte range yields; everything is positional within the range (requests in file order)."""
+
+    lines: int = 0
+    names: list[str] = field(default_factory=list)  # label code → label
+    values: array = field(default_factory=lambda: array("d"))  # http_req_duration, ms
+    codes: array = field(default_factory=lambda: array("i"))
+    failed: array = field(default_factory=lambda: array("b"))  # 1 failed, 0 ok, -1 no http_req_failed point yet
+    fallback: array = field(default_factory=lambda: array("b"))  # expected_response == "false"
+    open_durations: dict[tuple[str, bytes], int] = field(default_factory=dict)  # key → index, unpaired
+    open_failed: dict[tuple[str, bytes], int] = field(default_factory=dict)  # key → flag, no duration yet
+    # full mode only
+    times: list[str] = field(default_factory=list)
+    tags: list[dict[str, str]] = field(default_factory=list)
+    samples: dict[str, tuple[array, list[dict[str, str]]]] = field(default_factory=dict)
+    # problems: (line within range, message); the last one may be a cut final line
+    error: tuple[int, str] | None = None
+    cut_last: tuple[int, str] | None = None
+
+
+def _key(line: bytes, data: dict) -> tuple[str, bytes]:
+    """Pairs a request's points: same timestamp and the same serialized tags (k6 writes them identically)."""
+    at = line.find(b'"tags":')
+    return (data.get("time", ""), line[at:] if at >= 0 else b"")
+
+
+def _scan(path: str, start: int, end: int, full: bool, is_last: bool) -> _Part:
+    part = _Part()
+    codes: dict[str, int] = {}
+    carry = b""
+    number = 0
+    pending: tuple[int, str] | None = None
+    first_error: tuple[int, str] | None = None
+    with open(path, "rb") as fh:
+        fh.seek(start)
+        remaining = end - start
+        while True:
+            block = fh.read(min(BLOCK, remaining)) if remaining > 0 else b""
+            remaining -= len(block)
+            if not block:
+                lines = [carry] if carry else []
+                carry = b""
+            else:
+                lines = (carry + block).split(b"\n")
+                carry = lines.pop()
+            for line in lines:
+                number += 1
+                problem = _line(part, codes, line, full)
+                if problem is not None:
+                    if pending is not None and first_error is None:
+                        first_error = pending
+                    pending = (number, problem)
+                elif pending is not None and line.strip():
+                    # a broken line with good lines after it: not a cut tail but corruption
+                    first_error = first_error or pending
+                    pending = None
+            if not block:
+                break
+    if pending is not None and is_last and first_error is None:
+        part.cut_last = pending
+    else:
+        part.error = first_error or pending
+    part.lines = number
+    part.names = list(codes)
+    return part
+
+
+def _line(part: _Part, codes: dict[str, int], line: bytes, full: bool) -> str | None:
+    """Handle one line; returns a problem description, None when fine."""
+    if line[:11] == POINT_PREFIX:
+        metric = line[11 : line.find(b'"', 11)]
+        if not full and metric != DURATION and metric != FAILED:
+            # Not needed for the aggregate: check its framing only (a cut or spliced line shows here).
+            return None if line[-1:] == b"}" else "incomplete JSON line"
+    elif not line.strip():
+        return None
+    try:
+        obj = orjson.loads(line)
+    except orjson.JSONDecodeError as exc:
+        return f"not valid JSON ({exc})"
+    if not isinstance(obj, dict) or obj.get("type") not in ("Point", "Metric"):
+        return 'not a k6 JSON output line (no "type": Point/Metric)'
+    if obj["type"] != "Point":
+        return None
+    data = obj.get("data")
+    name = obj.get("metric")
+    if not isinstance(data, dict) or not isinstance(name, str) or not isinstance(data.get("value"), int | float):
+        return "Point without metric name or numeric data.value"
+    tags = data.get("tags") or {}
+    if name == "http_req_duration":
+        label = tags.get("name") or tags.get("url") or ""
+        code = codes.get(label)
+        if code is None:
+            code = codes[label] = len(codes)
+        index = len(part.values)
+        part.values.append(float(data["value"]))
+        part.codes.append(code)
+        part.fallback.append(1 if tags.get("expected_response") == "false" else 0)
+        key = _key(line, data)
+        flag = part.open_failed.pop(key, None)
+        if flag is None:
+            part.failed.append(-1)
+            part.open_durations[key] = index
+        else:
+            part.failed.append(flag)
+        if full:
+            part.times.append(data.get("time", ""))
+            part.tags.append(tags)
+    elif name == "http_req_failed":
+        flag = 1 if data["value"] else 0
+        key = _key(line, data)
+        index = part.open_durations.pop(key, None)
+        if index is None:
+            part.open_failed[key] = flag
+        else:
+            part.failed[index] = flag
+    elif full:
+        values, tag_list = part.samples.setdefault(name, (array("d"), []))
+        values.append(float(data["value"]))
+        tag_list.append(tags)
+    return None
+
+
+def _ranges(path: Path, workers: int) -> list[tuple[int, int]]:
+    """Byte ranges of about equal size, each ending just after a newline."""
+    size = path.stat().st_size
+    if workers <= 1 or size < 4 * BLOCK:
+        return [(0, size)]
+    cuts = [0]
+    with path.open("rb") as fh:
+        for i in range(1, workers):
+            fh.seek(max(size * i // workers, cuts[-1]))
+            fh.readline()
+            cuts.append(min(fh.tell(), size))
+    cuts.append(size)
+    return [(a, b) for a, b in itertools.pairwise(cuts) if b > a]
+
+
+def _scan_all(path: Path, full: bool, workers: int) -> list[_Part]:
+    ranges = _ranges(path, workers)
+    jobs = [(str(path), a, b, full, i == len(ranges) - 1) for i, (a, b) in enumerate(ranges)]
+    if len(jobs) == 1:
+        return [_scan(*jobs[0])]
+    with multiprocessing.get_context("fork").Pool(len(jobs)) as pool:
+        return pool.starmap(_scan, jobs)
+
+
+def _check(path: Path, parts: list[_Part]) -> list[str]:
+    """Raise on a broken line; turn a cut final line into a note. Line numbers are file-wide."""
+    notes = []
+    offset = 0
+    for part in parts:
+        if part.error is not None:
+            line, problem = part.error
+            raise LoadtestFormatError(f"{path}:{offset + line}: {problem}")
+        if part.cut_last is not None:
+            line, problem = part.cut_last
+            notes.append(f"line {offset + line} (the last) is cut mid-write ({problem}): skipped")
+        offset += part.lines
+    return notes
+
+
+# --------------------------------------------------------------------------------------------- stitching
+
+
+@dataclass
+class Aggregate:
+    """Per-request arrays of a whole file, enough for exact per-label latency and error figures.
+
+    ``duration_ms`` keeps k6's float64 milliseconds untouched, so percentiles are exact, not binned.
+    """
+
+    source: Path
+    names: list[str]
+    codes: np.ndarray  # int32, index into names
+    duration_ms: np.ndarray  # float64
+    failed: np.ndarray  # bool
+    lines: int
+    notes: list[str]
+
+    def per_name(self, percentiles: tuple[float, ...] = (95.0, 99.0)) -> pd.DataFrame:
+        """count, failed, error_ratio and exact p(N) in ms (numpy linear interpolation, as k6) per name."""
+        order = np.argsort(self.codes, kind="stable")
+        codes = self.codes[order]
+        values = self.duration_ms[order]
+        failed = self.failed[order]
+        bounds = np.searchsorted(codes, np.arange(len(self.names) + 1))
+        rows = []
+        for code, name in enumerate(self.names):
+            lo, hi = bounds[code], bounds[code + 1]
+            if hi == lo:
+                continue
+            chunk = values[lo:hi]
+            row: dict[str, float | int | str] = {"name": name, "count": int(hi - lo)}
+            row["failed"] = int(failed[lo:hi].sum())
+            row["error_ratio"] = row["failed"] / row["count"]
+            for pct, value in zip(percentiles, np.percentile(chunk, percentiles), strict=True):
+                row[f"p({pct:g})"] = float(value)
+            rows.append(row)
+        return pd.DataFrame(rows).set_index("name").sort_index()
+
+
+def _stitch(path: Path, parts: list[_Part]) -> tuple[list[str], np.ndarray, np.ndarray, np.ndarray, list[str]]:
+    """Join ranges: global label codes, and failure points whose duration sits in another range."""
+    names: list[str] = []
+    index: dict[str, int] = {}
+    codes, values, failed, fallback = [], [], [], []
+    open_durations: dict[tuple[str, bytes], int] = {}
+    open_failed: dict[tuple[str, bytes], int] = {}
+    base = 0
+    for part in parts:
+        remap = np.array([index.setdefault(n, len(index)) for n in part.names] or [0], dtype=np.int32)
+        names = list(index)
+        local = np.frombuffer(part.codes, dtype=np.int32) if len(part.codes) else np.zeros(0, np.int32)
+        codes.append(remap[local])
+        values.append(np.frombuffer(part.values, dtype=np.float64) if len(part.values) else np.zeros(0))
+        flags = np.array(part.failed, dtype=np.int8)
+        # failure points that arrived before their duration in an earlier range
+        for key, at in part.open_durations.items():
+            flag = open_failed.pop(key, None)
+            if flag is None:
+                open_durations[key] = base + at
+            else:
+                flags[at] = flag
+        failed.append(flags)
+        fallback.append(np.array(part.fallback, dtype=np.int8))
+        for key, flag in part.open_failed.items():
+            at = open_durations.pop(key, None)
+            if at is None:
+                open_failed[key] = flag
+            else:
+                _set_flag(failed, at, flag)
+        base += len(part.values)
+    all_failed = np.concatenate(failed) if failed else np.zeros(0, np.int8)
+    all_fallback = np.concatenate(fallback) if fallback else np.zeros(0, np.int8)
+    notes = []
+    unknown = all_failed < 0
+    if unknown.any():
+        notes.append(
+            f"{int(unknown.sum())} request(s) without an http_req_failed point: failure taken from the "
+            "expected_response tag"
+        )
+        all_failed = np.where(unknown, all_fallback, all_failed)
+    if open_failed:
+        notes.append(f"{len(open_failed)} http_req_failed point(s) without a matching http_req_duration: ignored")
+    return (
+        names,
+        np.concatenate(codes) if codes else np.zeros(0, np.int32),
+        np.concatenate(values) if values else np.zeros(0),
+        all_failed.astype(bool),
+        notes,
+    )
+
+
+def _set_flag(failed: list[np.ndarray], at: int, flag: int) -> None:
+    for chunk in failed:
+        if at < len(chunk):
+            chunk[at] = flag
+            return
+        at -= len(chunk)
+
+
+def _workers(workers: int | None) -> int:
+    return max(1, min(os.cpu_count() or 1, 2)) if workers is None else max(1, workers)
+
+
+def _open(path: Path) -> Path:
+    path = Path(path)
+    try:
+        size = path.stat().st_size
+    except OSError as exc:
+        raise LoadtestFormatError(f"{path}: cannot read: {exc.strerror}") from None
+    if size == 0:
+        raise LoadtestFormatError(f"{path}: empty file, no k6 points")
+    return path
+
+
+def aggregate(path: Path, workers: int | None = None) -> Aggregate:
+    """Streaming path for huge files: only http_req_duration/http_req_failed are parsed; other lines are
+    checked for framing (a cut or spliced line) but not decoded."""
+    path = _open(path)
+    parts = _scan_all(path, full=False, workers=_workers(workers))
+    notes = _check(path, parts)
+    names, codes, values, failed, more = _stitch(path, parts)
+    return Aggregate(path, names, codes, values, failed, sum(p.lines for p in parts), notes + more)
+
+
+def read(path: Path, workers: int | None = None) -> LoadtestResult:
+    """Every line parsed: the requests table plus every other metric's points in ``samples``."""
+    path = _open(path)
+    parts = _scan_all(path, full=True, workers=_workers(workers))
+    notes = _check(path, parts)
+    names, codes, values, failed, more = _stitch(path, parts)
+    notes += more
+    tags = [t for p in parts for t in p.tags]
+    times = [t for p in parts for t in p.times]
+    if not len(values):
+        notes.append("no http_req_duration points")
+    requests = pd.DataFrame(
+        {
+            "timestamp": _epoch(path, times),
+            "label": pd.Series(np.asarray(names, dtype=object)[codes] if names else [], dtype=object),
+            "method": _column(tags, "method"),
+            "status": _column(tags, "status"),
+            "ok": ~failed,
+            "duration": values / 1000.0,
+            "bytes": np.full(len(values), np.nan),
+            "count": np.ones(len(values), dtype="int64"),
+        }
+    )
+    for key in sorted({k for t in tags for k in t} - {"method", "status"}):
+        requests[key] = _column(tags, key)
+    samples: dict[str, pd.DataFrame] = {}
+    for part in parts:
+        for metric, (vals, tag_list) in part.samples.items():
+            frame = pd.DataFrame({"value": np.frombuffer(vals, dtype=np.float64) if len(vals) else np.zeros(0)})
+            for key in sorted({k for t in tag_list for k in t}):
+                frame[key] = _column(tag_list, key)
+            samples[metric] = frame if metric not in samples else pd.concat([samples[metric], frame], ignore_index=True)
+    for metric, frame in samples.items():
+        samples[metric] = frame.fillna("")
+    span = None
+    if len(values):
+        ts = requests["timestamp"].to_numpy()
+        span = float(np.nanmax(ts + requests["duration"].to_numpy()) - np.nanmin(ts))
+    return LoadtestResult(
+        tool="k6",
+        format="k6-ndjson",
+        source=path,
+        requests=requests,
+        samples=samples,
+        duration_seconds=span,
+        precision="k6 NDJSON: every point, float milliseconds (exact)",
+        notes=notes,
+    )
+
+
+def _column(tags: list[dict[str, str]], key: str) -> pd.Series:
+    return pd.Series([str(t.get(key, "")) for t in tags], dtype=object)
+
+
+def _epoch(path: Path, times: list[str]) -> np.ndarray:
+    if not times:
+        return np.zeros(0)
+    parsed = pd.to_datetime(pd.Series(times), utc=True, errors="coerce", format="ISO8601")
+    return parsed.astype("int64").to_numpy() / 1e9 if parsed.notna().all() else _epoch_slow(path, parsed)
+
+
+def _epoch_slow(path: Path, parsed: pd.Series) -> np.ndarray:
+    out = np.full(len(parsed), np.nan)
+    ok = parsed.notna().to_numpy()
+    out[ok] = parsed[ok].astype("int64").to_numpy() / 1e9
+    return out
+
+
+__all__ = ["Aggregate", "aggregate", "read", "sniff"]
