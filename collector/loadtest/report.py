@@ -1,0 +1,65 @@
+"""The per-label aggregate table of an ingest: for the terminal and for the Markdown summary."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from rich.table import Table
+
+from collector.loadtest.measure import LoadtestData, table
+from slo.formatting import number, percent
+
+COLUMNS = (
+    "count",
+    "rps",
+    "error_ratio",
+    "min_ms",
+    "mean_ms",
+    "p50_ms",
+    "p90_ms",
+    "p95_ms",
+    "p99_ms",
+    "p99.9_ms",
+    "max_ms",
+)
+HEADINGS = ("requests", "req/s", "errors", "min", "mean", "p50", "p90", "p95", "p99", "p99.9", "max")
+
+
+def _cell(row: dict[str, Any], column: str) -> str:
+    value = row.get(column)
+    if value is None:
+        return "—"
+    if column == "error_ratio":
+        return percent(value)
+    if column.endswith("_ms"):
+        return f"{number(value)} ms"
+    return number(value)
+
+
+def rich_table(data: LoadtestData) -> Table | None:
+    rows = table(data)
+    if not rows:
+        return None
+    view = Table(title="load test (steady-state window)", title_justify="left")
+    view.add_column("label")
+    for heading in HEADINGS:
+        view.add_column(heading, justify="right")
+    for row in rows:
+        view.add_row(row["label"], *(_cell(row, c) for c in COLUMNS))
+    return view
+
+
+def markdown_table(data: LoadtestData) -> str:
+    rows = table(data)
+    if not rows:
+        return ""
+    lines = ["#### Load test", "", "| label | " + " | ".join(HEADINGS) + " |", "|---" * (len(HEADINGS) + 1) + "|"]
+    for row in rows:
+        label = row["label"].replace("|", "\\|")
+        lines.append(f"| {label} | " + " | ".join(_cell(row, c) for c in COLUMNS) + " |")
+    inputs = ", ".join(f"`{s['path']}` ({s['format']})" for s in data.sources)
+    lines += ["", f"Inputs: {inputs}."]
+    if data.precision:
+        lines.append(f"Precision: {data.precision}.")
+    lines.append("")
+    return "\n".join(lines)
