@@ -131,6 +131,7 @@ def collect_command(
     timeout: Annotated[float, typer.Option(help="Per-request timeout in seconds")] = 30.0,
     deadline: Annotated[float, typer.Option(help="Overall deadline in seconds")] = 300.0,
     concurrency: Annotated[int, typer.Option(min=1, max=256, help="Requests in flight at once")] = 8,
+    loadtest: Annotated[list[Path], typer.Option("--loadtest", help="Load-test result file for loadtest checks")] = [],
 ) -> None:
     """Query the backend for every check of the gates and write sealed evidence packets."""
     loaded = select_gates(load_spec_files(specs), gate)
@@ -159,6 +160,12 @@ def collect_command(
         commit=commit,
         show_progress=sys.stderr.isatty(),
     )
+    if loadtest:
+        from collector.cli_ingest import load_inputs, loadtest_evaluators
+
+        evaluators, inputs = loadtest_evaluators(load_inputs(loadtest))
+        options.evaluators = {**options.evaluators, **evaluators}
+        options.inputs = [*options.inputs, *inputs]
     outcome = collect(loaded, options, console=err)
     if outcome.exit_code == EXIT_UNREACHABLE:
         err.print("no backend was reachable: every query failed to connect", style="bold red")
@@ -253,6 +260,9 @@ def schema_command(name: Annotated[str, typer.Argument(help="gate or evidence")]
 def version_command() -> None:
     """Print gatepack's version."""
     print(f"gatepack {__version__}")
+
+
+import collector.cli_ingest  # noqa: E402, F401  (registers `ingest` on `app`)
 
 
 def main() -> None:
