@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: demo test lint bench prometheus clean
+.PHONY: demo test lint bench prometheus hey clean
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -20,10 +20,19 @@ prometheus:
 	    echo "gatepack needs the 'prometheus' and 'promtool' binaries: run 'sudo apt-get install prometheus'" >&2; exit 1; \
 	  fi; }
 
+hey:
+	@command -v hey >/dev/null 2>&1 || { \
+	  if [ "$$(id -u)" = "0" ]; then \
+	    echo "installing Debian's hey package (load-test tests)"; \
+	    (apt-get install -y -qq hey >/dev/null 2>&1 || { apt-get update -qq && apt-get install -y -qq hey; }) ; \
+	  else \
+	    echo "the load-test tests need 'hey': run 'sudo apt-get install hey'" >&2; exit 1; \
+	  fi; }
+
 demo: $(STAMP) prometheus
 	$(BIN)/python -m collector.demo
 
-test: $(STAMP) prometheus
+test: $(STAMP) prometheus hey
 	$(BIN)/python -m pytest -n 2 -q
 
 lint: $(STAMP)
