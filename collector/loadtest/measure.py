@@ -64,9 +64,12 @@ def prepare(results: list[LoadtestResult], window: Window | None = None) -> Load
             if span:
                 spans.append(span)
         elif trimming and item.metrics:
-            raise LoadtestFormatError(
-                f"{item.source}: {item.format} holds only totals, so --skip-first/--skip-last cannot trim it"
-            )
+            if not any(r.requests is not None and not r.requests.empty for r in results):
+                raise LoadtestFormatError(
+                    f"{item.source}: {item.format} holds only totals, so --skip-first/--skip-last cannot trim it"
+                )
+            notes.append(f"{item.source}: totals over the whole test not used (trimmed per-request data wins)")
+            continue
         for name, metric in item.metrics.items():
             if name in metrics:
                 raise LoadtestFormatError(f"{item.source}: metric {name!r} also comes from another input file")
