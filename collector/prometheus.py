@@ -219,12 +219,14 @@ class PrometheusClient:
     async def _post(self, path: str, form: dict[str, str], timeout: float) -> bytes:
         self.requests_sent += 1
         try:
-            async with self._client.stream("POST", self.base_url + path, data=form, timeout=timeout) as response:
+            # waiting for a pooled connection is bounded by the semaphore and the deadline, not the timeout
+            limits = httpx.Timeout(timeout, pool=None)
+            async with self._client.stream("POST", self.base_url + path, data=form, timeout=limits) as response:
                 body = await self._read_bounded(response)
                 status = response.status_code
                 retry_after = parse_retry_after(response.headers.get("Retry-After"))
         except httpx.TimeoutException as exc:
-            connect = isinstance(exc, httpx.ConnectTimeout | httpx.PoolTimeout)
+            connect = isinstance(exc, httpx.ConnectTimeout)
             kind = "connect timeout" if connect else "timed out waiting for the response"
             raise _Fault("connect" if connect else "timeout", f"{kind} after {timeout:.1f}s", retry=connect) from None
         except httpx.ConnectError as exc:
