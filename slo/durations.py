@@ -45,10 +45,8 @@ def format_duration(seconds: int) -> str:
         raise DurationError("duration must be positive")
     parts: list[str] = []
     remaining = int(seconds)
-    for unit in ("w", "d", "h", "m", "s"):
+    for unit in ("d", "h", "m", "s"):  # "28d" reads better than "4w"
         size = _UNITS[unit]
-        if unit == "w" and remaining % size:
-            continue  # "10d" reads better than "1w3d"
         count, remaining = divmod(remaining, size)
         if count:
             parts.append(f"{count}{unit}")
