@@ -11,24 +11,17 @@ from __future__ import annotations
 import os
 import re
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
 from collector.cli import FailOn, PrometheusOpt, UsageError, app, err, parse_vars, prometheus_config, select_gates
-from collector.engine import CheckEvaluator
-from collector.files import write_atomic
-from collector.junit import junit_xml
-from collector.loadtest.detect import READERS
-from collector.loadtest.evaluator import input_files, load, make_evaluator
-from collector.loadtest.measure import LoadtestData, Window
-from collector.loadtest.model import LoadtestFormatError
-from collector.loadtest.report import markdown_table, rich_table
-from collector.render import markdown
-from collector.runner import CollectOptions, collect
-from collector.specs import load_spec_files
-from collector.timeutil import parse_time
-from slo.evidence import InputFile
+from collector.loadtest.formats import READERS
+
+if TYPE_CHECKING:
+    from collector.engine import CheckEvaluator
+    from collector.loadtest.measure import LoadtestData, Window
+    from slo.evidence import InputFile
 
 _SKIP = re.compile(r"^(?:(\d+(?:\.\d+)?)h)?(?:(\d+(?:\.\d+)?)m(?!s))?(?:(\d+(?:\.\d+)?)s)?(?:(\d+(?:\.\d+)?)ms)?$")
 
@@ -51,6 +44,9 @@ def parse_skip(text: str, option: str) -> float:
 
 def load_inputs(files: list[Path], forced: str | None = None, window: Window | None = None) -> LoadtestData:
     """Read the result files; a bad file is a usage error naming it (exit 2), never a traceback."""
+    from collector.loadtest.evaluator import load
+    from collector.loadtest.model import LoadtestFormatError
+
     if forced is not None and forced not in READERS:
         raise UsageError(f"unknown --format {forced!r}: choose one of {', '.join(READERS)}")
     try:
@@ -61,6 +57,8 @@ def load_inputs(files: list[Path], forced: str | None = None, window: Window | N
 
 def loadtest_evaluators(data: LoadtestData) -> tuple[dict[str, CheckEvaluator], list[InputFile]]:
     """The ``loadtest`` evaluator and the inputs' provenance for :class:`CollectOptions`."""
+    from collector.loadtest.evaluator import input_files, make_evaluator
+
     return {"loadtest": make_evaluator(data)}, input_files(data)
 
 
@@ -95,6 +93,15 @@ def ingest_command(
     commit: Annotated[str | None, typer.Option(help="Subject: commit (default from CI, e.g. GITHUB_SHA)")] = None,
 ) -> None:
     """Decide a gate's load-test checks from result files and write a sealed evidence packet."""
+    from collector.files import write_atomic
+    from collector.junit import junit_xml
+    from collector.loadtest.measure import Window
+    from collector.loadtest.report import markdown_table, rich_table
+    from collector.render import markdown
+    from collector.runner import CollectOptions, collect
+    from collector.specs import load_spec_files
+    from collector.timeutil import parse_time
+
     loaded = select_gates(load_spec_files(_resolve_specs(spec, gate)), [gate])
     window = Window(parse_skip(skip_first, "--skip-first"), parse_skip(skip_last, "--skip-last"))
     data = load_inputs(files, input_format, window)
@@ -148,4 +155,6 @@ def _append(path: Path, text: str) -> None:
         with path.open("a", encoding="utf-8") as handle:
             handle.write(text)
         return
+    from collector.files import write_atomic
+
     write_atomic(path, text.encode("utf-8"))

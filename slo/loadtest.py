@@ -25,7 +25,7 @@ from slo.spec import LoadtestCheck, Op
 STANDARD_METRICS = {"latency", "error_rate", "requests", "throughput"}
 TREND_AGGREGATIONS = ("avg", "min", "med", "max")
 _THRESHOLD = re.compile(
-    r"^\s*(?P<agg>[A-Za-z]+(?:\(\s*[0-9.]+\s*\))?)\s*(?P<op><=|>=|==|!=|===|<|>)\s*(?P<target>\S+)\s*$"
+    r"^\s*(?P<agg>[A-Za-z]+(?:\(\s*[0-9.]+\s*\))?)\s*(?P<op>===|<=|>=|==|!=|<|>)\s*(?P<target>\S+)\s*$"
 )
 _PERCENTILE = re.compile(r"^p\(\s*(?P<p>[0-9]+(?:\.[0-9]+)?)\s*\)$")
 

@@ -12,21 +12,10 @@ from dataclasses import dataclass
 from pathlib import Path
 from types import ModuleType
 
+from collector.loadtest.formats import READERS
 from collector.loadtest.model import LoadtestFormatError, LoadtestResult
 
 HEAD_BYTES = 64 * 1024
-
-# format name (as given to --format) → reader module under collector.loadtest. Order matters for
-# detection: more specific sniffers first.
-READERS: dict[str, str] = {
-    "k6-summary": "k6_summary",
-    "k6-csv": "k6_csv",
-    "k6-ndjson": "k6_ndjson",
-    "locust": "locust",
-    "hey": "hey",
-    "jmeter": "jmeter",
-    "gatling": "gatling",
-}
 
 
 @dataclass(frozen=True)

@@ -33,8 +33,11 @@ TIME_TRENDS = (
 
 
 def sniff(head: bytes, path: Path) -> bool:
-    text = head.lstrip()
-    return text.startswith(b"{") and b'"metrics"' in head and (b'"root_group"' in head or b'"state"' in head)
+    """A JSON object with a ``metrics`` member (not a k6 NDJSON line, which names one ``metric``)."""
+    text = head.lstrip(b"\xef\xbb\xbf").lstrip()
+    first = text.split(b"\n", 1)[0]
+    ndjson = b'"type":"Point"' in first.replace(b" ", b"") or b'"type":"Metric"' in first.replace(b" ", b"")
+    return text.startswith(b"{") and b'"metrics"' in head and not ndjson
 
 
 def read(path: Path) -> LoadtestResult:
