@@ -1,0 +1,401 @@
+"""Benchmark: ``gatepack collect`` against Google's slo-generator 2.6.0 on one real local Prometheus.
+
+Why this exists: gatepack claims that pinning one evaluation time, sending each distinct query once,
+reusing one connection pool and running a bounded number of requests at once makes a gate of many
+SLOs cheap to evaluate. This script measures that claim against the tool people would otherwise use,
+on the same data, the same server and equivalent SLO definitions (same PromQL, same 30-day period,
+the same eight burn-rate windows), and writes the figures to ``bench/RESULTS.md``.
+
+How it measures, and why that way:
+
+* Both tools run as separate processes, so wall time includes start-up, parsing and output, as a
+  user would see it; peak memory is each child's own ``ru_maxrss`` read with ``os.wait4``.
+* HTTP requests and TCP connections are counted by the Prometheus server itself
+  (``prometheus_http_requests_total`` and ``net_conntrack_listener_conn_accepted_total`` read from
+  its ``/metrics`` before and after each run). No proxy sits in the path, so counting costs neither
+  tool any time and both are counted the same way.
+* slo-generator's Prometheus backend sends no ``time`` parameter (its queries run at wall-clock
+  "now", whatever ``--timestamp`` says), so the generated history extends a few hours past the
+  benchmark's start and every counter grows at a constant rate: both tools then see the same ratios
+  even though only gatepack's evaluation time is pinned.
+
+Run with ``make bench`` or ``.venv/bin/python bench/collect.py [--sizes 10,100,1000]``. It installs
+slo-generator into ``bench/.venv-slogen`` when that is missing, and needs ``prometheus``/``promtool``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+import json
+import os
+import platform
+import re
+import shutil
+import subprocess
+import sys
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import httpx
+import numpy as np
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from collector.openmetrics import Family, Series  # noqa: E402
+from collector.promserver import running_prometheus  # noqa: E402
+
+BENCH = ROOT / "bench"
+OUT = BENCH / "out"
+SLOGEN_VENV = BENCH / ".venv-slogen"
+SLOGEN_BIN = SLOGEN_VENV / "bin" / "slo-generator"
+SLOGEN_REQUIREMENTS = ("setuptools<81", "slo-generator[prometheus]==2.6.0")
+GATEPACK_BIN = Path(sys.executable).parent / "gatepack"
+
+PERIOD = "30d"
+OBJECTIVE = 99.9
+# gatepack's default windows for a 30-day SLO (workbook conditions 1h/5m, 6h/30m, 1d/2h, 3d/6h plus
+# the period) with the burn-rate factor each belongs to; slo-generator gets one policy step per window.
+WINDOWS: tuple[tuple[str, int, float], ...] = (
+    ("5m", 300, 14.4),
+    ("30m", 1800, 6.0),
+    ("1h", 3600, 14.4),
+    ("2h", 7200, 3.0),
+    ("6h", 21600, 6.0),
+    ("1d", 86400, 3.0),
+    ("3d", 259200, 1.0),
+    ("30d", 2592000, 1.0),
+)
+DENSE_BEFORE = 8 * 3600  # 1-minute samples for the last 8 hours (the 5m..6h windows)
+AHEAD = 3 * 3600  # history runs this far past "now": slo-generator evaluates at its own wall clock
+SPARSE_STEP = 3600  # hourly samples further back (the 1d, 3d and 30d windows)
+HISTORY = 31 * 86400
+
+
+@dataclass
+class Run:
+    """One tool at one size: the best wall time of its repetitions and what the server saw."""
+
+    tool: str
+    size: int
+    walls: list[float] = field(default_factory=list)
+    peak_rss_kib: int = 0
+    requests: int = 0
+    connections: int = 0
+    exit_codes: list[int] = field(default_factory=list)
+
+    @property
+    def wall(self) -> float:
+        return min(self.walls)
+
+    @property
+    def checks_per_second(self) -> float:
+        return self.size / self.wall
+
+    @property
+    def requests_per_check(self) -> float:
+        return self.requests / self.size
+
+
+def ensure_slogen() -> None:
+    """Install slo-generator into its own venv once; later runs reuse it (``make bench`` on a fresh machine)."""
+    if SLOGEN_BIN.exists():
+        return
+    print(f"installing slo-generator into {SLOGEN_VENV.relative_to(ROOT)} …", flush=True)
+    subprocess.run([sys.executable, "-m", "venv", str(SLOGEN_VENV)], check=True)
+    pip = SLOGEN_VENV / "bin" / "pip"
+    subprocess.run([str(pip), "install", "--quiet", "--disable-pip-version-check", *SLOGEN_REQUIREMENTS], check=True)
+
+
+def service(index: int) -> str:
+    return f"svc-{index:04d}"
+
+
+def rates(index: int) -> tuple[float, float]:
+    """Requests per second and bad fraction of service ``index``: fixed, so any evaluation time agrees."""
+    return 2.0 + index % 13, 0.0002 * (1 + index % 9)
+
+
+def build_families(services: int, now: int) -> list[Family]:
+    """Counters ``bench_requests_total{service, outcome=good|bad}`` for ``services`` services."""
+    sparse = np.arange(now - HISTORY, now - DENSE_BEFORE, SPARSE_STEP, dtype=np.float64)
+    dense = np.arange(now - DENSE_BEFORE, now + AHEAD + 1, 60, dtype=np.float64)
+    stamps = np.concatenate([sparse, dense])
+    elapsed = stamps - stamps[0]
+    family = Family("bench_requests", "counter", "Requests served by a generated service")
+    for index in range(services):
+        per_second, bad = rates(index)
+        for outcome, share in (("good", 1.0 - bad), ("bad", bad)):
+            values = np.round(elapsed * per_second * share, 3)
+            family.series.append(
+                Series("bench_requests_total", {"service": service(index), "outcome": outcome}, stamps, values)
+            )
+    return [family]
+
+
+def good_query(index: int) -> str:
+    return f'bench_requests_total{{service="{service(index)}",outcome="good"}}'
+
+
+def valid_query(index: int) -> str:
+    return f'bench_requests_total{{service="{service(index)}"}}'
+
+
+def write_gatepack_spec(size: int, directory: Path) -> Path:
+    """One gate of ``size`` ratio SLOs; default burn-rate conditions give the eight windows above."""
+    lines = [
+        "apiVersion: gatepack/v1",
+        "kind: Gate",
+        f"id: bench-{size}",
+        f"title: Benchmark gate with {size} SLOs",
+        "checks:",
+    ]
+    for index in range(size):
+        lines += [
+            f"  - id: {service(index)}-availability",
+            "    kind: slo",
+            f"    good: 'sum(increase({good_query(index)}[{{{{ window }}}}]))'",
+            f"    total: 'sum(increase({valid_query(index)}[{{{{ window }}}}]))'",
+            f"    objective: {OBJECTIVE}",
+            f"    period: {PERIOD}",
+        ]
+    path = directory / "gate.yaml"
+    path.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    return path
+
+
+def write_slogen_configs(size: int, directory: Path, url: str) -> tuple[Path, Path]:
+    """slo-generator's shared config (backend, one policy step per window) and one SLO file per service.
+
+    ``good_bad_ratio`` with ``filter_good``/``filter_valid`` and its default operators
+    (``increase`` then ``sum``) sends exactly gatepack's ``good`` and ``total`` queries.
+    """
+    steps = "".join(
+        f"      - name: w{name}\n"
+        f"        window: {seconds}\n"
+        f"        burn_rate_threshold: {factor}\n"
+        "        alert: false\n"
+        "        message_alert: burning\n"
+        "        message_ok: fine\n"
+        for name, seconds, factor in WINDOWS
+    )
+    shared = directory / "shared_config.yaml"
+    shared.write_text(
+        f"backends:\n  prometheus:\n    url: {url}\n"
+        f"exporters: {{}}\nerror_budget_policies:\n  default:\n    steps:\n{steps}",
+        encoding="utf-8",
+    )
+    slo_dir = directory / "slo_configs"
+    slo_dir.mkdir(parents=True, exist_ok=True)
+    for index in range(size):
+        (slo_dir / f"{service(index)}.yaml").write_text(
+            "apiVersion: sre.google.com/v2\n"
+            "kind: ServiceLevelObjective\n"
+            "metadata:\n"
+            f"  name: {service(index)}-availability\n"
+            f"  labels: {{service_name: {service(index)}, feature_name: api, slo_name: availability}}\n"
+            "spec:\n"
+            f"  description: Availability of {service(index)}\n"
+            "  backend: prometheus\n"
+            "  method: good_bad_ratio\n"
+            "  exporters: []\n"
+            "  service_level_indicator:\n"
+            f"    filter_good: '{good_query(index)}'\n"
+            f"    filter_valid: '{valid_query(index)}'\n"
+            f"  goal: {OBJECTIVE / 100}\n",
+            encoding="utf-8",
+        )
+    return slo_dir, shared
+
+
+def server_counters(url: str) -> tuple[int, int]:
+    """Query-API requests and accepted TCP connections so far, from the server's own metrics."""
+    text = httpx.get(f"{url}/metrics", timeout=10).text
+    requests = 0.0
+    connections = 0.0
+    for line in text.splitlines():
+        if line.startswith("prometheus_http_requests_total{") and 'handler="/api/v1/query"' in line:
+            requests += float(line.rsplit(" ", 1)[1])
+        elif line.startswith("net_conntrack_listener_conn_accepted_total{") and 'listener_name="http"' in line:
+            connections += float(line.rsplit(" ", 1)[1])
+    return int(requests), int(connections)
+
+
+def run_child(command: list[str], cwd: Path, log: Path) -> tuple[float, int, int]:
+    """Wall seconds, peak RSS (KiB) and exit code of one child process, from its own rusage."""
+    with log.open("wb") as sink:
+        started = time.perf_counter()
+        process = subprocess.Popen(command, cwd=cwd, stdout=sink, stderr=subprocess.STDOUT)
+        _, status, usage = os.wait4(process.pid, 0)
+        wall = time.perf_counter() - started
+    process.returncode = os.waitstatus_to_exitcode(status)
+    return wall, usage.ru_maxrss, process.returncode
+
+
+def measure(tool: str, size: int, command: list[str], cwd: Path, reps: int, url: str) -> Run:
+    run = Run(tool, size)
+    for rep in range(reps):
+        before = server_counters(url)
+        wall, rss, code = run_child(command, cwd, cwd / f"{tool}-{rep}.log")
+        after = server_counters(url)
+        run.walls.append(wall)
+        run.peak_rss_kib = max(run.peak_rss_kib, rss)
+        run.exit_codes.append(code)
+        if rep == 0:
+            run.requests, run.connections = after[0] - before[0], after[1] - before[1]
+        print(f"  {tool:<13} {size:>5} SLOs  run {rep + 1}/{reps}: {wall:7.2f} s  (exit {code})", flush=True)
+    return run
+
+
+def gatepack_sli(directory: Path, index: int) -> float | None:
+    """The 30-day good/total ratio gatepack recorded for one service, read from its evidence."""
+    packets = sorted((directory / "evidence").glob("*.json"))
+    if not packets:
+        return None
+    packet = json.loads(packets[-1].read_text(encoding="utf-8"))
+    check = packet["checks"][index]
+    values = {q["role"]: q["value"] for q in check["queries"] if q["window"] == PERIOD}
+    if not values.get("total"):
+        return None
+    return values["good"] / values["total"]
+
+
+def slogen_sli(log: Path, index: int) -> float | None:
+    """The 30-day SLI slo-generator logged for one service (``SLI: 99.87 %`` on its w30d step line)."""
+    pattern = re.compile(rf"{re.escape(service(index))}-availability\s*\|\s*w{PERIOD}\s*\|.*?SLI:\s*([0-9.]+)\s*%")
+    for line in log.read_text(encoding="utf-8", errors="replace").splitlines():
+        match = pattern.search(line)
+        if match:
+            return float(match.group(1)) / 100
+    return None
+
+
+def table(runs: list[Run]) -> list[str]:
+    header = (
+        "| SLOs | tool | wall s (best) | checks/s | HTTP requests/check | TCP connections | peak RSS MiB | "
+        "slo-generator ÷ gatepack |"
+    )
+    rows = [header, "|---:|---|---:|---:|---:|---:|---:|---:|"]
+    by_size: dict[int, dict[str, Run]] = {}
+    for run in runs:
+        by_size.setdefault(run.size, {})[run.tool] = run
+    for size, tools in sorted(by_size.items()):
+        ratio = ""
+        if "gatepack" in tools and "slo-generator" in tools:
+            ratio = f"{tools['slo-generator'].wall / tools['gatepack'].wall:.1f}×"
+        for name in ("gatepack", "slo-generator"):
+            if name not in tools:
+                continue
+            run = tools[name]
+            rows.append(
+                f"| {size} | {name} | {run.wall:.2f} | {run.checks_per_second:.1f} | {run.requests_per_check:.2f} | "
+                f"{run.connections} | {run.peak_rss_kib / 1024:.0f} | {ratio if name == 'gatepack' else ''} |"
+            )
+    return rows
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--sizes", default="10,100,1000", help="comma-separated SLO counts")
+    parser.add_argument("--reps", type=int, default=3, help="repetitions per tool and size (best is kept)")
+    parser.add_argument("--slogen-reps-large", type=int, default=1, help="slo-generator repetitions at ≥1000 SLOs")
+    parser.add_argument("--no-results", action="store_true", help="do not rewrite bench/RESULTS.md")
+    args = parser.parse_args()
+    sizes = sorted(int(s) for s in args.sizes.split(","))
+
+    ensure_slogen()
+    shutil.rmtree(OUT, ignore_errors=True)
+    OUT.mkdir(parents=True)
+    now = int(time.time()) // 60 * 60
+    started = time.perf_counter()
+    families = build_families(max(sizes), now)
+    samples = sum(len(s.timestamps) for f in families for s in f.series)
+    series = sum(len(f.series) for f in families)
+    print(f"generated {series} series, {samples} samples over {HISTORY // 86400} days", flush=True)
+    runs: list[Run] = []
+    checks: list[str] = []
+    with running_prometheus(families) as prometheus:
+        backfill_seconds = time.perf_counter() - started
+        print(f"backfilled and started Prometheus at {prometheus.url} in {backfill_seconds:.1f} s", flush=True)
+        # touch every chunk once so neither tool pays for the first read from disk
+        httpx.post(
+            f"{prometheus.url}/api/v1/query",
+            data={"query": "sum(increase(bench_requests_total[30d]))", "time": str(now)},
+            timeout=120,
+        )
+        for size in sizes:
+            directory = OUT / str(size)
+            directory.mkdir(parents=True)
+            spec = write_gatepack_spec(size, directory)
+            slo_dir, shared = write_slogen_configs(size, directory, prometheus.url)
+            gatepack_cmd = [
+                str(GATEPACK_BIN),
+                "collect",
+                str(spec),
+                "-p",
+                prometheus.url,
+                "--at",
+                str(now),
+                "--out",
+                str(directory / "evidence"),
+            ]
+            slogen_cmd = [str(SLOGEN_BIN), "compute", "-f", str(slo_dir), "-c", str(shared), "-t", str(now)]
+            slogen_reps = args.slogen_reps_large if size >= 1000 else args.reps
+            runs.append(measure("gatepack", size, gatepack_cmd, directory, args.reps, prometheus.url))
+            runs.append(measure("slo-generator", size, slogen_cmd, directory, slogen_reps, prometheus.url))
+            ours, theirs = gatepack_sli(directory, size - 1), slogen_sli(directory / "slo-generator-0.log", size - 1)
+            agree = ours is not None and theirs is not None and abs(ours - theirs) <= 5e-5
+            checks.append(
+                f"{size} SLOs: 30d SLI of {service(size - 1)}: gatepack {ours}, slo-generator {theirs} "
+                f"({'agree' if agree else 'DIFFER'} to slo-generator's 0.01 % rounding; expected {1 - rates(size - 1)[1]:.6f})"
+            )
+    rows = table(runs)
+    print()
+    print("\n".join(rows))
+    print()
+    print("\n".join(checks))
+    if not args.no_results:
+        write_results(rows, checks, series, samples, backfill_seconds, args)
+    return 0
+
+
+def write_results(
+    rows: list[str], checks: list[str], series: int, samples: int, backfill: float, args: argparse.Namespace
+) -> None:
+    when = dt.datetime.now(dt.UTC).strftime("%Y-%m-%d %H:%M UTC")
+    prometheus_version = subprocess.run(["prometheus", "--version"], capture_output=True, text=True, check=False)
+    text = [
+        "# Benchmark: gatepack collect vs slo-generator 2.6.0",
+        "",
+        f"Generated by `bench/collect.py` on {when}; machine: {os.cpu_count()} cores, "
+        f"{platform.system()} {platform.machine()}, Python {platform.python_version()}, "
+        f"{(prometheus_version.stdout or '').splitlines()[0] if prometheus_version.stdout else 'prometheus'}.",
+        "",
+        f"Data: {series} counter series ({samples} samples, {HISTORY // 86400} days, hourly then 1-minute "
+        f"for the last 8 hours), backfilled with promtool into one local Prometheus in {backfill:.0f} s. "
+        f"Each SLO is a good/total ratio with objective {OBJECTIVE} % over {PERIOD}, queried over the windows "
+        f"{', '.join(w for w, *_ in WINDOWS)} (gatepack's defaults; one slo-generator policy step per window), "
+        "so both tools need 16 instant queries per SLO and send the same PromQL.",
+        "",
+        f"Wall time is the best of {args.reps} runs ({args.slogen_reps_large} for slo-generator at 1000), as a "
+        "whole process; peak RSS is the child's `ru_maxrss`. Requests and TCP connections are counted by "
+        "Prometheus itself (`prometheus_http_requests_total`, `net_conntrack_listener_conn_accepted_total`).",
+        "",
+        *rows,
+        "",
+        "Agreement (same series, same ratio):",
+        "",
+        *(f"- {line}" for line in checks),
+        "",
+        "slo-generator's Prometheus backend sends no `time` parameter, so it evaluates at its own wall clock;",
+        "the data extends past that time with constant rates, so its ratios match gatepack's pinned ones.",
+        "",
+    ]
+    (BENCH / "RESULTS.md").write_text("\n".join(text), encoding="utf-8")
+    print(f"\nwrote {BENCH / 'RESULTS.md'}")
+
+
+if __name__ == "__main__":
+    sys.exit(main())
