@@ -12,6 +12,7 @@ import platform
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 
+from collector.diagnose import diagnose
 from collector.prometheus import PrometheusClient, QueryResponse, reduce_to_number
 from collector.timeutil import rfc3339
 from slo import __version__
@@ -75,6 +76,12 @@ def _outcome(planned: PlannedQuery, response: QueryResponse, backend: str, at: s
     )
 
 
+def _bind(evaluator: CheckEvaluator, gate: Gate) -> CheckEvaluator:
+    """Evaluators whose answer depends on the gate (attestations are per gate) offer ``bind_gate``."""
+    bind = getattr(evaluator, "bind_gate", None)
+    return bind(gate) if callable(bind) else evaluator
+
+
 async def evaluate_gate(
     gate: Gate,
     *,
@@ -87,7 +94,7 @@ async def evaluate_gate(
     """Every check of ``gate`` evaluated at ``at``; results keep the spec's check order."""
     values = gate_variables(gate, variables or {})
     evaluated_at = rfc3339(at)
-    evaluators = evaluators or {}
+    evaluators = {kind: _bind(fn, gate) for kind, fn in (evaluators or {}).items()}
     results: dict[str, CheckResult] = {}
     windows: set[str] = set()
 
@@ -100,6 +107,7 @@ async def evaluate_gate(
         assert client is not None
         responses = await asyncio.gather(*(client.instant(p.query, at) for p in planned))
         outcomes = [_outcome(p, r, client.public_url, evaluated_at) for p, r in zip(planned, responses, strict=True)]
+        outcomes = list(await asyncio.gather(*(diagnose(client, o, at) for o in outcomes)))
         done(evaluate_check(check, outcomes, evaluated_at))
 
     pending: list[asyncio.Future[None]] = []

@@ -192,8 +192,9 @@ def test_thresholds_faults_and_dedup(prometheus):
     assert by_id["invalid"].verdict is Verdict.ERROR
     assert "bad_data" in by_id["invalid"].reason
     assert run.summary.verdict is Verdict.FAIL
-    # the p99 query appears twice in the spec but is sent once; typo twice, once
-    assert requests == 6
+    # the p99 query appears twice in the spec but is sent once; typo twice, once (plus one count()
+    # lookup that names its empty selector in the reason)
+    assert requests == 7
 
 
 def test_hostile_variable_cannot_change_the_query(prometheus):
