@@ -1,0 +1,247 @@
+"""Benchmark: gatepack's k6 NDJSON aggregate against the plain orjson loop and pandas.read_json.
+
+    .venv/bin/python bench/loadtest_ndjson.py [--points 10000000] [--pandas-lines 1000000] [--workers 2]
+
+Generates a k6 ``--out json`` file of N lines (Metric declarations + Points with k6's tags) in a temp dir,
+then runs each contender in its own process so peak RSS is that process's own (plus its workers):
+
+* gatepack: ``collector.loadtest.k6_ndjson.aggregate`` → exact p95/p99 and error ratio per ``name``;
+* floor: one loop, ``orjson.loads`` per line, floats appended to lists, numpy percentiles at the end;
+* pandas: ``pd.read_json(lines=True)`` on the first M lines (what users try first).
+
+gatepack's figures must equal the floor's exactly (same float64 values, same numpy percentile), or the
+run fails. The temp dir is deleted afterwards.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import random
+import resource
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+
+NAMES = {  # name → (median ms, spread, failure probability, method, status when ok, status when failed)
+    "fast": (12.0, 0.25, 0.001, "GET", "200", "500"),
+    "slow": (160.0, 0.35, 0.01, "GET", "200", "504"),
+    "flaky": (25.0, 0.3, 0.15, "GET", "200", "500"),
+    "missing": (1.5, 0.2, 1.0, "GET", "404", "404"),
+    "create": (35.0, 0.2, 0.02, "POST", "201", "500"),
+    "redirect": (14.0, 0.25, 0.0, "GET", "200", "500"),
+}
+TRENDS = ("http_req_blocked", "http_req_connecting", "http_req_tls_handshaking", "http_req_sending")
+TRENDS_AFTER = ("http_req_waiting", "http_req_receiving")
+
+
+def _metric(name: str, kind: str, contains: str) -> str:
+    data = {"name": name, "type": kind, "contains": contains, "thresholds": [], "submetrics": None}
+    return json.dumps({"type": "Metric", "data": data, "metric": name}, separators=(",", ":"))
+
+
+def generate(path: Path, points: int, seed: int = 7) -> int:
+    """Write about ``points`` lines as k6 v1 writes them: a request's points back to back, same time/tags."""
+    rng = random.Random(seed)
+    names = list(NAMES)
+    declared: set[str] = set()
+    written = 0
+    ns = 1_795_483_925_000_000_000
+    buf: list[str] = []
+    with path.open("w", encoding="utf-8") as out:
+
+        def point(metric: str, kind: str, contains: str, value: str, tags: str, stamp: str) -> None:
+            nonlocal written
+            if metric not in declared:
+                declared.add(metric)
+                buf.append(_metric(metric, kind, contains))
+                written += 1
+            buf.append(
+                f'{{"metric":"{metric}","type":"Point","data":{{"time":"{stamp}","value":{value},"tags":{tags}}}}}'
+            )
+            written += 1
+
+        iteration = 0
+        while written < points:
+            iteration += 1
+            ns += rng.randrange(50_000, 2_000_000)
+            secs, frac = divmod(ns, 1_000_000_000)
+            stamp = time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(secs)) + f".{frac:09d}Z"
+            name = names[iteration % len(names)]
+            median, spread, p_fail, method, ok_status, bad_status = NAMES[name]
+            failed = rng.random() < p_fail
+            status = bad_status if failed else ok_status
+            expected = "false" if failed else "true"
+            tags = (
+                f'{{"expected_response":"{expected}","group":"::api","method":"{method}","name":"{name}",'
+                f'"proto":"HTTP/1.1","scenario":"steady","status":"{status}","tls_version":"tls1.3",'
+                f'"url":"https://test.example/{name}"}}'
+            )
+            duration = round(rng.lognormvariate(0, spread) * median, 6)
+            point("http_reqs", "counter", "default", "1", tags, stamp)
+            point("http_req_duration", "trend", "time", repr(duration), tags, stamp)
+            for metric in TRENDS:
+                point(metric, "trend", "time", repr(round(rng.random() * 0.3, 6)), tags, stamp)
+            for metric in TRENDS_AFTER:
+                point(metric, "trend", "time", repr(round(duration * rng.random(), 6)), tags, stamp)
+            point("http_req_failed", "rate", "default", "1" if failed else "0", tags, stamp)
+            plain = '{"group":"","scenario":"steady"}'
+            point("data_sent", "counter", "data", str(rng.randrange(80, 400)), plain, stamp)
+            point("data_received", "counter", "data", str(rng.randrange(200, 5000)), plain, stamp)
+            point("iterations", "counter", "default", "1", plain, stamp)
+            if iteration % 100 == 0:
+                point("vus", "gauge", "default", str(rng.randrange(1, 50)), "{}", stamp)
+            if len(buf) > 50_000:
+                out.write("\n".join(buf) + "\n")
+                buf.clear()
+        if buf:
+            out.write("\n".join(buf) + "\n")
+    return written
+
+
+# ------------------------------------------------------------------------------ contenders (subprocesses)
+
+
+def _peak_mib() -> float:
+    """Own peak RSS plus the largest reaped child's (workers): ru_maxrss is KiB on Linux."""
+    own = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    kids = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
+    return (own + kids) / 1024.0
+
+
+def run_gatepack(path: Path, workers: int) -> dict:
+    sys.path.insert(0, str(ROOT))
+    from collector.loadtest.k6_ndjson import aggregate
+
+    start = time.perf_counter()
+    agg = aggregate(path, workers=workers)
+    table = agg.per_name()
+    seconds = time.perf_counter() - start
+    figures = {
+        name: [row["p(95)"], row["p(99)"], row["error_ratio"], int(row["count"])] for name, row in table.iterrows()
+    }
+    return {"lines": agg.lines, "seconds": seconds, "peak_mib": _peak_mib(), "figures": figures, "notes": agg.notes}
+
+
+def run_floor(path: Path) -> dict:
+    import numpy as np
+    import orjson
+
+    start = time.perf_counter()
+    durations: dict[str, list[float]] = {}
+    failed: dict[str, int] = {}
+    lines = 0
+    with path.open("rb") as fh:
+        for line in fh:
+            lines += 1
+            obj = orjson.loads(line)
+            if obj["type"] != "Point":
+                continue
+            metric = obj["metric"]
+            if metric == "http_req_duration":
+                data = obj["data"]
+                durations.setdefault(data["tags"]["name"], []).append(data["value"])
+            elif metric == "http_req_failed":
+                data = obj["data"]
+                if data["value"]:
+                    name = data["tags"]["name"]
+                    failed[name] = failed.get(name, 0) + 1
+    figures = {}
+    for name, values in durations.items():
+        arr = np.asarray(values, dtype=np.float64)
+        p95, p99 = np.percentile(arr, [95.0, 99.0])
+        figures[name] = [float(p95), float(p99), failed.get(name, 0) / len(values), len(values)]
+    seconds = time.perf_counter() - start
+    return {"lines": lines, "seconds": seconds, "peak_mib": _peak_mib(), "figures": figures}
+
+
+def run_pandas(path: Path) -> dict:
+    import pandas as pd
+
+    start = time.perf_counter()
+    frame = pd.read_json(path, lines=True)
+    seconds = time.perf_counter() - start
+    return {"lines": len(frame), "seconds": seconds, "peak_mib": _peak_mib()}
+
+
+def measure(kind: str, path: Path, workers: int) -> dict:
+    cmd = [sys.executable, __file__, "--run", kind, "--file", str(path), "--workers", str(workers)]
+    done = subprocess.run(cmd, capture_output=True, text=True, check=False)
+    if done.returncode != 0:
+        return {"error": done.stderr.strip().splitlines()[-1] if done.stderr.strip() else f"exit {done.returncode}"}
+    return json.loads(done.stdout)
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--points", type=int, default=10_000_000)
+    parser.add_argument("--pandas-lines", type=int, default=1_000_000)
+    parser.add_argument("--workers", type=int, default=2)
+    parser.add_argument("--keep", help="write the generated file here instead of a deleted temp dir")
+    parser.add_argument("--run", choices=["gatepack", "floor", "pandas"], help=argparse.SUPPRESS)
+    parser.add_argument("--file", help=argparse.SUPPRESS)
+    args = parser.parse_args()
+    if args.run:
+        runner = {"gatepack": lambda p: run_gatepack(p, args.workers), "floor": run_floor, "pandas": run_pandas}
+        print(json.dumps(runner[args.run](Path(args.file))))
+        return 0
+
+    tmp = Path(args.keep) if args.keep else Path(tempfile.mkdtemp(prefix="gatepack-ndjson-"))
+    tmp.mkdir(parents=True, exist_ok=True)
+    try:
+        path = tmp / "metrics.ndjson"
+        started = time.perf_counter()
+        lines = generate(path, args.points)
+        size = path.stat().st_size
+        print(f"generated {lines:,} lines, {size / 2**30:.2f} GiB in {time.perf_counter() - started:.0f} s")
+        sliced = tmp / "slice.ndjson"
+        with path.open("rb") as src, sliced.open("wb") as dst:
+            for number, line in enumerate(src):
+                if number >= args.pandas_lines:
+                    break
+                dst.write(line)
+        results = {
+            "gatepack": measure("gatepack", path, args.workers),
+            "floor (orjson loop)": measure("floor", path, 1),
+            f"pandas.read_json ({args.pandas_lines:,} lines)": measure("pandas", sliced, 1),
+        }
+        return report(results)
+    finally:
+        if not args.keep:
+            shutil.rmtree(tmp, ignore_errors=True)
+
+
+def report(results: dict[str, dict]) -> int:
+    print(f"\n{'contender':<36} {'lines':>12} {'seconds':>9} {'lines/s':>12} {'peak RSS MiB':>13}")
+    rates = {}
+    for name, res in results.items():
+        if "error" in res:
+            print(f"{name:<36} failed: {res['error']}")
+            continue
+        rates[name] = res["lines"] / res["seconds"]
+        print(f"{name:<36} {res['lines']:>12,} {res['seconds']:>9.2f} {rates[name]:>12,.0f} {res['peak_mib']:>13,.0f}")
+    gate, floor = results["gatepack"], results["floor (orjson loop)"]
+    if "error" in gate or "error" in floor:
+        return 1
+    print()
+    for name, rate in rates.items():
+        print(f"gatepack / {name:<30} throughput ratio {rates['gatepack'] / rate:6.2f}x")
+    equal = gate["figures"] == floor["figures"]
+    print(f"\nper-name p95/p99/error ratio identical to the floor's numpy result: {equal}")
+    for name in sorted(gate["figures"]):
+        p95, p99, ratio, count = gate["figures"][name]
+        print(f"  {name:<10} n={count:>9,} p95={p95:10.6f} ms p99={p99:10.6f} ms errors={ratio:.6f}")
+    if gate.get("notes"):
+        print("notes:", "; ".join(gate["notes"]))
+    ok = equal and gate["peak_mib"] < 1024 and rates["gatepack"] >= rates["floor (orjson loop)"]
+    print(f"\nrequirement (exact, < 1 GiB, >= floor): {'met' if ok else 'NOT met'}")
+    return 0 if ok else 1
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
