@@ -108,7 +108,10 @@ PrometheusOpt = Annotated[
 
 @app.command("collect")
 def collect_command(
-    specs: SpecArg,
+    specs: Annotated[
+        list[Path] | None,
+        typer.Argument(help="Gate spec YAML files (default: the built-in catalog)", show_default=False),
+    ] = None,
     gate: Annotated[list[str], typer.Option("--gate", "-g", help="Only these gate ids")] = [],
     prometheus: PrometheusOpt = None,
     at: Annotated[str | None, typer.Option(help="Evaluation time: RFC 3339 or Unix seconds (default now)")] = None,
@@ -132,9 +135,13 @@ def collect_command(
     deadline: Annotated[float, typer.Option(help="Overall deadline in seconds")] = 300.0,
     concurrency: Annotated[int, typer.Option(min=1, max=256, help="Requests in flight at once")] = 8,
     loadtest: Annotated[list[Path], typer.Option("--loadtest", help="Load-test result file for loadtest checks")] = [],
+    attestations: Annotated[Path | None, typer.Option("--attestations", help="Attestations file")] = None,
 ) -> None:
     """Query the backend for every check of the gates and write sealed evidence packets."""
-    loaded = select_gates(load_spec_files(specs), gate)
+    from collector.catalog import catalog_gates
+    from collector.cli_catalog import attestation_options
+
+    loaded = select_gates(load_spec_files(specs), gate) if specs else catalog_gates(gate)
     config = prometheus_config(
         prometheus,
         bearer_token_file=bearer_token_file,
@@ -166,6 +173,9 @@ def collect_command(
         evaluators, inputs = loadtest_evaluators(load_inputs(loadtest))
         options.evaluators = {**options.evaluators, **evaluators}
         options.inputs = [*options.inputs, *inputs]
+    evaluators, inputs = attestation_options(attestations, loaded)
+    options.evaluators = {**evaluators, **options.evaluators}
+    options.inputs = [*options.inputs, *inputs]
     outcome = collect(loaded, options, console=err)
     if outcome.exit_code == EXIT_UNREACHABLE:
         err.print("no backend was reachable: every query failed to connect", style="bold red")
@@ -262,6 +272,7 @@ def version_command() -> None:
     print(f"gatepack {__version__}")
 
 
+import collector.cli_catalog  # noqa: E402  (registers `gates` and `attest` on `app`)
 import collector.cli_ingest  # noqa: E402, F401  (registers `ingest` on `app`)
 
 

@@ -1,0 +1,111 @@
+"""``gatepack gates`` (the shipped catalog) and ``gatepack attest`` (record a human statement).
+
+Also provides :func:`attestation_options`, which ``collect`` uses so that attestation checks of any
+gate (catalog or user spec) are answered from the attestations file, and that file is recorded in
+the evidence.
+"""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+from typing import TYPE_CHECKING, Annotated
+
+import typer
+from rich.console import Console
+from rich.table import Table
+
+from collector.cli import UsageError, app, err
+from collector.timeutil import parse_time, rfc3339
+
+if TYPE_CHECKING:
+    from collector.engine import CheckEvaluator
+    from collector.specs import LoadedGate
+    from slo.evidence import InputFile
+
+ATTESTATIONS_HELP = "Attestations file (default ./gatepack-attestations.json)"
+
+
+def attestation_options(
+    path: Path | None, gates: list[LoadedGate]
+) -> tuple[dict[str, CheckEvaluator], list[InputFile]]:
+    """The ``attestation`` evaluator over ``path`` and, when gates use it and it exists, its input record."""
+    from collector.attestations import (
+        DEFAULT_PATH,
+        AttestationEvaluator,
+        AttestationFileError,
+        input_file,
+        load_attestations,
+    )
+
+    path = path or DEFAULT_PATH
+    try:
+        records = load_attestations(path)
+    except AttestationFileError as exc:
+        raise UsageError(str(exc)) from None
+    source = str(path) if path.exists() else f"{path} (missing)"
+    evaluators: dict[str, CheckEvaluator] = {"attestation": AttestationEvaluator(records, source)}
+    used = any(c.kind == "attestation" for g in gates for c in g.gate.checks)
+    record = input_file(path) if used else None
+    return evaluators, [record] if record else []
+
+
+@app.command("gates")
+def gates_command() -> None:
+    """List the release gates shipped with gatepack (use one with `collect --gate ID`)."""
+    from collector.catalog import load_catalog
+
+    table = Table(title="gatepack gate catalog", title_justify="left")
+    table.add_column("id")
+    table.add_column("gate")
+    table.add_column("checks", justify="right")
+    table.add_column("kinds")
+    for loaded in load_catalog():
+        gate = loaded.gate
+        kinds = sorted({c.kind for c in gate.checks})
+        table.add_row(gate.id, gate.title, str(len(gate.checks)), ", ".join(kinds))
+    Console().print(table)
+
+
+@app.command("attest")
+def attest_command(
+    gate: Annotated[str, typer.Argument(help="Gate id, e.g. 00-architecture")],
+    item: Annotated[str, typer.Argument(help="Attested item, as named in the gate's attestation check")],
+    by: Annotated[str, typer.Option("--by", help="Who attests (name or e-mail)")],
+    link: Annotated[str | None, typer.Option("--link", help="Where the attested document or decision lives")] = None,
+    file: Annotated[Path | None, typer.Option("--file", help="Attach a file: its name and sha256 are recorded")] = None,
+    note: Annotated[str | None, typer.Option("--note", help="Free text kept with the statement")] = None,
+    at: Annotated[str | None, typer.Option(help="When (RFC 3339 or Unix seconds; default now)")] = None,
+    attestations: Annotated[Path | None, typer.Option("--attestations", help=ATTESTATIONS_HELP)] = None,
+) -> None:
+    """Record a human attestation that `collect` turns into evidence for the gate's attestation check."""
+    from pydantic import ValidationError
+
+    from collector.attestations import DEFAULT_PATH, AttestationFileError, append_attestation
+    from collector.files import sha256_file
+    from slo.attestation import AttestationRecord
+
+    path = attestations or DEFAULT_PATH
+    file_sha = None
+    if file is not None:
+        try:
+            file_sha, _ = sha256_file(file)
+        except OSError as exc:
+            raise UsageError(f"cannot read {file}: {exc.strerror or exc}") from None
+    moment = parse_time(at) if at else float(int(time.time()))
+    try:
+        record = AttestationRecord(
+            gate=gate,
+            item=item,
+            by=by,
+            at=rfc3339(moment),
+            link=link,
+            file_name=file.name if file else None,
+            file_sha256=file_sha,
+            note=note,
+        )
+        append_attestation(path, record)
+    except (ValidationError, AttestationFileError) as exc:
+        raise UsageError(str(exc)) from None
+    attached = f", file {file.name} sha256:{file_sha}" if file_sha else ""
+    err.print(f"attested {gate}/{item} by {by} at {record.at}{attached} → {path}")
