@@ -21,6 +21,7 @@ from collector.loadtest.formats import READERS
 if TYPE_CHECKING:
     from collector.engine import CheckEvaluator
     from collector.loadtest.measure import LoadtestData, Window
+    from collector.specs import LoadedGate
     from slo.evidence import InputFile
 
 _SKIP = re.compile(r"^(?:(\d+(?:\.\d+)?)h)?(?:(\d+(?:\.\d+)?)m(?!s))?(?:(\d+(?:\.\d+)?)s)?(?:(\d+(?:\.\d+)?)ms)?$")
@@ -62,17 +63,26 @@ def loadtest_evaluators(data: LoadtestData) -> tuple[dict[str, CheckEvaluator], 
     return {"loadtest": make_evaluator(data)}, input_files(data)
 
 
-def _resolve_specs(spec: list[Path], gate: str) -> list[Path]:
+def _gates(spec: list[Path], gate: str) -> list[LoadedGate]:
+    """The gate from ``--spec`` files, or from the built-in catalog when no spec is given."""
+    from collector.specs import load_spec_files
+
     if spec:
-        return spec
-    raise UsageError(f"give --spec: the gate spec file that defines gate {gate!r}")
+        return select_gates(load_spec_files(spec), [gate])
+    try:
+        from collector.catalog import catalog_gates
+    except ImportError:
+        raise UsageError(f"give --spec: the gate spec file that defines gate {gate!r}") from None
+    return catalog_gates([gate])
 
 
 @app.command("ingest")
 def ingest_command(
     files: Annotated[list[Path], typer.Argument(help="Load-test result files (k6, Locust, hey, JMeter, Gatling)")],
     gate: Annotated[str, typer.Option("--gate", "-g", help="Gate id whose checks to decide")],
-    spec: Annotated[list[Path], typer.Option("--spec", "-s", help="Gate spec YAML file(s)")] = [],
+    spec: Annotated[
+        list[Path], typer.Option("--spec", "-s", help="Gate spec YAML file(s); default: the built-in catalog")
+    ] = [],
     input_format: Annotated[
         str | None, typer.Option("--format", help=f"Force the input format: {', '.join(READERS)}")
     ] = None,
@@ -99,10 +109,9 @@ def ingest_command(
     from collector.loadtest.report import markdown_table, rich_table
     from collector.render import markdown
     from collector.runner import CollectOptions, collect
-    from collector.specs import load_spec_files
     from collector.timeutil import parse_time
 
-    loaded = select_gates(load_spec_files(_resolve_specs(spec, gate)), [gate])
+    loaded = _gates(spec, gate)
     window = Window(parse_skip(skip_first, "--skip-first"), parse_skip(skip_last, "--skip-last"))
     data = load_inputs(files, input_format, window)
     evaluators, inputs = loadtest_evaluators(data)

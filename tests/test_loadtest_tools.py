@@ -261,7 +261,8 @@ def test_locust_json_matches_the_request_listener(locust_run: LocustRun) -> None
 
 def test_locust_json_wins_over_the_csv_snapshot(locust_run: LocustRun) -> None:
     csv_only = load([locust_run.stats_csv])
-    csv_count = value_of(csv_only, metric="requests", threshold="count>0")
+    snapshot = evaluate(csv_only, check(metric="requests", threshold="count>0"), "t")
+    csv_count = snapshot.value if snapshot.value is not None else 0  # no_data: the snapshot had no requests yet
     assert csv_count <= len(locust_run.record)  # the 1 s snapshot can miss the last second
     both = load([locust_run.stats_csv, locust_run.json])
     assert [r.format for r in both.results] == ["locust-json"]
@@ -274,3 +275,15 @@ def test_aggregate_table_lists_every_label(k6_run: K6Run) -> None:
     assert set(rows) == {"(all)", "fast", "slow", "redirect", "missing"}
     assert rows["missing"]["error_ratio"] == 1.0
     assert rows["(all)"]["count"] == len(k6_run.log)
+
+
+def test_k6_csv_and_summary_together(k6_run: K6Run) -> None:
+    """Per-request CSV decides (and can be trimmed); the summary's own thresholds still reach the evidence."""
+    data = load([k6_run.csv, k6_run.summary_export])
+    result = evaluate(data, check(metric="error_rate", threshold="rate<0.5"), "t")
+    assert result.details["samples"] == len(k6_run.log)
+    assert result.details["tool_thresholds"] == [
+        {"metric": "http_req_failed", "threshold": "rate<0.01", "ok": False, "source": str(k6_run.summary_export)}
+    ]
+    trimmed = load([k6_run.csv, k6_run.summary_export], window=Window(skip_first=0.0, skip_last=0.5))
+    assert any("totals over the whole test not used" in note for note in trimmed.notes)

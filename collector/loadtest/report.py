@@ -51,14 +51,19 @@ def rich_table(data: LoadtestData) -> Table | None:
 
 def markdown_table(data: LoadtestData) -> str:
     rows = table(data)
-    if not rows:
-        return ""
-    lines = ["#### Load test", "", "| label | " + " | ".join(HEADINGS) + " |", "|---" * (len(HEADINGS) + 1) + "|"]
-    for row in rows:
-        label = row["label"].replace("|", "\\|")
-        lines.append(f"| {label} | " + " | ".join(_cell(row, c) for c in COLUMNS) + " |")
+    lines = ["#### Load test", ""]
+    if rows:
+        lines += ["| label | " + " | ".join(HEADINGS) + " |", "|---" * (len(HEADINGS) + 1) + "|"]
+        for row in rows:
+            label = row["label"].replace("|", "\\|")
+            lines.append(f"| {label} | " + " | ".join(_cell(row, c) for c in COLUMNS) + " |")
+        lines.append("")
+    thresholds = [t for r in data.given or data.results for t in r.thresholds]
+    if thresholds:
+        shown = ", ".join(f"{'✅' if t.ok else '❌'} `{t.metric}: {t.expression}`" for t in thresholds)
+        lines += [f"The tool's own thresholds: {shown}.", ""]
     inputs = ", ".join(f"`{s['path']}` ({s['format']})" for s in data.sources)
-    lines += ["", f"Inputs: {inputs}."]
+    lines.append(f"Inputs: {inputs}.")
     if data.precision:
         lines.append(f"Precision: {data.precision}.")
     lines.append("")
