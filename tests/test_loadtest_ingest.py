@@ -258,3 +258,34 @@ def test_collect_mixes_prometheus_and_loadtest_checks_in_one_packet(
     checks = {c["id"]: c for c in json.loads(packet.read_text())["checks"]}
     assert checks["traffic"]["verdict"] == "pass" and checks["traffic"]["queries"]
     assert checks["p95"]["verdict"] == "pass" and checks["p95"]["kind"] == "loadtest"
+
+
+def test_format_can_be_forced_and_unknown_formats_are_refused(run: Callable[..., Ran], workspace: Path) -> None:
+    forced = run(
+        "ingest",
+        workspace / "hey.csv",
+        "--gate",
+        "perf",
+        "--spec",
+        spec(workspace, 100),
+        "--format",
+        "hey",
+        "--out",
+        workspace / "ev",
+    )
+    assert forced.returncode == 0, forced.stderr
+    wrong = run(
+        "ingest",
+        workspace / "hey.csv",
+        "--gate",
+        "perf",
+        "--spec",
+        spec(workspace, 100),
+        "--format",
+        "k6-csv",
+        "--out",
+        workspace / "ev2",
+    )
+    assert wrong.returncode == 2 and "missing column" in wrong.stderr
+    bogus = run("ingest", workspace / "hey.csv", "--gate", "perf", "--spec", spec(workspace, 100), "--format", "nope")
+    assert bogus.returncode == 2 and "unknown --format 'nope'" in bogus.stderr
