@@ -122,7 +122,7 @@ def _timestamps(path: Path, frame: pd.DataFrame) -> np.ndarray:
         pos = int(np.flatnonzero(bad.to_numpy())[0])
         raise LoadtestFormatError(f"{path}:{_line_of(frame, pos)}: timeStamp not understood: {raw.iloc[pos]!r}")
     # A JMeter date format carries no zone: it is the load generator's local time, read here as UTC.
-    return (parsed.astype("int64") / 1e9).to_numpy(dtype=float)
+    return ((parsed - pd.Timestamp(0, tz="UTC")) / pd.Timedelta(seconds=1)).to_numpy(dtype=float)
 
 
 def _success(path: Path, frame: pd.DataFrame) -> np.ndarray:

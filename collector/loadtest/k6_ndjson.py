@@ -490,14 +490,8 @@ def _epoch(path: Path, times: list[str]) -> np.ndarray:
     if not times:
         return np.zeros(0)
     parsed = pd.to_datetime(pd.Series(times), utc=True, errors="coerce", format="ISO8601")
-    return parsed.astype("int64").to_numpy() / 1e9 if parsed.notna().all() else _epoch_slow(path, parsed)
-
-
-def _epoch_slow(path: Path, parsed: pd.Series) -> np.ndarray:
-    out = np.full(len(parsed), np.nan)
-    ok = parsed.notna().to_numpy()
-    out[ok] = parsed[ok].astype("int64").to_numpy() / 1e9
-    return out
+    # unit-agnostic (pandas may pick us or ns resolution); unparsable times become NaN
+    return ((parsed - pd.Timestamp(0, tz="UTC")) / pd.Timedelta(seconds=1)).to_numpy(dtype=float)
 
 
 __all__ = ["Aggregate", "aggregate", "read", "sniff"]
