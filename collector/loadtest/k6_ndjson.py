@@ -172,7 +172,7 @@ def _line(part: _Part, codes: dict[str, int], line: bytes, full: bool) -> str | 
         _duration(part, codes, line, data, tags, full)
     elif name == "http_req_failed":
         _failed(part, line, data)
-    elif full:
+    if full and name != "http_req_duration":
         values, tag_list = part.samples.setdefault(name, (array("d"), []))
         values.append(float(data["value"]))
         tag_list.append(tags)
@@ -221,6 +221,7 @@ def _failed(part: _Part, line: bytes, data: dict | None) -> None:
 
 DURATION_LINE = b'{"metric":"http_req_duration","type":"Point"'
 FAILED_LINE = b'{"metric":"http_req_failed","type":"Point"'
+LINE_HEADS = (POINT_PREFIX, b'{"type":"Metric"')
 
 
 def _fast_block(part: _Part, codes: dict[str, int], buf: bytes, lo: int, hi: int, track: _Lines) -> bool:
@@ -232,16 +233,11 @@ def _fast_block(part: _Part, codes: dict[str, int], buf: bytes, lo: int, hi: int
     the line. Returns True when the lines were consumed.
     """
     lines = buf.count(b"\n", lo, hi)
-    # every line boundary is "}\n{\"": all lines are JSON objects, none cut or blank
-    if buf.count(b'}\n{"', lo, hi) != lines - 1 or buf[lo : lo + 2] != b'{"' or buf[hi - 2 : hi] != b"}\n":
-        return False
-    # k6's layout puts "metric" first in Point lines; another writer's layout goes line by line
-    point = buf.find(b'"type":"Point"', lo, hi)
-    if (
-        point >= 0
-        and buf.rfind(b'\n{"metric":"', max(lo - 1, point - 200), point) < 0
-        and not (buf.startswith(POINT_PREFIX, lo) and point - lo < 200)
-    ):
+    # every line boundary is "}\n" then k6's own line start (Point lines lead with "metric", Metric lines
+    # with "type"): all lines are whole objects in k6's layout, none cut, spliced or blank. Another layout
+    # (older k6, re-serialized files) fails this and goes line by line.
+    joins = buf.count(b'}\n{"metric":"', lo, hi) + buf.count(b'}\n{"type":"Metric"', lo, hi)
+    if joins != lines - 1 or buf[hi - 2 : hi] != b"}\n" or not buf.startswith(LINE_HEADS, lo):
         return False
     if lines:
         track.good()

@@ -1,0 +1,171 @@
+"""k6 NDJSON reader against real ``k6 run --out json`` files; expectations recomputed with json + numpy."""
+
+from __future__ import annotations
+
+import csv
+import json
+import re
+from collections import Counter, defaultdict
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from collector.loadtest import k6_ndjson
+from collector.loadtest.model import LoadtestFormatError
+
+RUNS = ["generated-v1.1.0", "generated-v1.1.0-abortOnFail", "generated-v2.2.0-14-g87883075c"]
+
+
+@pytest.fixture(scope="module")
+def k6dir(contract_fixtures: Path) -> Path:
+    return contract_fixtures / "loadtest" / "k6"
+
+
+def truth(path: Path) -> dict:
+    """Per name: durations (ms) and failed count, from json.loads of every line."""
+    durations: dict[str, list[float]] = defaultdict(list)
+    failed: Counter[str] = Counter()
+    points: Counter[str] = Counter()
+    for line in path.read_text().splitlines():
+        obj = json.loads(line)
+        if obj["type"] != "Point":
+            continue
+        points[obj["metric"]] += 1
+        tags = obj["data"]["tags"]
+        if obj["metric"] == "http_req_duration":
+            durations[tags.get("name") or tags["url"]].append(obj["data"]["value"])
+        elif obj["metric"] == "http_req_failed" and obj["data"]["value"]:
+            failed[tags.get("name") or tags["url"]] += 1
+    return {"durations": durations, "failed": failed, "points": points}
+
+
+@pytest.fixture(scope="module")
+def parsed(k6dir: Path) -> dict[str, tuple[dict, object]]:
+    return {
+        run: (truth(k6dir / run / "metrics.ndjson"), k6_ndjson.read(k6dir / run / "metrics.ndjson")) for run in RUNS
+    }
+
+
+@pytest.mark.parametrize("run", RUNS)
+def test_requests_match_json_module(k6dir: Path, parsed: dict, run: str) -> None:
+    want, result = parsed[run]
+    path = k6dir / run / "metrics.ndjson"
+    assert k6_ndjson.sniff(path.read_bytes()[:4096], path)
+    req = result.requests
+    assert result.tool == "k6" and result.format == "k6-ndjson" and not result.notes
+    assert len(req) == sum(len(v) for v in want["durations"].values())
+    for name, values in want["durations"].items():
+        got = req[req["label"] == name]
+        assert len(got) == len(values)
+        assert int((~got["ok"]).sum()) == want["failed"][name]
+        np.testing.assert_array_equal(np.sort(got["duration"] * 1000), np.sort(np.asarray(values) / 1000 * 1000))
+    # every other metric's raw points are kept
+    for metric, count in want["points"].items():
+        if metric != "http_req_duration":
+            assert len(result.samples[metric]) == count, metric
+    assert {"scenario", "group", "expected_response", "url", "name"} <= set(req.columns)
+
+
+@pytest.mark.parametrize("run", RUNS)
+def test_aggregate_exact_and_agrees_with_k6_summary(k6dir: Path, parsed: dict, run: str) -> None:
+    want, _ = parsed[run]
+    agg = k6_ndjson.aggregate(k6dir / run / "metrics.ndjson").per_name((90.0, 95.0, 99.0))
+    for name, values in want["durations"].items():
+        row = agg.loc[name]
+        assert row["count"] == len(values) and row["failed"] == want["failed"][name]
+        # exact: the same float64 values through the same numpy percentile, compared with ==
+        assert [row["p(90)"], row["p(95)"], row["p(99)"]] == list(np.percentile(values, [90, 95, 99]))
+    summary = json.loads((k6dir / run / "summary_export.json").read_text())["metrics"]
+    # k6's own end-of-test numbers: same request count, failures and (linear-interpolated) percentiles
+    assert agg["count"].sum() == summary["http_reqs"]["count"]
+    assert agg["failed"].sum() == summary["http_req_failed"]["passes"]
+    all_values = np.concatenate([np.asarray(v) for v in want["durations"].values()])
+    assert np.percentile(all_values, 95) == pytest.approx(summary["http_req_duration"]["p(95)"], rel=1e-12)
+    if "http_req_duration{name:slow}" in summary:
+        slow = summary["http_req_duration{name:slow}"]
+        assert agg.loc["slow", "p(95)"] == pytest.approx(slow["p(95)"], rel=1e-12)
+
+
+def test_failure_comes_from_http_req_failed_not_status(k6dir: Path, parsed: dict) -> None:
+    """404 on /missing is a failure (not an expected response), and redirects' 302s are not."""
+    _, result = parsed["generated-v1.1.0"]
+    req = result.requests
+    with (k6dir / "generated-v1.1.0/server_access_log.csv").open() as fh:
+        server = Counter((r["path"], r["status"]) for r in csv.DictReader(fh))
+    flaky = req[req["label"] == "flaky"]
+    assert len(flaky) == server["/flaky", "200"] + server["/flaky", "500"]
+    assert int((~flaky["ok"]).sum()) == server["/flaky", "500"]
+    assert (~req.loc[req["label"] == "missing", "ok"]).sum() == server["/missing", "404"]
+    redirect = req[req["label"] == "redirect"]
+    assert (redirect["status"] == "302").sum() == server["/redirect", "302"] and redirect["ok"].all()
+    assert req["timestamp"].between(1.79e9, 1.80e9).all()
+
+
+def test_workers_and_block_boundaries(k6dir: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Tiny blocks and two processes: pairs split across ranges and blocks are still joined."""
+    path = k6dir / "generated-v1.1.0/metrics.ndjson"
+    whole = k6_ndjson.aggregate(path, workers=1)
+    monkeypatch.setattr(k6_ndjson, "BLOCK", 4096)
+    split = k6_ndjson.aggregate(path, workers=2)
+    assert split.lines == whole.lines and not split.notes
+    assert split.per_name().equals(whole.per_name())
+    assert np.array_equal(np.sort(split.duration_ms), np.sort(whole.duration_ms))
+
+
+def test_other_key_order_goes_line_by_line(k6dir: Path, tmp_path: Path) -> None:
+    """Older k6 wrote {"type":"Point","data":…,"metric":…}: same results, just without the fast path."""
+    source = k6dir / "generated-v1.1.0/metrics.ndjson"
+    lines = source.read_text().splitlines()
+    path = tmp_path / "reordered.ndjson"
+    path.write_text(
+        "\n".join(json.dumps({k: json.loads(line)[k] for k in ("type", "data", "metric")}) for line in lines) + "\n"
+    )
+    assert k6_ndjson.aggregate(path).per_name().equals(k6_ndjson.aggregate(source).per_name())
+
+
+def test_truncated_last_line_is_skipped_with_note(k6dir: Path, tmp_path: Path) -> None:
+    data = (k6dir / "generated-v1.1.0/metrics.ndjson").read_bytes()
+    lines = data.count(b"\n")
+    path = tmp_path / "cut.ndjson"
+    path.write_bytes(data[:-40])  # k6 killed mid-write: the last line is cut, no newline
+    for result_notes in (k6_ndjson.read(path).notes, k6_ndjson.aggregate(path).notes):
+        assert any(f"line {lines} (the last) is cut mid-write" in n for n in result_notes), result_notes
+    assert k6_ndjson.aggregate(path).per_name()["count"].sum() == 1303
+
+
+def test_corrupt_line_in_the_middle_is_an_error(k6dir: Path, tmp_path: Path) -> None:
+    lines = (k6dir / "generated-v1.1.0/metrics.ndjson").read_text().splitlines()
+    target = next(
+        i for i, line in enumerate(lines) if '"metric":"http_req_duration","type":"Point"' in line and i > 500
+    )
+    broken = [*lines]
+    broken[target] = broken[target][:-30]
+    path = tmp_path / "corrupt.ndjson"
+    path.write_text("\n".join(broken) + "\n")
+    for reader in (k6_ndjson.read, k6_ndjson.aggregate):
+        with pytest.raises(LoadtestFormatError, match=rf"{re.escape(str(path))}:{target + 1}:"):
+            reader(path)
+    # a line the aggregate does not decode is still checked: a spliced http_reqs point
+    other = next(i for i, line in enumerate(lines) if line.startswith('{"metric":"http_reqs"') and i > 700)
+    broken = [*lines]
+    broken[other] = broken[other][:50]
+    path.write_text("\n".join(broken) + "\n")
+    with pytest.raises(LoadtestFormatError, match=rf":{other + 1}: "):
+        k6_ndjson.aggregate(path)
+
+
+def test_empty_and_foreign_files(tmp_path: Path) -> None:
+    empty = tmp_path / "empty.ndjson"
+    empty.write_bytes(b"")
+    with pytest.raises(LoadtestFormatError, match="empty file"):
+        k6_ndjson.read(empty)
+    foreign = tmp_path / "foreign.ndjson"
+    foreign.write_text('{"a": 1}\n{"b": 2}\n')
+    with pytest.raises(LoadtestFormatError, match=r":1: not a k6"):
+        k6_ndjson.read(foreign)
+    metrics_only = tmp_path / "metrics-only.ndjson"
+    metrics_only.write_text('{"type":"Metric","data":{"name":"vus","type":"gauge"},"metric":"vus"}\n')
+    result = k6_ndjson.read(metrics_only)
+    assert result.requests is not None and result.requests.empty
+    assert any("no http_req_duration" in n for n in result.notes)
