@@ -65,6 +65,8 @@ def test_requests_match_json_module(k6dir: Path, parsed: dict, run: str) -> None
         if metric != "http_req_duration":
             assert len(result.samples[metric]) == count, metric
     assert {"scenario", "group", "expected_response", "url", "name"} <= set(req.columns)
+    waiting = result.samples["http_req_waiting"]
+    assert waiting["timestamp"].between(1.79e9, 1.80e9).all() and "scenario" in waiting.columns
 
 
 @pytest.mark.parametrize("run", RUNS)

@@ -59,7 +59,7 @@ class _Part:
     # full mode only
     times: list[str] = field(default_factory=list)
     tags: list[dict[str, str]] = field(default_factory=list)
-    samples: dict[str, tuple[array, list[dict[str, str]]]] = field(default_factory=dict)
+    samples: dict[str, tuple[array, list[str], list[dict[str, str]]]] = field(default_factory=dict)
     # problems: (line within range, message); the last one may be a cut final line
     error: tuple[int, str] | None = None
     cut_last: tuple[int, str] | None = None
@@ -173,8 +173,9 @@ def _line(part: _Part, codes: dict[str, int], line: bytes, full: bool) -> str | 
     elif name == "http_req_failed":
         _failed(part, line, data)
     if full and name != "http_req_duration":
-        values, tag_list = part.samples.setdefault(name, (array("d"), []))
+        values, times, tag_list = part.samples.setdefault(name, (array("d"), [], []))
         values.append(float(data["value"]))
+        times.append(data.get("time", ""))
         tag_list.append(tags)
     return None
 
@@ -455,13 +456,20 @@ def read(path: Path, workers: int | None = None) -> LoadtestResult:
         requests[key] = _column(tags, key)
     samples: dict[str, pd.DataFrame] = {}
     for part in parts:
-        for metric, (vals, tag_list) in part.samples.items():
-            frame = pd.DataFrame({"value": np.frombuffer(vals, dtype=np.float64) if len(vals) else np.zeros(0)})
+        for metric, (vals, stamps, tag_list) in part.samples.items():
+            frame = pd.DataFrame(
+                {
+                    "value": np.frombuffer(vals, dtype=np.float64) if len(vals) else np.zeros(0),
+                    "timestamp": _epoch(path, stamps),
+                }
+            )
             for key in sorted({k for t in tag_list for k in t}):
                 frame[key] = _column(tag_list, key)
             samples[metric] = frame if metric not in samples else pd.concat([samples[metric], frame], ignore_index=True)
     for metric, frame in samples.items():
-        samples[metric] = frame.fillna("")
+        tag_columns = [c for c in frame.columns if c not in ("value", "timestamp")]
+        frame[tag_columns] = frame[tag_columns].fillna("")
+        samples[metric] = frame
     span = None
     if len(values):
         ts = requests["timestamp"].to_numpy()
