@@ -13,6 +13,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 
 from collector.diagnose import diagnose
+from collector.grouping import GroupingClient
 from collector.prometheus import PrometheusClient, QueryResponse, reduce_to_number
 from collector.timeutil import rfc3339
 from slo import __version__
@@ -62,7 +63,7 @@ def _outcome(planned: PlannedQuery, response: QueryResponse, backend: str, at: s
     return QueryOutcome(
         role=planned.role,
         window=planned.window,
-        query=planned.query,
+        query=response.query,  # the text really sent: a grouped query when several checks shared one
         backend=backend,
         time=at,
         status=reduced.status,
@@ -73,6 +74,7 @@ def _outcome(planned: PlannedQuery, response: QueryResponse, backend: str, at: s
         response_sha256=response.response_sha256,
         attempts=response.attempts,
         warnings=response.warnings,
+        selected=response.selected,
     )
 
 
@@ -105,11 +107,14 @@ async def evaluate_gate(
 
     async def run_prometheus_check(check: Check, planned: list[PlannedQuery]) -> None:
         assert client is not None
-        responses = await asyncio.gather(*(client.instant(p.query, at) for p in planned))
+        assert grouper is not None
+        responses = await asyncio.gather(*(grouper.instant(p.query) for p in planned))
         outcomes = [_outcome(p, r, client.public_url, evaluated_at) for p, r in zip(planned, responses, strict=True)]
         outcomes = list(await asyncio.gather(*(diagnose(client, o, at) for o in outcomes)))
         done(evaluate_check(check, outcomes, evaluated_at))
 
+    # checks that differ only in one label value share a query; planned before any task runs
+    grouper = GroupingClient(client, at) if client is not None else None
     pending: list[asyncio.Future[None]] = []
     for check in gate.checks:
         if isinstance(check, PROMETHEUS_KINDS):
@@ -119,9 +124,10 @@ async def evaluate_gate(
                 done(error_result(check, str(exc), evaluated_at))
                 continue
             windows.update(p.window for p in planned if p.window)
-            if client is None:
+            if client is None or grouper is None:
                 done(error_result(check, "no Prometheus backend given (--prometheus URL)", evaluated_at))
                 continue
+            grouper.add(p.query for p in planned)
             pending.append(asyncio.ensure_future(run_prometheus_check(check, planned)))
         elif check.kind in evaluators:
             try:

@@ -64,6 +64,7 @@ class QueryResponse:
     fault: str | None = None  # connect, timeout, http, bad_data, garbage, too_large, deadline
     response_sha256: str | None = None
     attempts: int = 0
+    selected: dict[str, str] | None = None  # set when this answers one member of a grouped query
 
 
 class _Fault(Exception):

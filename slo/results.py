@@ -45,6 +45,11 @@ class QueryOutcome(_Record):
     response_sha256: str | None = None
     attempts: int = 0
     warnings: list[str] = Field(default_factory=list)
+    selected: dict[str, str] | None = Field(
+        None,
+        description="When ``query`` answered several checks at once (sum by (label)): the labels of the series "
+        "this value was read from",
+    )
 
 
 class BurnRateRow(_Record):
