@@ -177,3 +177,27 @@ def test_selectors_skip_functions_groupings_keywords_and_ranges():
 def test_selector_values_with_quotes_and_braces_survive():
     (selector,) = find_selectors(r'sum(m{path="/a{b}\"c", x!=""})')
     assert [(m.label, m.value) for m in selector.matchers] == [("path", '/a{b}"c'), ("x", "")]
+
+
+def test_collect_resolves_catalog_gate_and_records_the_attestations_file(tmp_path):
+    store = tmp_path / "att.json"
+    for item in ("dependency-list", "environment-policy-baseline", "risk-register"):
+        append_attestation(
+            store, AttestationRecord(gate="00-architecture", item=item, by="dana", at=NOW, link="https://wiki/a")
+        )
+    out = tmp_path / "evidence"
+    args = ["collect", "--gate", "00-architecture", "--attestations", str(store), "--out", str(out)]
+    result = CliRunner().invoke(app, [*args, "--at", "2026-07-01T00:00:00Z", "--format", "json"])
+    assert result.exit_code == 0, result.output
+    (written,) = out.glob("00-architecture-*.json")
+    packet = json.loads(written.read_text())
+    assert packet["verdict"] == "pass"
+    assert packet["spec"]["path"] == "catalog:00-architecture.yaml"
+    (recorded,) = packet["inputs"]
+    assert recorded["role"] == "attestations"
+    assert recorded["sha256"] == hashlib.sha256(store.read_bytes()).hexdigest()
+    assert {c["details"]["attestation"]["item"] for c in packet["checks"]} == {
+        "dependency-list",
+        "environment-policy-baseline",
+        "risk-register",
+    }
