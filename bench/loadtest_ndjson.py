@@ -5,7 +5,8 @@
 Generates a k6 ``--out json`` file of N lines (Metric declarations + Points with k6's tags) in a temp dir,
 then runs each contender in its own process so peak RSS is that process's own (plus its workers):
 
-* gatepack: ``collector.loadtest.k6_ndjson.aggregate`` → exact p95/p99 and error ratio per ``name``;
+* gatepack: ``collector.loadtest.k6_ndjson.aggregate`` → exact p95/p99 and error ratio per ``name``
+  (``--workers`` processes, 2 by default, and once in one process);
 * floor: one loop, ``orjson.loads`` per line, floats appended to lists, numpy percentiles at the end;
 * pandas: ``pd.read_json(lines=True)`` on the first M lines (what users try first).
 
@@ -107,11 +108,12 @@ def generate(path: Path, points: int, seed: int = 7) -> int:
 # ------------------------------------------------------------------------------ contenders (subprocesses)
 
 
-def _peak_mib() -> float:
-    """Own peak RSS plus the largest reaped child's (workers): ru_maxrss is KiB on Linux."""
+def _peak_mib(workers: int = 0) -> float:
+    """Own peak RSS plus ``workers`` times the largest reaped worker's (an upper bound of the sum, as the
+    kernel only reports the largest child): ru_maxrss is KiB on Linux."""
     own = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
-    kids = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
-    return (own + kids) / 1024.0
+    kids = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss if workers > 1 else 0
+    return (own + workers * kids) / 1024.0
 
 
 def run_gatepack(path: Path, workers: int) -> dict:
@@ -125,7 +127,8 @@ def run_gatepack(path: Path, workers: int) -> dict:
     figures = {
         name: [row["p(95)"], row["p(99)"], row["error_ratio"], int(row["count"])] for name, row in table.iterrows()
     }
-    return {"lines": agg.lines, "seconds": seconds, "peak_mib": _peak_mib(), "figures": figures, "notes": agg.notes}
+    peak = _peak_mib(workers)
+    return {"lines": agg.lines, "seconds": seconds, "peak_mib": peak, "figures": figures, "notes": agg.notes}
 
 
 def run_floor(path: Path) -> dict:
@@ -207,6 +210,7 @@ def main() -> int:
                 dst.write(line)
         results = {
             "gatepack": measure("gatepack", path, args.workers),
+            "gatepack (1 process)": measure("gatepack", path, 1),
             "floor (orjson loop)": measure("floor", path, 1),
             f"pandas.read_json ({args.pandas_lines:,} lines)": measure("pandas", sliced, 1),
         }
@@ -230,6 +234,8 @@ def report(results: dict[str, dict]) -> int:
         return 1
     print()
     for name, rate in rates.items():
+        if name == "gatepack":
+            continue
         print(f"gatepack / {name:<30} throughput ratio {rates['gatepack'] / rate:6.2f}x")
     equal = gate["figures"] == floor["figures"]
     print(f"\nper-name p95/p99/error ratio identical to the floor's numpy result: {equal}")
