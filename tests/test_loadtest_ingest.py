@@ -183,6 +183,8 @@ def test_aborted_k6_test_gives_no_data_never_pass(run: Callable[..., Ran], works
                 "run",
                 "--quiet",
                 "--no-usage-report",
+                "--address",
+                "",  # no k6 REST API listener
                 "--summary-export",
                 workspace / "summary.json",
                 HERE / "k6_script.js",

@@ -67,7 +67,8 @@ def read(path: Path) -> LoadtestResult:
         part.insert(0, "value", value[index])
         part.insert(1, "timestamp", timestamp[index])
         samples[str(name)] = part
-    span = float(np.nanmax(timestamp) - np.nanmin(timestamp)) if len(timestamp) else None
+    stamps = timestamp[durations] if durations.any() else timestamp  # setup/teardown samples are not the test
+    span = float(np.nanmax(stamps) - np.nanmin(stamps)) if len(stamps) else None
     return LoadtestResult(
         tool="k6",
         format="k6-csv",

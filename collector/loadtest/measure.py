@@ -97,7 +97,7 @@ def _trim(item: LoadtestResult, window: Window) -> tuple[pd.DataFrame, float | N
             f"{item.source}: {item.format} has no per-request timestamps, so --skip-first/--skip-last cannot trim it"
         )
     start = float(stamps.min())
-    end = start + item.duration_seconds if item.duration_seconds else float(stamps.max())
+    end = max(float(stamps.max()), start + (item.duration_seconds or 0.0))
     low, high = start + window.skip_first, end - window.skip_last
     if high <= low:
         raise LoadtestFormatError(
@@ -151,6 +151,8 @@ def measure(data: LoadtestData, check: LoadtestCheck) -> tuple[Measurement | Non
         return _from_samples(rows, metric, check, data.duration_seconds, where), ""
     if data.metrics:
         return _from_summary(data, k6_name, metric, label, tags, where)
+    if standard:
+        return None, f"no requests in {', '.join(str(r.source) for r in data.results)}: the load test made none"
     return None, f"no input has {metric!r} data"
 
 
