@@ -19,6 +19,7 @@ from __future__ import annotations
 import itertools
 import multiprocessing
 import os
+import re
 from array import array
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -180,7 +181,9 @@ def _line(part: _Part, codes: dict[str, int], line: bytes, full: bool) -> str | 
     return None
 
 
-def _duration(part: _Part, codes: dict[str, int], line: bytes, data: dict, tags: dict, full: bool) -> None:
+def _duration(
+    part: _Part, codes: dict[str, int], line: bytes, data: dict, tags: dict, full: bool, register: bool = True
+) -> None:
     label = tags.get("name") or tags.get("url") or ""
     code = codes.get(label)
     if code is None:
@@ -189,13 +192,9 @@ def _duration(part: _Part, codes: dict[str, int], line: bytes, data: dict, tags:
     part.values.append(float(data["value"]))
     part.codes.append(code)
     part.fallback.append(1 if tags.get("expected_response") == "false" else 0)
-    key = _key(line, data)
-    flag = part.open_failed.pop(key, None)
-    if flag is None:
-        part.failed.append(-1)
-        part.open_durations[key] = index
-    else:
-        part.failed.append(flag)
+    part.failed.append(-1)
+    if register:
+        _register(part, line, index)
     if full:
         part.times.append(data.get("time", ""))
         part.tags.append(tags)
@@ -242,27 +241,83 @@ def _fast_block(part: _Part, codes: dict[str, int], buf: bytes, lo: int, hi: int
         return False
     if lines:
         track.good()
-    loads = orjson.loads
-    for marker, handle in ((DURATION_LINE, True), (FAILED_LINE, False)):
-        at = buf.find(marker, lo, hi)
-        while at >= 0:
-            stop = buf.find(b"\n", at, hi)
-            if at == lo or buf[at - 1] == 10:
-                line = buf[at:stop]
-                try:
-                    if handle:
-                        data = loads(line)["data"]
-                        float(data["value"])
-                        _duration(part, codes, line, data, data.get("tags") or {}, False)
-                    else:
-                        _failed(part, line, None)
-                except (orjson.JSONDecodeError, KeyError, TypeError, ValueError) as exc:
-                    number = track.number + buf.count(b"\n", lo, at) + 1
-                    track.first_error = track.first_error or (number, f"not a valid k6 point ({exc})")
-                    break
-            at = buf.find(marker, stop, hi)
+    try:
+        _needed_lines(part, codes, buf, lo, hi)
+    except _BadPoint as bad:
+        number = track.number + buf.count(b"\n", lo, bad.at) + 1
+        track.first_error = track.first_error or (number, f"not a valid k6 point ({bad.reason})")
     track.number += lines
     return True
+
+
+class _BadPoint(Exception):
+    def __init__(self, at: int, reason: str) -> None:
+        super().__init__(reason)
+        self.at, self.reason = at, reason
+
+
+NEEDED = re.compile(rb'\{"metric":"http_req_(duration|failed)","type":"Point"[^\n]*')
+D_TIME = b'{"metric":"http_req_duration","type":"Point","data":{"time":"'
+F_TIME = b'{"metric":"http_req_failed","type":"Point","data":{"time":"'
+
+
+def _needed_lines(part: _Part, codes: dict[str, int], buf: bytes, lo: int, hi: int) -> None:
+    """The duration and failure points of a block, in file order.
+
+    k6 writes a request's points back to back, so a failure point normally pairs with the duration just
+    before it: that is checked on the raw bytes (same time, same tags) without parsing the failure line.
+    Anything out of that order is paired through the keyed dictionaries instead.
+    """
+    loads = orjson.loads
+    last: tuple[bytes, int] | None = None  # the latest duration still waiting for its failure point
+    for match in NEEDED.finditer(buf, lo, hi):
+        at = match.start()
+        if at != lo and buf[at - 1] != 10:
+            continue  # not at a line start (cannot happen in valid JSON; kept for safety)
+        line = match.group(0)
+        if match.group(1) == b"duration":
+            try:
+                data = loads(line)["data"]
+                float(data["value"])
+            except (orjson.JSONDecodeError, KeyError, TypeError, ValueError) as exc:
+                raise _BadPoint(at, str(exc)) from None
+            if last is not None:
+                _register(part, *last)
+            last = (line, len(part.values))
+            _duration(part, codes, line, data, data.get("tags") or {}, False, register=False)
+            continue
+        if last is not None and line.startswith(F_TIME) and last[0].startswith(D_TIME):
+            end = line.find(b'"', len(F_TIME))
+            tags = line.find(b',"tags":', end)
+            value = line[end + 10 : end + 12]  # after '","value":'
+            if (
+                tags > 0
+                and value in (b"0,", b"1,")
+                and last[0].startswith(line[len(F_TIME) : end + 1], len(D_TIME))
+                and last[0].endswith(line[tags:])
+            ):
+                part.failed[last[1]] = 1 if value[0] == 49 else 0
+                last = None
+                continue
+        if last is not None:
+            _register(part, *last)
+            last = None
+        try:
+            _failed(part, line, None)
+        except (orjson.JSONDecodeError, KeyError, TypeError, ValueError) as exc:
+            raise _BadPoint(at, str(exc)) from None
+    if last is not None:
+        _register(part, *last)
+
+
+def _register(part: _Part, line: bytes, index: int) -> None:
+    """A duration whose failure point is not right after it: pair through the keyed dictionaries."""
+    key = _key(line)
+    flag = part.open_failed.pop(key, None)
+    if flag is None:
+        part.open_durations[key] = index
+    else:
+        part.failed[index] = flag
 
 
 def _ranges(path: Path, workers: int) -> list[tuple[int, int]]:
