@@ -184,10 +184,18 @@ def collect_command(
 
 @app.command("validate")
 def validate_command(
-    specs: SpecArg, prometheus: PrometheusOpt = None, var: Annotated[list[str], typer.Option("--var")] = []
+    specs: Annotated[
+        list[Path] | None,
+        typer.Argument(help="Gate spec YAML files (default: the built-in catalog)", show_default=False),
+    ] = None,
+    gate: Annotated[list[str], typer.Option("--gate", "-g", help="Only these gate ids")] = [],
+    prometheus: PrometheusOpt = None,
+    var: Annotated[list[str], typer.Option("--var")] = [],
 ) -> None:
     """Check specs offline; with --prometheus, the server also parses every query."""
-    loaded = load_spec_files(specs)
+    from collector.catalog import catalog_gates
+
+    loaded = select_gates(load_spec_files(specs), gate) if specs else catalog_gates(gate)
     variables = parse_vars(var)
     problems: list[str] = []
     queries: list[tuple[str, str, str]] = []

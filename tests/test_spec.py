@@ -133,3 +133,14 @@ def test_default_burn_rate_factors_keep_the_budget_share(period, factors):
         ("1d", "2h"),
         ("3d", "6h"),
     ]
+
+
+def test_validate_defaults_to_the_catalog():
+    result = subprocess.run(
+        [sys.executable, "-m", "collector.cli", "validate", "--gate", "04-core-workflow"],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert result.returncode == 0, result.stderr
+    assert "1 gate(s)" in result.stderr
