@@ -171,3 +171,25 @@ def test_empty_and_foreign_files(tmp_path: Path) -> None:
     result = k6_ndjson.read(metrics_only)
     assert result.requests is not None and result.requests.empty
     assert any("no http_req_duration" in n for n in result.notes)
+
+
+def test_pairing_out_of_order_and_missing_failure_points(k6dir: Path, tmp_path: Path) -> None:
+    """Failure points before their duration still pair by time+tags; without any, expected_response decides."""
+    source = k6dir / "generated-v1.1.0/metrics.ndjson"
+    lines = source.read_text().splitlines()
+    want = k6_ndjson.aggregate(source).per_name()
+    swapped = [*lines]
+    failed_at = [i for i, line in enumerate(lines) if line.startswith('{"metric":"http_req_failed"')]
+    for n, i in enumerate(failed_at):
+        if n % 3 == 0:  # move this failure point to the start of its request's points
+            start = max(j for j in range(i) if lines[j].startswith('{"metric":"http_reqs"'))
+            swapped.insert(start, swapped.pop(i))
+    path = tmp_path / "swapped.ndjson"
+    path.write_text("\n".join(swapped) + "\n")
+    got = k6_ndjson.aggregate(path)
+    assert not got.notes and got.per_name().equals(want)
+
+    path.write_text("\n".join(line for line in lines if '"metric":"http_req_failed"' not in line) + "\n")
+    got = k6_ndjson.aggregate(path)
+    assert any("without an http_req_failed point" in n for n in got.notes)
+    assert got.per_name()["failed"].equals(want["failed"])
