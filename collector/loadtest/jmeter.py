@@ -95,7 +95,7 @@ def _parse_csv(path: Path, delim: str, names: list[str]) -> pd.DataFrame:
     return frame
 
 
-def _line_of(frame: pd.DataFrame, position: int) -> int:
+def _line_of(position: int) -> int:
     """1-based file line of a data row (header is line 1; exact unless quoted fields span lines)."""
     return position + 2
 
@@ -106,7 +106,7 @@ def _numbers(path: Path, frame: pd.DataFrame, column: str) -> np.ndarray:
     bad = values.isna() & (raw != "")
     if bad.any():
         pos = int(np.flatnonzero(bad.to_numpy())[0])
-        raise LoadtestFormatError(f"{path}:{_line_of(frame, pos)}: {column} is not a number: {raw.iloc[pos]!r}")
+        raise LoadtestFormatError(f"{path}:{_line_of(pos)}: {column} is not a number: {raw.iloc[pos]!r}")
     return values.to_numpy(dtype=float)
 
 
@@ -120,7 +120,7 @@ def _timestamps(path: Path, frame: pd.DataFrame) -> np.ndarray:
     bad = parsed.isna()
     if bad.any():
         pos = int(np.flatnonzero(bad.to_numpy())[0])
-        raise LoadtestFormatError(f"{path}:{_line_of(frame, pos)}: timeStamp not understood: {raw.iloc[pos]!r}")
+        raise LoadtestFormatError(f"{path}:{_line_of(pos)}: timeStamp not understood: {raw.iloc[pos]!r}")
     # A JMeter date format carries no zone: it is the load generator's local time, read here as UTC.
     return ((parsed - pd.Timestamp(0, tz="UTC")) / pd.Timedelta(seconds=1)).to_numpy(dtype=float)
 
@@ -130,7 +130,7 @@ def _success(path: Path, frame: pd.DataFrame) -> np.ndarray:
     bad = ~raw.isin(["true", "false"])
     if bad.any():
         pos = int(np.flatnonzero(bad.to_numpy())[0])
-        raise LoadtestFormatError(f"{path}:{_line_of(frame, pos)}: success is not true/false: {raw.iloc[pos]!r}")
+        raise LoadtestFormatError(f"{path}:{_line_of(pos)}: success is not true/false: {raw.iloc[pos]!r}")
     return (raw == "true").to_numpy()
 
 
@@ -143,7 +143,7 @@ def _from_frame(path: Path, frame: pd.DataFrame, names: list[str], fmt: str) -> 
     elapsed = _numbers(path, frame, "elapsed")
     if np.isnan(elapsed).any():
         pos = int(np.flatnonzero(np.isnan(elapsed))[0])
-        raise LoadtestFormatError(f"{path}:{_line_of(frame, pos)}: elapsed is empty (row cut short?)")
+        raise LoadtestFormatError(f"{path}:{_line_of(pos)}: elapsed is empty (row cut short?)")
     ok = _success(path, frame)
     message = frame["responseMessage"] if "responseMessage" in frame else pd.Series("", index=frame.index)
     is_tc = message.str.contains(TC_MESSAGE, na=False).to_numpy()

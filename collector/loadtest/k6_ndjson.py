@@ -497,7 +497,7 @@ def read(path: Path, workers: int | None = None) -> LoadtestResult:
         notes.append("no http_req_duration points")
     requests = pd.DataFrame(
         {
-            "timestamp": _epoch(path, times),
+            "timestamp": _epoch(times),
             "label": pd.Series(np.asarray(names, dtype=object)[codes] if names else [], dtype=object),
             "method": _column(tags, "method"),
             "status": _column(tags, "status"),
@@ -515,7 +515,7 @@ def read(path: Path, workers: int | None = None) -> LoadtestResult:
             frame = pd.DataFrame(
                 {
                     "value": np.frombuffer(vals, dtype=np.float64) if len(vals) else np.zeros(0),
-                    "timestamp": _epoch(path, stamps),
+                    "timestamp": _epoch(stamps),
                 }
             )
             for key in sorted({k for t in tag_list for k in t}):
@@ -545,7 +545,7 @@ def _column(tags: list[dict[str, str]], key: str) -> pd.Series:
     return pd.Series([str(t.get(key, "")) for t in tags], dtype=object)
 
 
-def _epoch(path: Path, times: list[str]) -> np.ndarray:
+def _epoch(times: list[str]) -> np.ndarray:
     if not times:
         return np.zeros(0)
     parsed = pd.to_datetime(pd.Series(times), utc=True, errors="coerce", format="ISO8601")
