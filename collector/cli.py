@@ -170,7 +170,7 @@ def collect_command(
     if loadtest:
         from collector.cli_ingest import load_inputs, loadtest_evaluators
 
-        evaluators, inputs = loadtest_evaluators(load_inputs(loadtest))
+        evaluators, inputs = loadtest_evaluators(load_inputs(loadtest, gates=loaded))
         options.evaluators = {**options.evaluators, **evaluators}
         options.inputs = [*options.inputs, *inputs]
     evaluators, inputs = attestation_options(attestations, loaded)

@@ -43,15 +43,25 @@ def parse_skip(text: str, option: str) -> float:
     return value
 
 
-def load_inputs(files: list[Path], forced: str | None = None, window: Window | None = None) -> LoadtestData:
-    """Read the result files; a bad file is a usage error naming it (exit 2), never a traceback."""
-    from collector.loadtest.evaluator import load
+def load_inputs(
+    files: list[Path],
+    forced: str | None = None,
+    window: Window | None = None,
+    gates: list[LoadedGate] | None = None,
+) -> LoadtestData:
+    """Read the result files; a bad file is a usage error naming it (exit 2), never a traceback.
+
+    With ``gates``, only the raw-point metrics their checks use are kept (a k6 NDJSON file of millions of
+    points stays small in memory); without, everything is kept.
+    """
+    from collector.loadtest.evaluator import load, sample_metrics
     from collector.loadtest.model import LoadtestFormatError
 
     if forced is not None and forced not in READERS:
         raise UsageError(f"unknown --format {forced!r}: choose one of {', '.join(READERS)}")
     try:
-        return load(files, forced, window)
+        metrics = None if gates is None else sample_metrics(c for g in gates for c in g.gate.checks)
+        return load(files, forced, window, metrics)
     except LoadtestFormatError as exc:
         raise UsageError(str(exc)) from None
 
@@ -113,7 +123,7 @@ def ingest_command(
 
     loaded = _gates(spec, gate)
     window = Window(parse_skip(skip_first, "--skip-first"), parse_skip(skip_last, "--skip-last"))
-    data = load_inputs(files, input_format, window)
+    data = load_inputs(files, input_format, window, loaded)
     evaluators, inputs = loadtest_evaluators(data)
     config = prometheus_config(
         prometheus,

@@ -7,7 +7,8 @@ land separately) are skipped, so detection works with whatever readers exist.
 from __future__ import annotations
 
 import importlib
-from collections.abc import Callable
+import inspect
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from pathlib import Path
 from types import ModuleType
@@ -22,7 +23,8 @@ HEAD_BYTES = 64 * 1024
 class Reader:
     name: str
     sniff: Callable[[bytes, Path], bool]
-    read: Callable[[Path], LoadtestResult]
+    read: Callable[..., LoadtestResult]
+    takes_metrics: bool = False  # read(path, metrics=…) keeps only those sample metrics (k6 NDJSON)
 
 
 def _module(name: str) -> ModuleType | None:
@@ -40,7 +42,8 @@ def available() -> dict[str, Reader]:
     for name, module_name in READERS.items():
         module = _module(module_name)
         if module is not None:
-            found[name] = Reader(name, module.sniff, module.read)
+            takes = "metrics" in inspect.signature(module.read).parameters
+            found[name] = Reader(name, module.sniff, module.read, takes)
     return found
 
 
@@ -64,14 +67,22 @@ def detect(path: Path) -> Reader:
     )
 
 
-def read_file(path: Path, forced: str | None = None) -> LoadtestResult:
-    """Read one result file with the forced or detected reader."""
+def read_file(path: Path, forced: str | None = None, metrics: Iterable[str] | None = None) -> LoadtestResult:
+    """Read one result file with the forced or detected reader.
+
+    ``metrics``: the raw-point metrics the checks need (None: all). Readers that can skip the rest (k6
+    NDJSON, where other metrics are most of a multi-GB file) get it; the others read as always.
+    """
     if forced:
         readers = available()
         if forced not in readers:
             raise LoadtestFormatError(f"unknown --format {forced!r}: choose one of {', '.join(readers)}")
-        return readers[forced].read(path)
-    return detect(path).read(path)
+        reader = readers[forced]
+    else:
+        reader = detect(path)
+    if metrics is not None and reader.takes_metrics:
+        return reader.read(path, metrics=metrics)
+    return reader.read(path)
 
 
 def reconcile(results: list[LoadtestResult]) -> tuple[list[LoadtestResult], list[str]]:

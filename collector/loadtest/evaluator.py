@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
@@ -15,10 +16,23 @@ from slo.loadtest import evaluate_loadtest
 from slo.results import CheckResult
 from slo.spec import Check, LoadtestCheck
 
+STANDARD = frozenset({"latency", "error_rate", "requests", "throughput"})
+"""Check metrics answered from the requests table; any other metric reads a tool metric's raw points."""
 
-def load(paths: list[Path], forced: str | None = None, window: Window | None = None) -> LoadtestData:
-    """Read, reconcile and trim every input file; raises LoadtestFormatError naming the bad file."""
-    results = [read_file(path, forced) for path in paths]
+
+def sample_metrics(checks: Iterable[Check]) -> frozenset[str]:
+    """The raw-point metrics (k6 names) some loadtest check reads, so readers can skip the others."""
+    return frozenset(c.metric for c in checks if isinstance(c, LoadtestCheck) and c.metric not in STANDARD)
+
+
+def load(
+    paths: list[Path], forced: str | None = None, window: Window | None = None, metrics: Iterable[str] | None = None
+) -> LoadtestData:
+    """Read, reconcile and trim every input file; raises LoadtestFormatError naming the bad file.
+
+    ``metrics`` (see :func:`sample_metrics`): raw-point metrics to keep; None keeps every one.
+    """
+    results = [read_file(path, forced, metrics) for path in paths]
     kept, notes = reconcile(results)
     data = prepare(kept, window)
     data.notes[:0] = notes

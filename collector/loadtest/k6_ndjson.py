@@ -8,10 +8,14 @@ tags. The requests table is built from ``http_req_duration`` (ms → s); the fai
 Files of millions of points are the normal case, so the file is scanned in byte ranges cut at newlines,
 optionally by several processes, and only compact arrays (float64 values, int32 label codes, int8 flags)
 leave a range. :func:`aggregate` keeps only what per-name latency/error figures need and never builds a
-frame (10 M points: well under 1 GiB, faster than a plain orjson loop; see bench/loadtest_ndjson.py);
-:func:`read` also keeps every other metric's points (``samples``) and all tags, which costs Python objects
-per point, so huge files should go through :func:`aggregate`. The aggregate checks the framing of the
-lines it does not decode (whole ``{…}`` objects in k6's layout); :func:`read` decodes every line.
+frame (10 M points: well under 1 GiB, faster than a plain orjson loop; see bench/loadtest_ndjson.py).
+:func:`read` uses the same scan and also keeps each request's time and tags, and the points of other
+metrics (``samples``) — all of them, or only the ``metrics`` a gate's checks ask for, which is what
+``ingest`` passes so that a 10 M-point file stays under 1 GiB there too. Tags travel as one int32 code
+per point into a small vocabulary of distinct tag sets (k6 repeats the same few), times as float64
+epoch seconds converted in the workers: no Python object per point ever reaches the parent. Lines whose
+content is not needed are checked for framing only (whole ``{…}`` objects in k6's layout);
+:func:`read` without ``metrics`` decodes every point.
 
 Broken input is never passed silently: a last line cut mid-write (k6 killed) is skipped with a note; any
 other unparsable line is a :class:`LoadtestFormatError` naming the file and line number.
@@ -24,6 +28,7 @@ import multiprocessing
 import os
 import re
 from array import array
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -38,6 +43,8 @@ FAILED = b"http_req_failed"
 POINT_PREFIX = b'{"metric":"'
 BLOCK = 16 << 20
 """Bytes read at a time: large enough that per-read overhead vanishes, small enough to keep RSS flat."""
+STAMP_BATCH = 1 << 16
+"""Time strings parsed per batch in a worker: bounds the strings alive at once, amortises pandas' call."""
 
 
 def sniff(head: bytes, path: Path) -> bool:
@@ -60,13 +67,63 @@ class _Part:
     fallback: array = field(default_factory=lambda: array("b"))  # expected_response == "false"
     open_durations: dict[bytes, int] = field(default_factory=dict)  # key → index, unpaired
     open_failed: dict[bytes, int] = field(default_factory=dict)  # key → flag, no duration yet
-    # full mode only
-    times: list[str] = field(default_factory=list)
-    tags: list[dict[str, str]] = field(default_factory=list)
-    samples: dict[str, tuple[array, list[str], list[dict[str, str]]]] = field(default_factory=dict)
+    # full mode (read) only: what to keep, and per request its time and tag set
+    full: bool = False
+    wanted: frozenset[bytes] | None = None  # sample metrics to keep; None: all
+    tagset_keys: list[bytes] = field(default_factory=list)  # tag-set code → orjson dump of the tags
+    requests: _Series = field(default_factory=lambda: _Series())
+    samples: dict[str, _Series] = field(default_factory=dict)
     # problems: (line within range, message); the last one may be a cut final line
     error: tuple[int, str] | None = None
     cut_last: tuple[int, str] | None = None
+    _tagset_index: dict[bytes, int] = field(default_factory=dict)
+
+    def keeps(self, metric: bytes) -> bool:
+        """Whether points of ``metric`` (other than http_req_duration) go into ``samples``."""
+        return self.full and (self.wanted is None or metric in self.wanted)
+
+    def tagset(self, tags: dict) -> int:
+        key = orjson.dumps(tags)
+        code = self._tagset_index.get(key)
+        if code is None:
+            code = self._tagset_index[key] = len(self.tagset_keys)
+            self.tagset_keys.append(key)
+        return code
+
+    def sample(self, name: str, data: dict) -> None:
+        series = self.samples.get(name)
+        if series is None:
+            series = self.samples[name] = _Series()
+        series.values.append(float(data["value"]))
+        series.add(data, self.tagset(data.get("tags") or {}))
+
+    def finish(self) -> None:
+        """Parse the last time strings and drop what only scanning needed (less to pickle)."""
+        self.requests.flush()
+        for series in self.samples.values():
+            series.flush()
+        self._tagset_index = {}
+
+
+@dataclass
+class _Series:
+    """Time and tag-set code per point (plus values for samples), compact from the start."""
+
+    values: array = field(default_factory=lambda: array("d"))  # samples only; requests use _Part.values
+    stamps: array = field(default_factory=lambda: array("d"))  # epoch seconds, NaN when unparsable
+    tagsets: array = field(default_factory=lambda: array("i"))
+    pending: list[str] = field(default_factory=list)  # time strings not parsed yet
+
+    def add(self, data: dict, tagset: int) -> None:
+        self.tagsets.append(tagset)
+        self.pending.append(data.get("time", ""))
+        if len(self.pending) >= STAMP_BATCH:
+            self.flush()
+
+    def flush(self) -> None:
+        if self.pending:
+            self.stamps.extend(_epoch(self.pending))
+            self.pending = []
 
 
 def _key(line: bytes, data: dict | None = None) -> bytes:
@@ -106,8 +163,19 @@ class _Lines:
             self.pending = None
 
 
-def _scan(path: str, start: int, end: int, full: bool, is_last: bool) -> _Part:
-    part = _Part()
+def _pattern(part: _Part) -> re.Pattern[bytes]:
+    """The Point lines a block's fast path decodes: duration/failure, plus the kept sample metrics."""
+    if part.full and part.wanted is None:
+        return ALL_POINTS
+    extra = part.wanted if part.full and part.wanted else frozenset()
+    names = {DURATION, FAILED} | extra
+    alternatives = b"|".join(re.escape(n) for n in sorted(names))
+    return re.compile(rb'\{"metric":"(' + alternatives + rb')","type":"Point"[^\n]*')
+
+
+def _scan(path: str, start: int, end: int, full: bool, is_last: bool, wanted: frozenset[bytes] | None = None) -> _Part:
+    part = _Part(full=full, wanted=wanted)
+    pattern = _pattern(part)
     codes: dict[str, int] = {}
     track = _Lines()
     carry = b""
@@ -124,38 +192,39 @@ def _scan(path: str, start: int, end: int, full: bool, is_last: bool) -> _Part:
                 carry += block
                 continue
             # the line that straddles the previous block is handled on its own, so the block is never copied
-            _slow(part, codes, [carry + block[:first]], full, track)
+            _slow(part, codes, [carry + block[:first]], track)
             cut = block.rfind(b"\n") + 1
             carry = block[cut:]
-            if full or not _fast_block(part, codes, block, first + 1, cut, track):
-                _slow(part, codes, block[first + 1 : cut].split(b"\n")[:-1], full, track)
+            if not _fast_block(part, codes, block, first + 1, cut, track, pattern):
+                _slow(part, codes, block[first + 1 : cut].split(b"\n")[:-1], track)
     if carry:
-        _slow(part, codes, [carry], full, track)
+        _slow(part, codes, [carry], track)
     if track.pending is not None and is_last and track.first_error is None:
         part.cut_last = track.pending
     else:
         part.error = track.first_error or track.pending
     part.lines = track.number
     part.names = list(codes)
+    part.finish()
     return part
 
 
-def _slow(part: _Part, codes: dict[str, int], lines: list[bytes], full: bool, track: _Lines) -> None:
+def _slow(part: _Part, codes: dict[str, int], lines: list[bytes], track: _Lines) -> None:
     for line in lines:
         track.number += 1
-        problem = _line(part, codes, line, full)
+        problem = _line(part, codes, line)
         if problem is not None:
             track.problem(track.number, problem)
         elif line.strip():
             track.good()
 
 
-def _line(part: _Part, codes: dict[str, int], line: bytes, full: bool) -> str | None:
+def _line(part: _Part, codes: dict[str, int], line: bytes) -> str | None:
     """Handle one line; returns a problem description, None when fine."""
     if line[:11] == POINT_PREFIX:
         metric = line[11 : line.find(b'"', 11)]
-        if not full and metric != DURATION and metric != FAILED:
-            # Not needed for the aggregate: check its framing only (a cut or spliced line shows here).
+        if metric != DURATION and metric != FAILED and not part.keeps(metric):
+            # Content not needed: check its framing only (a cut or spliced line shows here).
             return None if line[-1:] == b"}" else "incomplete JSON line"
     elif not line.strip():
         return None
@@ -173,20 +242,15 @@ def _line(part: _Part, codes: dict[str, int], line: bytes, full: bool) -> str | 
         return "Point without metric name or numeric data.value"
     tags = data.get("tags") or {}
     if name == "http_req_duration":
-        _duration(part, codes, line, data, tags, full)
+        _duration(part, codes, line, data, tags)
     elif name == "http_req_failed":
         _failed(part, line, data)
-    if full and name != "http_req_duration":
-        values, times, tag_list = part.samples.setdefault(name, (array("d"), [], []))
-        values.append(float(data["value"]))
-        times.append(data.get("time", ""))
-        tag_list.append(tags)
+    if name != "http_req_duration" and part.keeps(name.encode()):
+        part.sample(name, data)
     return None
 
 
-def _duration(
-    part: _Part, codes: dict[str, int], line: bytes, data: dict, tags: dict, full: bool, register: bool = True
-) -> None:
+def _duration(part: _Part, codes: dict[str, int], line: bytes, data: dict, tags: dict, register: bool = True) -> None:
     label = tags.get("name") or tags.get("url") or ""
     code = codes.get(label)
     if code is None:
@@ -198,9 +262,8 @@ def _duration(
     part.failed.append(-1)
     if register:
         _register(part, line, index)
-    if full:
-        part.times.append(data.get("time", ""))
-        part.tags.append(tags)
+    if part.full:
+        part.requests.add(data, part.tagset(tags))
 
 
 def _failed(part: _Part, line: bytes, data: dict | None) -> None:
@@ -225,11 +288,13 @@ def _failed(part: _Part, line: bytes, data: dict | None) -> None:
 LINE_HEADS = (POINT_PREFIX, b'{"type":"Metric"')
 
 
-def _fast_block(part: _Part, codes: dict[str, int], buf: bytes, lo: int, hi: int, track: _Lines) -> bool:
-    """Aggregate path for the whole lines in ``buf[lo:hi]``, at C speed where possible.
+def _fast_block(
+    part: _Part, codes: dict[str, int], buf: bytes, lo: int, hi: int, track: _Lines, pattern: re.Pattern[bytes]
+) -> bool:
+    """Fast path for the whole lines in ``buf[lo:hi]``, at C speed where possible.
 
     Framing is proven with ``bytes.count`` (every line starts as k6 writes points/metrics and ends with
-    ``}``); only then are the two needed metrics found with one regex pass and parsed. Anything else
+    ``}``); only then are the needed metrics (``pattern``) found with one regex pass and parsed. Anything else
     (other key order, blank line, cut line) returns False and the block goes line by line, which names
     the line. Returns True when the lines were consumed.
     """
@@ -243,7 +308,7 @@ def _fast_block(part: _Part, codes: dict[str, int], buf: bytes, lo: int, hi: int
     if lines:
         track.good()
     try:
-        _needed_lines(part, codes, buf, lo, hi)
+        _needed_lines(part, codes, buf, lo, hi, pattern)
     except _BadPoint as bad:
         number = track.number + buf.count(b"\n", lo, bad.at) + 1
         track.first_error = track.first_error or (number, f"not a valid k6 point ({bad.reason})")
@@ -257,13 +322,13 @@ class _BadPoint(Exception):
         self.at, self.reason = at, reason
 
 
-NEEDED = re.compile(rb'\{"metric":"http_req_(duration|failed)","type":"Point"[^\n]*')
+ALL_POINTS = re.compile(rb'\{"metric":"([^"\n]*)","type":"Point"[^\n]*')
 D_TIME = b'{"metric":"http_req_duration","type":"Point","data":{"time":"'
 F_TIME = b'{"metric":"http_req_failed","type":"Point","data":{"time":"'
 
 
-def _needed_lines(part: _Part, codes: dict[str, int], buf: bytes, lo: int, hi: int) -> None:
-    """The duration and failure points of a block, in file order.
+def _needed_lines(part: _Part, codes: dict[str, int], buf: bytes, lo: int, hi: int, pattern: re.Pattern[bytes]) -> None:
+    """The duration and failure points of a block (and kept sample metrics' points), in file order.
 
     k6 writes a request's points back to back, so a failure point normally pairs with the duration just
     before it: that is checked on the raw bytes (same time, same tags) without parsing the failure line.
@@ -271,12 +336,13 @@ def _needed_lines(part: _Part, codes: dict[str, int], buf: bytes, lo: int, hi: i
     """
     loads = orjson.loads
     last: tuple[bytes, int] | None = None  # the latest duration still waiting for its failure point
-    for match in NEEDED.finditer(buf, lo, hi):
+    for match in pattern.finditer(buf, lo, hi):
         at = match.start()
         if at != lo and buf[at - 1] != 10:
             continue  # not at a line start (cannot happen in valid JSON; kept for safety)
         line = match.group(0)
-        if match.group(1) == b"duration":
+        metric = match.group(1)
+        if metric == DURATION:
             try:
                 data = loads(line)["data"]
                 float(data["value"])
@@ -285,8 +351,19 @@ def _needed_lines(part: _Part, codes: dict[str, int], buf: bytes, lo: int, hi: i
             if last is not None:
                 _register(part, *last)
             last = (line, len(part.values))
-            _duration(part, codes, line, data, data.get("tags") or {}, False, register=False)
+            _duration(part, codes, line, data, data.get("tags") or {}, register=False)
             continue
+        if metric != FAILED or part.keeps(FAILED):
+            # a kept sample: decoded here; its framing and request pairing are not affected
+            try:
+                data = loads(line)["data"]
+                if not isinstance(data["value"], int | float):
+                    raise TypeError("data.value is not a number")
+                part.sample(metric.decode(), data)
+            except (orjson.JSONDecodeError, KeyError, TypeError, ValueError) as exc:
+                raise _BadPoint(at, str(exc)) from None
+            if metric != FAILED:
+                continue
         if last is not None and line.startswith(F_TIME) and last[0].startswith(D_TIME):
             end = line.find(b'"', len(F_TIME))
             tags = line.find(b',"tags":', end)
@@ -336,9 +413,9 @@ def _ranges(path: Path, workers: int) -> list[tuple[int, int]]:
     return [(a, b) for a, b in itertools.pairwise(cuts) if b > a]
 
 
-def _scan_all(path: Path, full: bool, workers: int) -> list[_Part]:
+def _scan_all(path: Path, full: bool, workers: int, wanted: frozenset[bytes] | None = None) -> list[_Part]:
     ranges = _ranges(path, workers)
-    jobs = [(str(path), a, b, full, i == len(ranges) - 1) for i, (a, b) in enumerate(ranges)]
+    jobs = [(str(path), a, b, full, i == len(ranges) - 1, wanted) for i, (a, b) in enumerate(ranges)]
     if len(jobs) == 1:
         return [_scan(*jobs[0])]
     with multiprocessing.get_context("fork").Pool(len(jobs)) as pool:
@@ -485,46 +562,46 @@ def aggregate(path: Path, workers: int | None = None) -> Aggregate:
     return Aggregate(path, names, codes, values, failed, sum(p.lines for p in parts), notes + more)
 
 
-def read(path: Path, workers: int | None = None) -> LoadtestResult:
-    """Every line parsed: the requests table plus every other metric's points in ``samples``."""
+def read(path: Path, workers: int | None = None, metrics: Iterable[str] | None = None) -> LoadtestResult:
+    """The requests table with every tag, plus other metrics' points in ``samples``.
+
+    ``metrics`` names the sample metrics to keep (e.g. the k6 metrics a gate's checks use); None keeps
+    all. Leaving out the ones nobody asks for is what keeps a 10 M-point file's read small and fast:
+    their lines are then only checked for framing, as in :func:`aggregate`.
+    """
     path = _open(path)
-    parts = _scan_all(path, full=True, workers=_workers(workers))
+    wanted = None if metrics is None else frozenset(m.encode() for m in metrics)
+    parts = _scan_all(path, full=True, workers=_workers(workers), wanted=wanted)
     notes = _check(path, parts)
     names, codes, values, failed, more = _stitch(path, parts)
     notes += more
-    tags = [t for p in parts for t in p.tags]
-    times = [t for p in parts for t in p.times]
+    vocabulary, remaps = _tagsets(parts)
+    tagsets = _codes([p.requests.tagsets for p in parts], remaps)
     if not len(values):
         notes.append("no http_req_duration points")
     requests = pd.DataFrame(
         {
-            "timestamp": _epoch(times),
+            "timestamp": _floats([p.requests.stamps for p in parts]),
             "label": pd.Series(np.asarray(names, dtype=object)[codes] if names else [], dtype=object),
-            "method": _column(tags, "method"),
-            "status": _column(tags, "status"),
+            "method": _tag_column(vocabulary, tagsets, "method"),
+            "status": _tag_column(vocabulary, tagsets, "status"),
             "ok": ~failed,
             "duration": values / 1000.0,
             "bytes": np.full(len(values), np.nan),
             "count": np.ones(len(values), dtype="int64"),
         }
     )
-    for key in sorted({k for t in tags for k in t} - {"method", "status"}):
-        requests[key] = _column(tags, key)
+    for key in sorted(_keys(vocabulary, tagsets) - {"method", "status"}):
+        requests[key] = _tag_column(vocabulary, tagsets, key)
     samples: dict[str, pd.DataFrame] = {}
-    for part in parts:
-        for metric, (vals, stamps, tag_list) in part.samples.items():
-            frame = pd.DataFrame(
-                {
-                    "value": np.frombuffer(vals, dtype=np.float64) if len(vals) else np.zeros(0),
-                    "timestamp": _epoch(stamps),
-                }
-            )
-            for key in sorted({k for t in tag_list for k in t}):
-                frame[key] = _column(tag_list, key)
-            samples[metric] = frame if metric not in samples else pd.concat([samples[metric], frame], ignore_index=True)
-    for metric, frame in samples.items():
-        tag_columns = [c for c in frame.columns if c not in ("value", "timestamp")]
-        frame[tag_columns] = frame[tag_columns].fillna("")
+    for metric in dict.fromkeys(m for p in parts for m in p.samples):
+        series = [p.samples.get(metric, _Series()) for p in parts]
+        codes_of = _codes([s.tagsets for s in series], remaps)
+        frame = pd.DataFrame(
+            {"value": _floats([s.values for s in series]), "timestamp": _floats([s.stamps for s in series])}
+        )
+        for key in sorted(_keys(vocabulary, codes_of)):
+            frame[key] = _tag_column(vocabulary, codes_of, key, categorical=True)
         samples[metric] = frame
     span = None
     if len(values):
@@ -542,8 +619,43 @@ def read(path: Path, workers: int | None = None) -> LoadtestResult:
     )
 
 
-def _column(tags: list[dict[str, str]], key: str) -> pd.Series:
-    return pd.Series([str(t.get(key, "")) for t in tags], dtype=object)
+def _tagsets(parts: list[_Part]) -> tuple[list[dict], list[np.ndarray]]:
+    """One vocabulary of distinct tag sets for the whole file, and each range's local → global codes."""
+    index: dict[bytes, int] = {}
+    remaps = [
+        np.array([index.setdefault(key, len(index)) for key in part.tagset_keys] or [0], dtype=np.int32)
+        for part in parts
+    ]
+    return [orjson.loads(key) for key in index], remaps
+
+
+def _codes(pieces: list[array], remaps: list[np.ndarray]) -> np.ndarray:
+    out = [
+        remap[np.frombuffer(piece, dtype=np.int32)] for piece, remap in zip(pieces, remaps, strict=True) if len(piece)
+    ]
+    return np.concatenate(out) if out else np.zeros(0, np.int32)
+
+
+def _floats(pieces: list[array]) -> np.ndarray:
+    out = [np.frombuffer(piece, dtype=np.float64) for piece in pieces if len(piece)]
+    return np.concatenate(out) if out else np.zeros(0)
+
+
+def _keys(vocabulary: list[dict], codes: np.ndarray) -> set[str]:
+    return {key for code in np.unique(codes) for key in vocabulary[code]}
+
+
+def _tag_column(vocabulary: list[dict], codes: np.ndarray, key: str, categorical: bool = False) -> pd.Series:
+    """A tag as a column ("" where a point lacks it), built per distinct tag set, not per point.
+
+    Requests get object columns whose cells share one str per distinct value (8 bytes a row, and the
+    dtype every other reader produces); samples, which can be ten times as many rows, get categoricals.
+    """
+    per_set = np.array([str(tags.get(key, "")) for tags in vocabulary] or [""], dtype=object)
+    if not categorical:
+        return pd.Series(per_set[codes], dtype=object)
+    categories, inverse = np.unique(per_set.astype(str), return_inverse=True)
+    return pd.Series(pd.Categorical.from_codes(inverse[codes], categories=categories))
 
 
 def _epoch(times: list[str]) -> np.ndarray:
