@@ -42,6 +42,8 @@ def _boundary_order(value: str) -> float:
 
 async def bucket_problem(client: PrometheusClient, query: str, at: float) -> str | None:
     """Why an ``le="X"`` matcher in ``query`` is not a real bucket boundary, or None when all are."""
+    if "_bucket" not in query:  # no bucket selector possible; skips lexing every outcome of a large gate
+        return None
     for selector in find_selectors(query):
         if not selector.metric or not selector.metric.endswith("_bucket"):
             continue

@@ -41,7 +41,7 @@ PROMETHEUS_KINDS = (ThresholdCheck, SloCheck)
 UNREACHABLE_FAULTS = {"connect"}
 
 
-@dataclass
+@dataclass(repr=False)  # asyncio formats the run's result into a discarded message; a full repr costs seconds
 class GateRun:
     gate: Gate
     at: float
@@ -51,6 +51,9 @@ class GateRun:
     windows: list[str] = field(default_factory=list)
     backend_unreachable: bool = False
     requests_sent: int = 0
+
+    def __repr__(self) -> str:
+        return f"GateRun(gate={self.gate.id!r}, checks={len(self.results)}, verdict={self.summary.verdict.value!r})"
 
 
 def gate_variables(gate: Gate, overrides: Mapping[str, str]) -> dict[str, str]:

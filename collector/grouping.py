@@ -62,6 +62,7 @@ LABEL_PRESERVING = frozenset(
 _IDENT = re.compile(r"[A-Za-z_:][A-Za-z0-9_:]*")
 _MATCHER = re.compile(r'\s*([A-Za-z_][A-Za-z0-9_]*)\s*(=~|!~|!=|=)\s*"((?:[^"\\]|\\.)*)"\s*(,?)')
 _RE2_SPECIAL = re.compile(r"([\\.+*?()|\[\]{}^$])")
+_TOKEN = re.compile(r'"(?:[^"\\]|\\.)*"|[()\[\]{}"]')  # a whole string, a bracket, or a stray quote
 _UNESCAPES = {"n": "\n", "r": "\r", "t": "\t", "\\": "\\", '"': '"'}
 
 
@@ -97,22 +98,16 @@ def _unescape(text: str) -> str:
 def _closing(text: str, index: int, open_char: str, close_char: str) -> int | None:
     """Index just past the bracket that closes ``text[index]``, skipping quoted strings."""
     depth = 0
-    position = index
-    while position < len(text):
-        char = text[position]
-        if char == '"':
-            match = re.compile(r'"(?:[^"\\]|\\.)*"').match(text, position)
-            if match is None:
-                return None
-            position = match.end()
-            continue
+    for token in _TOKEN.finditer(text, index):
+        char = token.group(0)
         if char == open_char:
             depth += 1
         elif char == close_char:
             depth -= 1
             if depth == 0:
-                return position + 1
-        position += 1
+                return token.end()
+        elif char == '"':
+            return None  # an unterminated string (a whole one is a single longer token, skipped)
     return None
 
 
@@ -242,6 +237,7 @@ class GroupingClient:
         self.max_values = configured_max_values() if max_values is None else max_values
         self._queries: list[str] = []
         self._plan: dict[str, Group] | None = None
+        self._series: dict[str, dict[str, dict] | None] = {}  # grouped text -> its series by label value
 
     def add(self, queries: Iterable[str]) -> None:
         self._queries.extend(queries)
@@ -257,7 +253,9 @@ class GroupingClient:
         if group is None:
             return await self.client.instant(query, self.at)
         response = await self.client.instant(group.text, self.at)
-        series = _series_by_value(response, group)
+        if group.text not in self._series:
+            self._series[group.text] = _series_by_value(response, group)
+        series = self._series[group.text]
         value = group.value_of[query]
         if series is None or value not in series:
             return await self.client.instant(query, self.at)

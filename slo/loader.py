@@ -15,6 +15,10 @@ from pydantic import ValidationError
 
 from slo.spec import Gate
 
+# libyaml's loader when PyYAML was built with it: same documents and marks, several times faster on
+# gates of a thousand checks; the pure-Python loader otherwise
+_SAFE_LOADER: Any = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+
 Path = tuple[str | int, ...]
 
 
@@ -102,8 +106,8 @@ def load_gates(text: str, source: str = "<spec>") -> list[Gate]:
     """Every gate in a YAML text (one per document); raises :class:`SpecError` listing all problems."""
     problems: list[SpecProblem] = []
     try:
-        nodes = list(yaml.compose_all(text, Loader=yaml.SafeLoader))
-        documents = list(yaml.safe_load_all(text))
+        nodes = list(yaml.compose_all(text, Loader=_SAFE_LOADER))
+        documents = list(yaml.load_all(text, Loader=_SAFE_LOADER))
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         line = mark.line + 1 if mark is not None else 1
