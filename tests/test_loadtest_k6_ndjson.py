@@ -9,6 +9,7 @@ from collections import Counter, defaultdict
 from pathlib import Path
 
 import numpy as np
+import pandas as pd
 import pytest
 
 from collector.loadtest import k6_ndjson
@@ -193,3 +194,128 @@ def test_pairing_out_of_order_and_missing_failure_points(k6dir: Path, tmp_path: 
     got = k6_ndjson.aggregate(path)
     assert any("without an http_req_failed point" in n for n in got.notes)
     assert got.per_name()["failed"].equals(want["failed"])
+
+
+def independent_parse(path: Path) -> tuple[list[dict], dict[str, list[dict]]]:
+    """Requests (file order, failure paired by time + tags) and other metrics' points, with json only."""
+    durations, failures, samples = [], {}, defaultdict(list)
+    for line in path.read_text().splitlines():
+        obj = json.loads(line)
+        if obj["type"] != "Point":
+            continue
+        data, tags = obj["data"], obj["data"].get("tags") or {}
+        key = (data["time"], json.dumps(tags, sort_keys=True))
+        if obj["metric"] == "http_req_duration":
+            durations.append((key, data, tags))
+        else:
+            samples[obj["metric"]].append({"value": data["value"], "time": data["time"], **tags})
+            if obj["metric"] == "http_req_failed":
+                failures[key] = data["value"]
+    requests = [
+        {
+            "label": tags.get("name") or tags.get("url") or "",
+            "duration": data["value"] / 1000.0,
+            "ok": not failures[key],
+            "time": data["time"],
+            **tags,
+        }
+        for key, data, tags in durations
+    ]
+    return requests, samples
+
+
+def epoch(times: list[str]) -> np.ndarray:
+    """k6's RFC 3339 nanosecond UTC times as float seconds, via numpy (not pandas, which read() uses)."""
+    ns = np.array([t.rstrip("Z") for t in times], dtype="datetime64[ns]").astype(np.int64)
+    return ns / 1e9
+
+
+def test_read_over_blocks_and_workers_equals_an_independent_parse(k6dir: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Tiny blocks, two worker processes, time strings parsed in small batches: every column still equals
+    json + numpy, row for row in file order (durations exactly, times to the nanosecond's float)."""
+    path = k6dir / "generated-v1.1.0/metrics.ndjson"
+    want_requests, want_samples = independent_parse(path)
+    monkeypatch.setattr(k6_ndjson, "BLOCK", 4096)
+    monkeypatch.setattr(k6_ndjson, "STAMP_BATCH", 100)
+    assert len(k6_ndjson._ranges(path, 2)) == 2
+    result = k6_ndjson.read(path, workers=2)
+    req = result.requests
+    assert not result.notes and len(req) == len(want_requests) == 1303
+    assert req["label"].tolist() == [r["label"] for r in want_requests]
+    assert req["ok"].tolist() == [r["ok"] for r in want_requests]
+    assert np.array_equal(req["duration"].to_numpy(), np.array([r["duration"] for r in want_requests]))
+    np.testing.assert_allclose(req["timestamp"], epoch([r["time"] for r in want_requests]), rtol=0, atol=1e-6)
+    for column in ("method", "status", "name", "url", "scenario", "group", "expected_response"):
+        assert req[column].dtype == object
+        assert req[column].tolist() == [str(r.get(column, "")) for r in want_requests], column
+    assert set(result.samples) == set(want_samples)
+    for metric, points in want_samples.items():
+        frame = result.samples[metric]
+        assert np.array_equal(frame["value"].to_numpy(), np.array([p["value"] for p in points], dtype=float))
+        np.testing.assert_allclose(frame["timestamp"], epoch([p["time"] for p in points]), rtol=0, atol=1e-6)
+        keys = sorted({k for p in points for k in p} - {"value", "time"})
+        assert [c for c in frame.columns if c not in ("value", "timestamp")] == keys, metric
+        for key in keys:
+            assert frame[key].astype(str).tolist() == [str(p.get(key, "")) for p in points], (metric, key)
+
+
+def test_read_keeps_only_the_asked_sample_metrics(k6dir: Path) -> None:
+    """``metrics`` leaves the requests table untouched and keeps just those metrics' points."""
+    path = k6dir / "generated-v1.1.0/metrics.ndjson"
+    full = k6_ndjson.read(path, workers=1)
+    some = k6_ndjson.read(path, workers=2, metrics=["http_req_waiting", "http_req_failed", "vus"])
+    none = k6_ndjson.read(path, metrics=())
+    assert set(some.samples) == {"http_req_waiting", "http_req_failed", "vus"} and none.samples == {}
+    for result in (some, none):
+        pd.testing.assert_frame_equal(result.requests, full.requests)
+        assert result.notes == full.notes and result.duration_seconds == full.duration_seconds
+    for metric, frame in some.samples.items():
+        pd.testing.assert_frame_equal(frame, full.samples[metric])
+
+
+def test_read_line_by_line_layout_equals_fast_path(k6dir: Path, tmp_path: Path) -> None:
+    """Another key order goes through the per-line path; read() gives the same frames."""
+    source = k6dir / "generated-v1.1.0/metrics.ndjson"
+    path = tmp_path / "reordered.ndjson"
+    path.write_text(
+        "\n".join(
+            json.dumps({k: json.loads(line)[k] for k in ("type", "data", "metric")})
+            for line in source.read_text().splitlines()
+        )
+        + "\n"
+    )
+    fast, slow = k6_ndjson.read(source), k6_ndjson.read(path)
+    pd.testing.assert_frame_equal(slow.requests, fast.requests)
+    assert set(slow.samples) == set(fast.samples)
+    for metric, frame in fast.samples.items():
+        pd.testing.assert_frame_equal(slow.samples[metric], frame)
+    only = k6_ndjson.read(path, metrics=["http_req_waiting"])
+    pd.testing.assert_frame_equal(only.samples["http_req_waiting"], fast.samples["http_req_waiting"])
+
+
+def test_a_bad_kept_sample_point_is_an_error(k6dir: Path, tmp_path: Path) -> None:
+    """A sample point with a non-numeric value is named when kept, and only framing-checked when not."""
+    lines = (k6dir / "generated-v1.1.0/metrics.ndjson").read_text().splitlines()
+    target = next(i for i, line in enumerate(lines) if line.startswith('{"metric":"http_req_waiting"') and i > 900)
+    lines[target] = re.sub(r'"value":[0-9.e-]+', '"value":"slow"', lines[target])
+    path = tmp_path / "bad.ndjson"
+    path.write_text("\n".join(lines) + "\n")
+    for metrics in (None, ["http_req_waiting"]):
+        with pytest.raises(LoadtestFormatError, match=rf"{re.escape(str(path))}:{target + 1}: "):
+            k6_ndjson.read(path, metrics=metrics)
+    assert "http_req_waiting" not in k6_ndjson.read(path, metrics=["vus"]).samples
+
+
+def test_ingest_keeps_only_what_the_gate_reads(k6dir: Path) -> None:
+    """load() with a gate's checks: the requests table plus just the custom metric a check names."""
+    from collector.loadtest.evaluator import load, sample_metrics
+    from slo.spec import LoadtestCheck
+
+    checks = [
+        LoadtestCheck(kind="loadtest", id="p95", metric="latency", label="fast", threshold="p(95)<100"),
+        LoadtestCheck(kind="loadtest", id="err", metric="error_rate", threshold="rate<0.05"),
+        LoadtestCheck(kind="loadtest", id="wait", metric="http_req_waiting", threshold="p(95)<100"),
+    ]
+    assert sample_metrics(checks) == {"http_req_waiting"}
+    data = load([k6dir / "generated-v1.1.0/metrics.ndjson"], metrics=sample_metrics(checks))
+    assert set(data.samples) == {"http_req_waiting"} and len(data.requests) == 1303

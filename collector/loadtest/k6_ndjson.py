@@ -28,7 +28,7 @@ import multiprocessing
 import os
 import re
 from array import array
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -163,10 +163,13 @@ class _Lines:
             self.pending = None
 
 
-def _pattern(part: _Part) -> re.Pattern[bytes]:
-    """The Point lines a block's fast path decodes: duration/failure, plus the kept sample metrics."""
+def _pattern(part: _Part) -> re.Pattern[bytes] | None:
+    """The Point lines a block's fast path decodes: duration/failure, plus the kept sample metrics.
+
+    None when every point is kept: splitting the block into lines is then cheaper than a regex pass.
+    """
     if part.full and part.wanted is None:
-        return ALL_POINTS
+        return None
     extra = part.wanted if part.full and part.wanted else frozenset()
     names = {DURATION, FAILED} | extra
     alternatives = b"|".join(re.escape(n) for n in sorted(names))
@@ -289,7 +292,13 @@ LINE_HEADS = (POINT_PREFIX, b'{"type":"Metric"')
 
 
 def _fast_block(
-    part: _Part, codes: dict[str, int], buf: bytes, lo: int, hi: int, track: _Lines, pattern: re.Pattern[bytes]
+    part: _Part,
+    codes: dict[str, int],
+    buf: bytes,
+    lo: int,
+    hi: int,
+    track: _Lines,
+    pattern: re.Pattern[bytes] | None,
 ) -> bool:
     """Fast path for the whole lines in ``buf[lo:hi]``, at C speed where possible.
 
@@ -322,12 +331,33 @@ class _BadPoint(Exception):
         self.at, self.reason = at, reason
 
 
-ALL_POINTS = re.compile(rb'\{"metric":"([^"\n]*)","type":"Point"[^\n]*')
+POINT_TYPE = b'","type":"Point"'
+
+
+def _points(buf: bytes, lo: int, hi: int, pattern: re.Pattern[bytes] | None) -> Iterator[tuple[int, bytes, bytes]]:
+    """(offset, line, metric) of the Point lines to decode, in file order: those ``pattern`` finds, or all."""
+    if pattern is not None:
+        for match in pattern.finditer(buf, lo, hi):
+            at = match.start()
+            if at == lo or buf[at - 1] == 10:  # at a line start (always so in valid JSON; kept for safety)
+                yield at, match.group(0), match.group(1)
+        return
+    at = lo
+    for line in buf[lo:hi].split(b"\n"):
+        if line[:11] == POINT_PREFIX:
+            end = line.find(b'"', 11)
+            if line.startswith(POINT_TYPE, end):
+                yield at, line, line[11:end]
+        at += len(line) + 1
+
+
 D_TIME = b'{"metric":"http_req_duration","type":"Point","data":{"time":"'
 F_TIME = b'{"metric":"http_req_failed","type":"Point","data":{"time":"'
 
 
-def _needed_lines(part: _Part, codes: dict[str, int], buf: bytes, lo: int, hi: int, pattern: re.Pattern[bytes]) -> None:
+def _needed_lines(
+    part: _Part, codes: dict[str, int], buf: bytes, lo: int, hi: int, pattern: re.Pattern[bytes] | None
+) -> None:
     """The duration and failure points of a block (and kept sample metrics' points), in file order.
 
     k6 writes a request's points back to back, so a failure point normally pairs with the duration just
@@ -336,12 +366,7 @@ def _needed_lines(part: _Part, codes: dict[str, int], buf: bytes, lo: int, hi: i
     """
     loads = orjson.loads
     last: tuple[bytes, int] | None = None  # the latest duration still waiting for its failure point
-    for match in pattern.finditer(buf, lo, hi):
-        at = match.start()
-        if at != lo and buf[at - 1] != 10:
-            continue  # not at a line start (cannot happen in valid JSON; kept for safety)
-        line = match.group(0)
-        metric = match.group(1)
+    for at, line, metric in _points(buf, lo, hi, pattern):
         if metric == DURATION:
             try:
                 data = loads(line)["data"]
@@ -655,7 +680,11 @@ def _tag_column(vocabulary: list[dict], codes: np.ndarray, key: str, categorical
     if not categorical:
         return pd.Series(per_set[codes], dtype=object)
     categories, inverse = np.unique(per_set.astype(str), return_inverse=True)
-    return pd.Series(pd.Categorical.from_codes(inverse[codes], categories=categories))
+    values = inverse[codes]
+    present = np.unique(values)  # categories this metric's points use, not every tag set's in the file
+    renumber = np.zeros(len(categories), dtype=np.int32)
+    renumber[present] = np.arange(len(present), dtype=np.int32)
+    return pd.Series(pd.Categorical.from_codes(renumber[values], categories=categories[present]))
 
 
 def _epoch(times: list[str]) -> np.ndarray:
