@@ -7,11 +7,16 @@ then runs each contender in its own process so peak RSS is that process's own (p
 
 * gatepack: ``collector.loadtest.k6_ndjson.aggregate`` → exact p95/p99 and error ratio per ``name``
   (``--workers`` processes, 2 by default, and once in one process);
+* gatepack ingest: the real CLI end to end, ``gatepack ingest FILE --gate perf --spec SPEC --out DIR``
+  with p95/p99 latency checks per ``name`` and an overall error_rate check (what users run: it goes
+  through ``read()``, not ``aggregate()``); peak RSS is the CLI's whole process tree (sum of VmRSS of it
+  and its workers, polled: an upper bound, as forked workers share pages), its ``value``s are read back
+  from the evidence packet;
 * floor: one loop, ``orjson.loads`` per line, floats appended to lists, numpy percentiles at the end;
 * pandas: ``pd.read_json(lines=True)`` on the first M lines (what users try first).
 
-gatepack's figures must equal the floor's exactly (same float64 values, same numpy percentile), or the
-run fails. The temp dir is deleted afterwards.
+gatepack's figures (aggregate's and the packet's) must equal the floor's exactly (same float64 values,
+same numpy percentile), or the run fails. The temp dir is deleted afterwards.
 """
 
 from __future__ import annotations
@@ -159,8 +164,79 @@ def run_floor(path: Path) -> dict:
         arr = np.asarray(values, dtype=np.float64)
         p95, p99 = np.percentile(arr, [95.0, 99.0])
         figures[name] = [float(p95), float(p99), failed.get(name, 0) / len(values), len(values)]
+    overall = sum(failed.values()) / sum(len(v) for v in durations.values())
     seconds = time.perf_counter() - start
-    return {"lines": lines, "seconds": seconds, "peak_mib": _peak_mib(), "figures": figures}
+    return {"lines": lines, "seconds": seconds, "peak_mib": _peak_mib(), "figures": figures, "error_ratio": overall}
+
+
+def ingest_spec(names: list[str]) -> str:
+    """A gate whose checks are what the requirement names: p95 and p99 per ``name``, overall error ratio.
+
+    Bounds are loose on purpose: the verdicts do not matter here, the measured values do.
+    """
+    checks = [
+        f'  - {{id: {stat}-{name}, kind: loadtest, metric: latency, label: {name}, threshold: "{stat[0]}({stat[1:]})<1e9"}}'
+        for name in names
+        for stat in ("p95", "p99")
+    ]
+    checks.append('  - {id: errors, kind: loadtest, metric: error_rate, threshold: "rate<=1"}')
+    return "apiVersion: gatepack/v1\nkind: Gate\nid: perf\ntitle: ingest bench\nchecks:\n" + "\n".join(checks) + "\n"
+
+
+def _tree_rss_kib(root: int) -> int:
+    """VmRSS of ``root`` and all its descendants (KiB), from /proc."""
+    parents: dict[int, int] = {}
+    rss: dict[int, int] = {}
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            status = (entry / "status").read_text()
+        except OSError:
+            continue
+        fields = dict(line.split(":", 1) for line in status.splitlines() if ":" in line)
+        pid = int(entry.name)
+        parents[pid] = int(fields["PPid"])
+        rss[pid] = int(fields.get("VmRSS", "0 kB").split()[0])
+    tree, total = {root}, 0
+    for pid in sorted(parents):  # children have higher pids than parents, except after pid wrap
+        if pid in tree or parents[pid] in tree:
+            tree.add(pid)
+    for pid in tree:
+        total += rss.get(pid, 0)
+    return total
+
+
+def run_ingest(path: Path) -> dict:
+    gatepack = Path(sys.executable).with_name("gatepack")
+    with tempfile.TemporaryDirectory(prefix="gatepack-ingest-") as tmp:
+        spec = Path(tmp) / "gate.yaml"
+        spec.write_text(ingest_spec(sorted(NAMES)))
+        out = Path(tmp) / "ev"
+        cmd = [str(gatepack), "ingest", str(path), "--gate", "perf", "--spec", str(spec), "--out", str(out)]
+        start = time.perf_counter()
+        proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+        peak = 0
+        while proc.poll() is None:
+            peak = max(peak, _tree_rss_kib(proc.pid))
+            time.sleep(0.05)
+        seconds = time.perf_counter() - start
+        stderr = proc.stderr.read() if proc.stderr else ""
+        if proc.returncode not in (0, 1):  # 1: the gate failed, still a packet
+            raise SystemExit(f"gatepack ingest exit {proc.returncode}: {stderr.strip()[-500:]}")
+        [packet] = list(out.glob("perf-*.json"))
+        checks = {c["id"]: c["value"] for c in json.loads(packet.read_text())["checks"]}
+    kids = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss  # the largest single process, KiB
+    figures = {name: [checks[f"p95-{name}"], checks[f"p99-{name}"]] for name in NAMES}
+    notes = [line.split("note:", 1)[1].strip() for line in stderr.splitlines() if "note:" in line]
+    return {
+        "seconds": seconds,
+        "peak_mib": max(peak, kids) / 1024.0,
+        "largest_process_mib": kids / 1024.0,
+        "figures": figures,
+        "error_ratio": checks["errors"],
+        "notes": notes,
+    }
 
 
 def run_pandas(path: Path) -> dict:
@@ -186,11 +262,16 @@ def main() -> int:
     parser.add_argument("--pandas-lines", type=int, default=1_000_000)
     parser.add_argument("--workers", type=int, default=2)
     parser.add_argument("--keep", help="write the generated file here instead of a deleted temp dir")
-    parser.add_argument("--run", choices=["gatepack", "floor", "pandas"], help=argparse.SUPPRESS)
+    parser.add_argument("--run", choices=["gatepack", "ingest", "floor", "pandas"], help=argparse.SUPPRESS)
     parser.add_argument("--file", help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.run:
-        runner = {"gatepack": lambda p: run_gatepack(p, args.workers), "floor": run_floor, "pandas": run_pandas}
+        runner = {
+            "gatepack": lambda p: run_gatepack(p, args.workers),
+            "ingest": run_ingest,
+            "floor": run_floor,
+            "pandas": run_pandas,
+        }
         print(json.dumps(runner[args.run](Path(args.file))))
         return 0
 
@@ -208,9 +289,10 @@ def main() -> int:
                 if number >= args.pandas_lines:
                     break
                 dst.write(line)
-        results = {
+        results: dict[str, dict] = {
             "gatepack": measure("gatepack", path, args.workers),
             "gatepack (1 process)": measure("gatepack", path, 1),
+            "gatepack ingest (CLI, end to end)": measure("ingest", path, args.workers),
             "floor (orjson loop)": measure("floor", path, 1),
             f"pandas.read_json ({args.pandas_lines:,} lines)": measure("pandas", sliced, 1),
         }
@@ -223,10 +305,12 @@ def main() -> int:
 def report(results: dict[str, dict]) -> int:
     print(f"\n{'contender':<36} {'lines':>12} {'seconds':>9} {'lines/s':>12} {'peak RSS MiB':>13}")
     rates = {}
+    lines = results["floor (orjson loop)"].get("lines")
     for name, res in results.items():
         if "error" in res:
             print(f"{name:<36} failed: {res['error']}")
             continue
+        res.setdefault("lines", lines)  # the CLI does not print how many lines it read: the same file
         rates[name] = res["lines"] / res["seconds"]
         print(f"{name:<36} {res['lines']:>12,} {res['seconds']:>9.2f} {rates[name]:>12,.0f} {res['peak_mib']:>13,.0f}")
     gate, floor = results["gatepack"], results["floor (orjson loop)"]
@@ -245,8 +329,33 @@ def report(results: dict[str, dict]) -> int:
     if gate.get("notes"):
         print("notes:", "; ".join(gate["notes"]))
     ok = equal and gate["peak_mib"] < 1024 and rates["gatepack"] >= rates["floor (orjson loop)"]
-    print(f"\nrequirement (exact, < 1 GiB, >= floor): {'met' if ok else 'NOT met'}")
-    return 0 if ok else 1
+    print(f"\naggregate() requirement (exact, < 1 GiB, >= floor): {'met' if ok else 'NOT met'}")
+    return 0 if ok and _report_ingest(results, rates) else 1
+
+
+def _report_ingest(results: dict[str, dict], rates: dict[str, float]) -> bool:
+    """The CLI end to end: the packet's p95/p99 per name and error ratio against the floor's numpy figures."""
+    name = "gatepack ingest (CLI, end to end)"
+    ingest, floor = results.get(name, {"error": "not run"}), results["floor (orjson loop)"]
+    if "error" in ingest:
+        return False
+    ratio = rates[name] / rates["floor (orjson loop)"]
+    print(f"\n{name}: {rates[name]:,.0f} lines/s = {ratio:.2f}x the floor, peak RSS {ingest['peak_mib']:,.0f} MiB")
+    print(f"  (process tree sum, polled; largest single process {ingest['largest_process_mib']:,.0f} MiB)")
+    worst = 0.0
+    for label, (p95, p99) in sorted(ingest["figures"].items()):
+        want = floor["figures"][label][:2]
+        worst = max(worst, *(abs(g - w) / abs(w) for g, w in zip((p95, p99), want, strict=True)))
+        print(f"  {label:<10} packet p95={p95!r} p99={p99!r}  floor p95={want[0]!r} p99={want[1]!r}")
+    print(f"  errors     packet {ingest['error_ratio']!r}  floor {floor['error_ratio']!r}")
+    equal = {k: v[:2] for k, v in floor["figures"].items()} == ingest["figures"]
+    equal = equal and ingest["error_ratio"] == floor["error_ratio"]
+    print(f"  packet values identical to the floor's numpy result: {equal} (largest relative difference {worst:.1e})")
+    if ingest.get("notes"):
+        print("  notes:", "; ".join(ingest["notes"]))
+    ok = equal and ingest["peak_mib"] < 1024 and ratio >= 1.0
+    print(f"ingest requirement (exact, < 1 GiB, >= floor): {'met' if ok else 'NOT met'}")
+    return ok
 
 
 if __name__ == "__main__":
