@@ -71,16 +71,17 @@ def select_gates(loaded: list[LoadedGate], gate_ids: list[str]) -> list[LoadedGa
 def prometheus_config(
     url: str | None,
     *,
-    bearer_token_file: Path | None,
-    username: str | None,
-    password_file: Path | None,
-    headers: list[str],
-    ca_file: Path | None,
-    insecure: bool,
-    timeout: float,
-    deadline: float,
-    concurrency: int,
+    bearer_token_file: Path | None = None,
+    username: str | None = None,
+    password_file: Path | None = None,
+    headers: list[str] | None = None,
+    ca_file: Path | None = None,
+    insecure: bool = False,
+    timeout: float = 30.0,
+    deadline: float = 300.0,
+    concurrency: int = 8,
 ) -> PrometheusConfig | None:
+    """Backend settings from flags and the environment (``GATEPACK_PROMETHEUS_*``); None without a URL."""
     url = url or os.environ.get("GATEPACK_PROMETHEUS_URL")
     if not url:
         return None
@@ -92,7 +93,7 @@ def prometheus_config(
         url=url,
         bearer_token=creds.bearer_token,
         basic_auth=creds.basic_auth,
-        headers=parse_headers(headers),
+        headers=parse_headers(headers or []),
         verify=verify,
         timeout=timeout,
         deadline=deadline,
@@ -207,18 +208,7 @@ def validate_command(
             except PlanError as exc:
                 problems.append(f"{item.path}: {item.gate.id}/{check.id}: {exc}")
     if prometheus and not problems:
-        config = prometheus_config(
-            prometheus,
-            bearer_token_file=None,
-            username=None,
-            password_file=None,
-            headers=[],
-            ca_file=None,
-            insecure=False,
-            timeout=30,
-            deadline=120,
-            concurrency=8,
-        )
+        config = prometheus_config(prometheus, deadline=120.0)
         assert config is not None
         problems.extend(asyncio.run(_server_parse(config, queries)))
     for problem in problems:

@@ -125,18 +125,7 @@ def ingest_command(
     window = Window(parse_skip(skip_first, "--skip-first"), parse_skip(skip_last, "--skip-last"))
     data = load_inputs(files, input_format, window, loaded)
     evaluators, inputs = loadtest_evaluators(data)
-    config = prometheus_config(
-        prometheus,
-        bearer_token_file=None,
-        username=None,
-        password_file=None,
-        headers=[],
-        ca_file=None,
-        insecure=False,
-        timeout=30.0,
-        deadline=300.0,
-        concurrency=8,
-    )
+    config = prometheus_config(prometheus)
     options = CollectOptions(
         at=parse_time(at),
         variables=parse_vars(var),
