@@ -279,6 +279,9 @@ def aggregates(rows: pd.DataFrame, duration: float | None) -> dict[str, Any]:
     timed = ~np.isnan(ms)
     if timed.any():
         values, w = ms[timed], weights[timed]
+        # sorted once here, so each percentile's own stable argsort below is a cheap pass over sorted data
+        order = np.argsort(values, kind="stable")
+        values, w = values[order], w[order]
         out["min_ms"] = float(values.min())
         out["mean_ms"] = float(np.sum(values * w) / w.sum())
         out["max_ms"] = float(values.max())
