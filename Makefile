@@ -4,30 +4,31 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: demo test lint bench prometheus hey clean
+.PHONY: demo test lint bench bench-loadtest prometheus hey clean
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install --quiet --disable-pip-version-check -e '.[dev]'
 	touch $(STAMP)
 
-prometheus:
-	@command -v prometheus >/dev/null 2>&1 && command -v promtool >/dev/null 2>&1 || { \
+# $(call apt_need,COMMANDS,PACKAGE): install Debian's PACKAGE when a command is missing (as root), else say what to do
+define apt_need
+	@missing=; for c in $(1); do command -v $$c >/dev/null 2>&1 || missing=$$c; done; \
+	if [ -n "$$missing" ]; then \
 	  if [ "$$(id -u)" = "0" ]; then \
-	    echo "installing Debian's prometheus package (prometheus + promtool)"; \
-	    (apt-get install -y -qq prometheus >/dev/null 2>&1 || { apt-get update -qq && apt-get install -y -qq prometheus; }) ; \
+	    echo "installing Debian's $(2) package ($$missing is missing)"; \
+	    apt-get install -y -qq $(2) >/dev/null 2>&1 || { apt-get update -qq && apt-get install -y -qq $(2); }; \
 	  else \
-	    echo "gatepack needs the 'prometheus' and 'promtool' binaries: run 'sudo apt-get install prometheus'" >&2; exit 1; \
-	  fi; }
+	    echo "gatepack needs '$$missing': run 'sudo apt-get install $(2)'" >&2; exit 1; \
+	  fi; \
+	fi
+endef
+
+prometheus:
+	$(call apt_need,prometheus promtool,prometheus)
 
 hey:
-	@command -v hey >/dev/null 2>&1 || { \
-	  if [ "$$(id -u)" = "0" ]; then \
-	    echo "installing Debian's hey package (load-test tests)"; \
-	    (apt-get install -y -qq hey >/dev/null 2>&1 || { apt-get update -qq && apt-get install -y -qq hey; }) ; \
-	  else \
-	    echo "the load-test tests need 'hey': run 'sudo apt-get install hey'" >&2; exit 1; \
-	  fi; }
+	$(call apt_need,hey,hey)
 
 demo: $(STAMP) prometheus
 	$(BIN)/python -m collector.demo
@@ -41,6 +42,9 @@ lint: $(STAMP)
 
 bench: $(STAMP) prometheus
 	$(BIN)/python bench/collect.py
+
+bench-loadtest: $(STAMP)
+	$(BIN)/python bench/loadtest_ndjson.py
 
 clean:
 	rm -rf $(VENV) evidence .pytest_cache .ruff_cache
