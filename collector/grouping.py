@@ -33,7 +33,7 @@ from dataclasses import dataclass, field, replace
 from collector.prometheus import PrometheusClient, QueryResponse
 from slo.templating import escape_promql_string
 
-MAX_GROUP_VALUES = 50
+MAX_GROUP_VALUES = 100
 """Label values per grouped query: keeps each recorded query short and each regex cheap to match.
 
 ``GATEPACK_GROUP_MAX`` overrides it for a run; 0 turns grouping off (every query is sent as written),
@@ -92,6 +92,8 @@ class Group:
 
 
 def _unescape(text: str) -> str:
+    if "\\" not in text:
+        return text
     return re.sub(r"\\(.)", lambda m: _UNESCAPES.get(m.group(1), "\\" + m.group(1)), text)
 
 
