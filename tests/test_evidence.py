@@ -131,3 +131,13 @@ def test_credentials_come_from_env_or_files(tmp_path):
     with pytest.raises(CredentialError, match="cannot read"):
         load_credentials({}, bearer_token_file=tmp_path / "missing")
     assert parse_headers(["X-Scope-OrgID: tenant-a"]) == {"X-Scope-OrgID": "tenant-a"}
+
+
+def test_atomic_write_respects_the_umask(tmp_path):
+    target = tmp_path / "shared.json"
+    previous = os.umask(0o022)
+    try:
+        write_atomic(target, b"{}")
+    finally:
+        os.umask(previous)
+    assert target.stat().st_mode & 0o777 == 0o644
