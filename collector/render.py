@@ -29,17 +29,28 @@ def _value(result: CheckResult) -> str:
     return quantity(result.value, result.unit) if result.value is not None else "—"
 
 
-def verdict_table(packet: EvidencePacket) -> Table:
+FULL_TABLE_LIMIT = 40
+"""Above this many checks the screen lists only the checks that did not pass; the packet has them all."""
+
+
+def verdict_table(packet: EvidencePacket, limit: int = FULL_TABLE_LIMIT) -> Table:
+    """The gate's checks as a table; a large gate shows only what needs a reviewer's eye."""
     gate = packet.gate
     verdict = packet.verdict
     title = Text.assemble(f"{gate.id} · {gate.title} · ", (verdict.value.upper(), VERDICT_STYLE[verdict]))
-    table = Table(title=title, title_justify="left", show_lines=False, expand=False)
+    shown = packet.checks
+    caption = None
+    if len(shown) > limit:
+        shown = [r for r in packet.checks if r.verdict is not Verdict.PASS]
+        hidden = len(packet.checks) - len(shown)
+        caption = f"{hidden} passing check(s) not shown; every check is in the evidence packet"
+    table = Table(title=title, title_justify="left", show_lines=False, expand=False, caption=caption)
     table.add_column("check")
     table.add_column("verdict")
     table.add_column("value", justify="right")
     table.add_column("objective")
     table.add_column("reason", overflow="fold", max_width=70)
-    for result in packet.checks:
+    for result in shown:
         name = result.id if result.required else f"{result.id} (advisory)"
         table.add_row(
             name,
