@@ -11,7 +11,7 @@ import hashlib
 import json
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, PrivateAttr
 
 from slo.results import CheckResult, Verdict
 
@@ -94,9 +94,10 @@ class EvidencePacket(_Model):
     verdict: Verdict
     counts: dict[str, int]
     digest: Digest | None = None
+    _canonical: bytes | None = PrivateAttr(None)
 
 
-def canonical_bytes(document: dict[str, Any]) -> bytes:
+def canonical_bytes(document: Any) -> bytes:
     """Canonical JSON: sorted keys, compact separators, UTF-8, no NaN/Infinity."""
     return json.dumps(document, sort_keys=True, separators=(",", ":"), ensure_ascii=False, allow_nan=False).encode(
         "utf-8"
@@ -109,14 +110,30 @@ def compute_digest(document: dict[str, Any]) -> str:
     return hashlib.sha256(canonical_bytes(body)).hexdigest()
 
 
+def _join_members(members: dict[str, bytes]) -> bytes:
+    """A top-level object from already canonical members: equal to :func:`canonical_bytes` of the whole.
+
+    Sealing needs the canonical body (for the digest) and then the canonical body plus digest (to write);
+    serialising each member once and joining them avoids encoding a large packet twice.
+    """
+    return b"{" + b",".join(canonical_bytes(key) + b":" + members[key] for key in sorted(members)) + b"}"
+
+
 def seal(packet: EvidencePacket) -> EvidencePacket:
-    """The packet with its digest filled in."""
+    """The packet with its digest filled in (its canonical bytes are kept for :func:`to_canonical_json`)."""
     document = packet.model_dump(mode="json", exclude={"digest"})
-    return packet.model_copy(update={"digest": Digest(value=compute_digest(document))})
+    members = {key: canonical_bytes(value) for key, value in document.items()}
+    digest = Digest(value=hashlib.sha256(_join_members(members)).hexdigest())
+    sealed = packet.model_copy(update={"digest": digest})
+    members["digest"] = canonical_bytes(digest.model_dump(mode="json"))
+    sealed._canonical = _join_members(members)
+    return sealed
 
 
 def to_canonical_json(packet: EvidencePacket) -> bytes:
     """The bytes to write for a sealed packet."""
+    if packet._canonical is not None:
+        return packet._canonical
     return canonical_bytes(packet.model_dump(mode="json"))
 
 

@@ -141,3 +141,9 @@ def test_atomic_write_respects_the_umask(tmp_path):
     finally:
         os.umask(previous)
     assert target.stat().st_mode & 0o777 == 0o644
+
+
+def test_sealed_bytes_equal_a_fresh_canonical_encoding():
+    sealed = packet()
+    fresh = json.dumps(sealed.model_dump(mode="json"), sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+    assert to_canonical_json(sealed) == fresh.encode("utf-8")
