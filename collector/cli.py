@@ -101,7 +101,11 @@ def prometheus_config(
     )
 
 
-SpecArg = Annotated[list[Path], typer.Argument(help="Gate spec YAML files", show_default=False)]
+OptionalSpecs = Annotated[
+    list[Path] | None,
+    typer.Argument(help="Gate spec YAML files (default: the built-in catalog)", show_default=False),
+]
+GateIds = Annotated[list[str], typer.Option("--gate", "-g", help="Only these gate ids")]
 PrometheusOpt = Annotated[
     str | None, typer.Option("--prometheus", "-p", help="Prometheus-compatible base URL (or GATEPACK_PROMETHEUS_URL)")
 ]
@@ -109,11 +113,8 @@ PrometheusOpt = Annotated[
 
 @app.command("collect")
 def collect_command(
-    specs: Annotated[
-        list[Path] | None,
-        typer.Argument(help="Gate spec YAML files (default: the built-in catalog)", show_default=False),
-    ] = None,
-    gate: Annotated[list[str], typer.Option("--gate", "-g", help="Only these gate ids")] = [],
+    specs: OptionalSpecs = None,
+    gate: GateIds = [],
     prometheus: PrometheusOpt = None,
     at: Annotated[str | None, typer.Option(help="Evaluation time: RFC 3339 or Unix seconds (default now)")] = None,
     var: Annotated[list[str], typer.Option("--var", help="Override a spec variable: name=value")] = [],
@@ -185,11 +186,8 @@ def collect_command(
 
 @app.command("validate")
 def validate_command(
-    specs: Annotated[
-        list[Path] | None,
-        typer.Argument(help="Gate spec YAML files (default: the built-in catalog)", show_default=False),
-    ] = None,
-    gate: Annotated[list[str], typer.Option("--gate", "-g", help="Only these gate ids")] = [],
+    specs: OptionalSpecs = None,
+    gate: GateIds = [],
     prometheus: PrometheusOpt = None,
     var: Annotated[list[str], typer.Option("--var")] = [],
 ) -> None:

@@ -274,15 +274,10 @@ class PrometheusClient:
             document = json.loads(body)
         except (UnicodeDecodeError, json.JSONDecodeError):
             preview = body[:80].decode("utf-8", "replace")
-            return QueryResponse(
-                query,
-                at,
-                "error",
-                fault="garbage",
-                response_sha256=sha,
-                attempts=attempts,
-                reason=self.redactor(f"backend answered with a non-JSON body: {preview!r}"),
-            )
+            document = None
+            garbage = f"backend answered with a non-JSON body: {preview!r}"
+        else:
+            garbage = "backend answered JSON that is not a Prometheus API response"
         if not isinstance(document, dict) or "status" not in document:
             return QueryResponse(
                 query,
@@ -291,7 +286,7 @@ class PrometheusClient:
                 fault="garbage",
                 response_sha256=sha,
                 attempts=attempts,
-                reason="backend answered JSON that is not a Prometheus API response",
+                reason=self.redactor(garbage),
             )
         warnings = [str(w) for w in document.get("warnings") or []] + [str(w) for w in document.get("infos") or []]
         if document["status"] != "success":
