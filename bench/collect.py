@@ -45,8 +45,8 @@ import numpy as np
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from collector.openmetrics import Family, Series  # noqa: E402
-from collector.promserver import running_prometheus  # noqa: E402
+from collector.testing.openmetrics import Family, Series  # noqa: E402
+from collector.testing.promserver import running_prometheus  # noqa: E402
 
 BENCH = ROOT / "bench"
 OUT = BENCH / "out"
@@ -484,7 +484,7 @@ def write_results(
         "  reuse alone give well under 10×.",
         '- `gatepack` (the default) also notices that the SLOs\' queries differ only in `service="…"` and asks',
         '  one `sum by (service) (…{service=~"a|b|…"}…)` query per role and window for up to 100 services',
-        "  (`collector/grouping.py`), reading each check's value from its own series. Each outcome in the",
+        "  (`collector/sources/prometheus/grouping.py`), reading each check's value from its own series. Each outcome in the",
         "  evidence records the grouped query really sent, the digest of its response and the `selected`",
         "  series labels; the values are identical to the ungrouped run's (tests/test_grouping.py).",
         "",

@@ -5,7 +5,7 @@
 Generates a k6 ``--out json`` file of N lines (Metric declarations + Points with k6's tags) in a temp dir,
 then runs each contender in its own process so peak RSS is that process's own (plus its workers):
 
-* gatepack: ``collector.loadtest.k6_ndjson.aggregate`` → exact p95/p99 and error ratio per ``name``
+* gatepack: ``collector.sources.loadtest.k6_ndjson.aggregate`` → exact p95/p99 and error ratio per ``name``
   (``--workers`` processes, 2 by default, and once in one process);
 * gatepack ingest: the real CLI end to end, ``gatepack ingest FILE --gate perf --spec SPEC --out DIR``
   with p95/p99 latency checks per ``name`` and an overall error_rate check (what users run: it goes
@@ -123,7 +123,7 @@ def _peak_mib(workers: int = 0) -> float:
 
 def run_gatepack(path: Path, workers: int) -> dict:
     sys.path.insert(0, str(ROOT))
-    from collector.loadtest.k6_ndjson import aggregate
+    from collector.sources.loadtest.k6_ndjson import aggregate
 
     start = time.perf_counter()
     agg = aggregate(path, workers=workers)

@@ -13,10 +13,10 @@ from pathlib import Path
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
-from collector.engine import CheckEvaluator, GateRun, build_packet, evaluate_gate
-from collector.files import write_atomic
-from collector.prometheus import PrometheusClient, PrometheusConfig
-from collector.render import markdown, verdict_table
+from collector.report.table import markdown, verdict_table
+from collector.run import CheckEvaluator, GateRun, build_packet, evaluate_gate
+from collector.sinks.files import write_atomic
+from collector.sources.prometheus.client import PrometheusClient, PrometheusConfig
 from collector.specs import LoadedGate
 from collector.subject import build_subject
 from collector.timeutil import compact

@@ -9,7 +9,7 @@ from pydantic import BaseModel
 
 from slo.burnrate import burn_rate, error_budget, windows_to_query
 from slo.formatting import number, percent, quantity
-from slo.plan import conditions_for
+from slo.promql.plan import conditions_for
 from slo.results import (
     AlertConditionResult,
     BurnRateRow,

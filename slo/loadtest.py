@@ -1,6 +1,6 @@
 """Decide load-test checks: k6 threshold syntax, exact aggregations, verdicts. Pure: arrays in, results out.
 
-Readers (in ``collector.loadtest``) turn tool output into a :class:`Measurement` per check; this module
+Readers (in ``collector.sources.loadtest``) turn tool output into a :class:`Measurement` per check; this module
 parses the check's threshold, computes the one number it compares and decides the verdict. Percentiles
 use k6's own method (linear interpolation between the closest ranks, ``rank = p·(n-1)``), so ``p(95)``
 over the same samples equals the number k6 prints; with weights (histogram buckets) the result is the

@@ -12,8 +12,8 @@ from pathlib import Path
 
 import pytest
 
-from collector.openmetrics import Family
-from collector.promserver import LocalPrometheus, PrometheusUnavailable, find_binary, running_prometheus
+from collector.testing.openmetrics import Family
+from collector.testing.promserver import LocalPrometheus, PrometheusUnavailable, find_binary, running_prometheus
 
 ROOT = Path(__file__).resolve().parent.parent
 IN_CI = os.environ.get("CI", "").lower() == "true"

@@ -17,7 +17,7 @@ import itertools
 
 import numpy as np
 
-from collector.openmetrics import Family, Series
+from collector.testing.openmetrics import Family, Series
 
 END = 1767225600  # 2026-01-01T00:00:00Z, a multiple of every window
 STEP = 60

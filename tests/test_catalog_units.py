@@ -13,13 +13,13 @@ from pathlib import Path
 import pytest
 from typer.testing import CliRunner
 
-from collector.attestations import AttestationFileError, append_attestation, load_attestations
 from collector.catalog import catalog_gates, load_catalog
-from collector.cli import app
-from collector.selectors import find_selectors
+from collector.cli.app import app
+from collector.sources.attestations import AttestationFileError, append_attestation, load_attestations
 from slo.attestation import AttestationRecord, evaluate_attestation
 from slo.loader import SpecError
-from slo.plan import plan_check
+from slo.promql.plan import plan_check
+from slo.promql.selectors import find_selectors
 from slo.results import Verdict
 from slo.spec import AttestationCheck
 

@@ -13,12 +13,12 @@ from functools import cache
 import numpy as np
 import pytest
 
-from collector.attestations import AttestationEvaluator
 from collector.catalog import catalog_gates, load_catalog
 from collector.demo.world import attestations, build_world, lognormal_cdf
-from collector.engine import GateRun, evaluate_gate
-from collector.openmetrics import Family
-from collector.prometheus import PrometheusClient, PrometheusConfig
+from collector.run import GateRun, evaluate_gate
+from collector.sources.attestations import AttestationEvaluator
+from collector.sources.prometheus.client import PrometheusClient, PrometheusConfig
+from collector.testing.openmetrics import Family
 from slo.results import Verdict
 
 pytestmark = pytest.mark.integration

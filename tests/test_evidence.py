@@ -9,9 +9,9 @@ from pathlib import Path
 
 import pytest
 
-from collector.credentials import CredentialError, load_credentials, parse_headers
-from collector.files import write_atomic
-from collector.redact import Redactor, redact_url
+from collector.sinks.files import write_atomic
+from collector.sources.credentials import CredentialError, load_credentials, parse_headers
+from collector.sources.redact import Redactor, redact_url
 from slo.evaluate import result, summarize
 from slo.evidence import (
     Collector,

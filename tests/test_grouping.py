@@ -11,10 +11,10 @@ import asyncio
 import numpy as np
 import pytest
 
-from collector.engine import GateRun, evaluate_gate
-from collector.grouping import grouped_text, plan_groups, shapes
-from collector.openmetrics import Family, Series
-from collector.prometheus import PrometheusClient, PrometheusConfig
+from collector.run import GateRun, evaluate_gate
+from collector.sources.prometheus.client import PrometheusClient, PrometheusConfig
+from collector.sources.prometheus.grouping import grouped_text, plan_groups, shapes
+from collector.testing.openmetrics import Family, Series
 from slo.durations import parse_duration
 from slo.loader import load_gates
 

@@ -13,8 +13,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from collector.loadtest import gatling
-from collector.loadtest.model import LoadtestFormatError
+from collector.sources.loadtest import gatling
+from collector.sources.loadtest.model import LoadtestFormatError
 
 
 @pytest.fixture(scope="module")

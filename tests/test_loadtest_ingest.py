@@ -15,7 +15,7 @@ from xml.etree import ElementTree as ET
 import numpy as np
 import pytest
 
-from collector.cli import main
+from collector.cli.app import main
 from tests.conftest import unavailable
 from tests.loadtest.server import running_server
 

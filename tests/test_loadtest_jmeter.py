@@ -11,8 +11,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from collector.loadtest import jmeter
-from collector.loadtest.model import LoadtestFormatError
+from collector.sources.loadtest import jmeter
+from collector.sources.loadtest.model import LoadtestFormatError
 
 TC = re.compile(r"^Number of samples in transaction")
 

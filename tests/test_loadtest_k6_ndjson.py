@@ -12,8 +12,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from collector.loadtest import k6_ndjson
-from collector.loadtest.model import LoadtestFormatError
+from collector.sources.loadtest import k6_ndjson
+from collector.sources.loadtest.model import LoadtestFormatError
 
 RUNS = ["generated-v1.1.0", "generated-v1.1.0-abortOnFail", "generated-v2.2.0-14-g87883075c"]
 
@@ -308,7 +308,7 @@ def test_a_bad_kept_sample_point_is_an_error(k6dir: Path, tmp_path: Path) -> Non
 
 def test_ingest_keeps_only_what_the_gate_reads(k6dir: Path) -> None:
     """load() with a gate's checks: the requests table plus just the custom metric a check names."""
-    from collector.loadtest.evaluator import load, sample_metrics
+    from collector.sources.loadtest.evaluator import load, sample_metrics
     from slo.spec import LoadtestCheck
 
     checks = [

@@ -20,8 +20,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from collector.loadtest.evaluator import evaluate, load
-from collector.loadtest.measure import Window, table
+from collector.sources.loadtest.evaluator import evaluate, load
+from collector.sources.loadtest.measure import Window, table
 from slo.spec import LoadtestCheck
 from tests.conftest import unavailable
 from tests.loadtest.server import LoggedRequest, running_server

@@ -11,9 +11,9 @@ import time
 
 import pytest
 
-from collector.engine import evaluate_gate
-from collector.prometheus import PrometheusClient, PrometheusConfig, parse_retry_after
-from collector.promserver import free_port
+from collector.run import evaluate_gate
+from collector.sources.prometheus.client import PrometheusClient, PrometheusConfig, parse_retry_after
+from collector.testing.promserver import free_port
 from slo.loader import load_gates
 from slo.results import Verdict
 from tests.faulty_backend import FaultyBackend

@@ -10,9 +10,9 @@ from pathlib import Path
 
 import pytest
 
-from collector.engine import GateRun, evaluate_gate
-from collector.prometheus import PrometheusClient, PrometheusConfig
+from collector.run import GateRun, evaluate_gate
 from collector.runner import CollectOptions, collect
+from collector.sources.prometheus.client import PrometheusClient, PrometheusConfig
 from collector.specs import LoadedGate
 from slo.burnrate import WORKBOOK_CONDITIONS
 from slo.durations import parse_duration

@@ -6,7 +6,7 @@ import re
 
 from rich.console import Console
 
-from collector.render import markdown, verdict_table
+from collector.report.table import markdown, verdict_table
 from slo.evaluate import result, summarize
 from slo.evidence import Collector, Evaluation, EvidencePacket, GateRef, SpecRef, Subject, seal
 from slo.results import Verdict

@@ -10,7 +10,7 @@ import pytest
 from slo.burnrate import default_conditions
 from slo.durations import DurationError, format_duration, parse_duration
 from slo.loader import SpecError, load_gates
-from slo.plan import PlanError, plan_check
+from slo.promql.plan import PlanError, plan_check
 from slo.templating import TemplateError, escape_promql_string, render
 
 BROKEN = """\

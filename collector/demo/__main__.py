@@ -19,11 +19,11 @@ from pathlib import Path
 
 from rich.console import Console
 
-from collector.attestations import dump_attestations
 from collector.demo.board import board
 from collector.demo.world import SCENARIOS, attestations, build_world
-from collector.files import write_atomic
-from collector.promserver import PrometheusUnavailable, running_prometheus
+from collector.sinks.files import write_atomic
+from collector.sources.attestations import dump_attestations
+from collector.testing.promserver import PrometheusUnavailable, running_prometheus
 from slo.evidence import EvidencePacket
 
 
@@ -40,7 +40,7 @@ def run_scenario(scenario: str, end: int, out_dir: Path, console: Console) -> li
         command = [
             sys.executable,
             "-m",
-            "collector.cli",
+            "collector.cli.app",
             "collect",
             "--prometheus",
             prometheus.url,

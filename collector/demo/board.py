@@ -5,7 +5,7 @@ from __future__ import annotations
 from rich.table import Table
 from rich.text import Text
 
-from collector.render import VERDICT_STYLE
+from collector.report.table import VERDICT_STYLE
 from slo.evidence import EvidencePacket
 from slo.formatting import quantity
 from slo.results import CheckResult, Verdict

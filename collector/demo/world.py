@@ -29,7 +29,7 @@ from math import erf, exp, log, sqrt
 
 import numpy as np
 
-from collector.openmetrics import Family, Series
+from collector.testing.openmetrics import Family, Series
 from collector.timeutil import rfc3339
 from slo.attestation import AttestationRecord
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-# format name → reader module under collector.loadtest. Order matters for detection: more specific
+# format name → reader module under collector.sources.loadtest. Order matters for detection: more specific
 # sniffers first.
 READERS: dict[str, str] = {
     "k6-summary": "k6_summary",

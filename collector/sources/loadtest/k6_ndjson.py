@@ -36,7 +36,7 @@ import numpy as np
 import orjson
 import pandas as pd
 
-from collector.loadtest.model import LoadtestFormatError, LoadtestResult
+from collector.sources.loadtest.model import LoadtestFormatError, LoadtestResult
 
 DURATION = b"http_req_duration"
 FAILED = b"http_req_failed"

@@ -6,10 +6,10 @@ from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
-from collector.engine import CheckEvaluator
-from collector.files import sha256_file
-from collector.loadtest.detect import read_file, reconcile
-from collector.loadtest.measure import LoadtestData, Window, aggregates, measure, prepare, select
+from collector.run import CheckEvaluator
+from collector.sinks.files import sha256_file
+from collector.sources.loadtest.detect import read_file, reconcile
+from collector.sources.loadtest.measure import LoadtestData, Window, aggregates, measure, prepare, select
 from slo.evaluate import error_result
 from slo.evidence import InputFile
 from slo.loadtest import evaluate_loadtest

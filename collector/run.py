@@ -1,6 +1,6 @@
 """Evaluate one gate: plan its queries, send each distinct one once, decide every check.
 
-Checks that read a Prometheus backend go through :class:`~collector.prometheus.PrometheusClient`;
+Checks that read a Prometheus backend go through :class:`~collector.sources.prometheus.client.PrometheusClient`;
 other kinds (attestations, load-test results) are answered by evaluators the caller registers by kind.
 A fault in one check never stops the others: it becomes that check's ``error`` or ``no_data``.
 """
@@ -12,9 +12,9 @@ import platform
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 
-from collector.diagnose import diagnose
-from collector.grouping import GroupingClient
-from collector.prometheus import PrometheusClient, QueryResponse, reduce_to_number
+from collector.sources.prometheus.client import PrometheusClient, QueryResponse, reduce_to_number
+from collector.sources.prometheus.diagnose import diagnose
+from collector.sources.prometheus.grouping import GroupingClient
 from collector.timeutil import rfc3339
 from slo import __version__
 from slo.durations import parse_duration
@@ -30,7 +30,7 @@ from slo.evidence import (
     Subject,
     seal,
 )
-from slo.plan import PlanError, PlannedQuery, plan_check
+from slo.promql.plan import PlanError, PlannedQuery, plan_check
 from slo.results import CheckResult, QueryOutcome
 from slo.spec import Check, Gate, SloCheck, ThresholdCheck
 

@@ -13,7 +13,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from collector.loadtest.model import LoadtestFormatError, LoadtestResult, SummaryMetric
+from collector.sources.loadtest.model import LoadtestFormatError, LoadtestResult, SummaryMetric
 from slo.loadtest import Measurement, percentile
 from slo.spec import LoadtestCheck
 

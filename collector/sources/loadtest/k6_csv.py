@@ -12,8 +12,8 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from collector.loadtest.common import numbers, read_bytes, read_csv, request_table
-from collector.loadtest.model import LoadtestFormatError, LoadtestResult
+from collector.sources.loadtest.common import numbers, read_bytes, read_csv, request_table
+from collector.sources.loadtest.model import LoadtestFormatError, LoadtestResult
 
 HEADER = b"metric_name,timestamp,metric_value"
 FIXED = ("metric_name", "timestamp", "metric_value")

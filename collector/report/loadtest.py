@@ -6,7 +6,7 @@ from typing import Any
 
 from rich.table import Table
 
-from collector.loadtest.measure import LoadtestData, table
+from collector.sources.loadtest.measure import LoadtestData, table
 from slo.formatting import number, percent
 
 COLUMNS = (

@@ -13,8 +13,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from types import ModuleType
 
-from collector.loadtest.formats import READERS
-from collector.loadtest.model import LoadtestFormatError, LoadtestResult
+from collector.sources.loadtest.formats import READERS
+from collector.sources.loadtest.model import LoadtestFormatError, LoadtestResult
 
 HEAD_BYTES = 64 * 1024
 
@@ -29,9 +29,9 @@ class Reader:
 
 def _module(name: str) -> ModuleType | None:
     try:
-        return importlib.import_module(f"collector.loadtest.{name}")
+        return importlib.import_module(f"collector.sources.loadtest.{name}")
     except ModuleNotFoundError as exc:
-        if exc.name == f"collector.loadtest.{name}":
+        if exc.name == f"collector.sources.loadtest.{name}":
             return None  # reader not written yet
         raise
 

@@ -11,8 +11,8 @@ from pathlib import Path
 
 import numpy as np
 
-from collector.loadtest.common import numbers, read_bytes, read_csv, request_table
-from collector.loadtest.model import LoadtestFormatError, LoadtestResult
+from collector.sources.loadtest.common import numbers, read_bytes, read_csv, request_table
+from collector.sources.loadtest.model import LoadtestFormatError, LoadtestResult
 
 HEADER = b"response-time,DNS+dialup,DNS,Request-write,Response-delay,Response-read,status-code,offset"
 REQUIRED = ("response-time", "status-code", "offset")

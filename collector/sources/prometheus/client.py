@@ -23,7 +23,7 @@ from typing import Any
 
 import httpx
 
-from collector.redact import Redactor, redact_url
+from collector.sources.redact import Redactor, redact_url
 
 DEFAULT_MAX_RESPONSE_BYTES = 32 * 1024 * 1024
 

@@ -30,7 +30,7 @@ import re
 from collections.abc import Iterable
 from dataclasses import dataclass, field, replace
 
-from collector.prometheus import PrometheusClient, QueryResponse
+from collector.sources.prometheus.client import PrometheusClient, QueryResponse
 from slo.templating import escape_promql_string
 
 MAX_GROUP_VALUES = 100

@@ -12,8 +12,8 @@ from __future__ import annotations
 import asyncio
 import math
 
-from collector.prometheus import PrometheusClient, QueryResponse
-from collector.selectors import Selector, find_selectors
+from collector.sources.prometheus.client import PrometheusClient, QueryResponse
+from slo.promql.selectors import Selector, find_selectors
 from slo.results import QueryOutcome
 
 DEFAULT_LOOKUP_RANGE = "1d"

@@ -9,7 +9,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from collector.loadtest.model import REQUEST_COLUMNS, LoadtestFormatError
+from collector.sources.loadtest.model import REQUEST_COLUMNS, LoadtestFormatError
 
 MAX_INPUT_BYTES = 2 * 1024**3
 

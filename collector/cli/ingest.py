@@ -15,12 +15,12 @@ from typing import TYPE_CHECKING, Annotated
 
 import typer
 
-from collector.cli import FailOn, PrometheusOpt, UsageError, app, err, parse_vars, prometheus_config, select_gates
-from collector.loadtest.formats import READERS
+from collector.cli.app import FailOn, PrometheusOpt, UsageError, app, err, parse_vars, prometheus_config, select_gates
+from collector.sources.loadtest.formats import READERS
 
 if TYPE_CHECKING:
-    from collector.engine import CheckEvaluator
-    from collector.loadtest.measure import LoadtestData, Window
+    from collector.run import CheckEvaluator
+    from collector.sources.loadtest.measure import LoadtestData, Window
     from collector.specs import LoadedGate
     from slo.evidence import InputFile
 
@@ -54,8 +54,8 @@ def load_inputs(
     With ``gates``, only the raw-point metrics their checks use are kept (a k6 NDJSON file of millions of
     points stays small in memory); without, everything is kept.
     """
-    from collector.loadtest.evaluator import load, sample_metrics
-    from collector.loadtest.model import LoadtestFormatError
+    from collector.sources.loadtest.evaluator import load, sample_metrics
+    from collector.sources.loadtest.model import LoadtestFormatError
 
     if forced is not None and forced not in READERS:
         raise UsageError(f"unknown --format {forced!r}: choose one of {', '.join(READERS)}")
@@ -68,7 +68,7 @@ def load_inputs(
 
 def loadtest_evaluators(data: LoadtestData) -> tuple[dict[str, CheckEvaluator], list[InputFile]]:
     """The ``loadtest`` evaluator and the inputs' provenance for :class:`CollectOptions`."""
-    from collector.loadtest.evaluator import input_files, make_evaluator
+    from collector.sources.loadtest.evaluator import input_files, make_evaluator
 
     return {"loadtest": make_evaluator(data)}, input_files(data)
 
@@ -113,12 +113,12 @@ def ingest_command(
     commit: Annotated[str | None, typer.Option(help="Subject: commit (default from CI, e.g. GITHUB_SHA)")] = None,
 ) -> None:
     """Decide a gate's load-test checks from result files and write a sealed evidence packet."""
-    from collector.files import write_atomic
-    from collector.junit import junit_xml
-    from collector.loadtest.measure import Window
-    from collector.loadtest.report import markdown_table, rich_table
-    from collector.render import markdown
+    from collector.report.junit import junit_xml
+    from collector.report.loadtest import markdown_table, rich_table
+    from collector.report.table import markdown
     from collector.runner import CollectOptions, collect
+    from collector.sinks.files import write_atomic
+    from collector.sources.loadtest.measure import Window
     from collector.timeutil import parse_time
 
     loaded = _gates(spec, gate)
@@ -163,6 +163,6 @@ def _append(path: Path, text: str) -> None:
         with path.open("a", encoding="utf-8") as handle:
             handle.write(text)
         return
-    from collector.files import write_atomic
+    from collector.sinks.files import write_atomic
 
     write_atomic(path, text.encode("utf-8"))

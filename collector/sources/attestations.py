@@ -13,8 +13,8 @@ from pathlib import Path
 
 from pydantic import ValidationError
 
-from collector.engine import CheckEvaluator
-from collector.files import sha256_file, write_atomic
+from collector.run import CheckEvaluator
+from collector.sinks.files import sha256_file, write_atomic
 from slo.attestation import AttestationRecord, evaluate_attestation
 from slo.evidence import InputFile
 from slo.results import CheckResult

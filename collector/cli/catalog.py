@@ -15,11 +15,11 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
-from collector.cli import UsageError, app, err
+from collector.cli.app import UsageError, app, err
 from collector.timeutil import parse_time, rfc3339
 
 if TYPE_CHECKING:
-    from collector.engine import CheckEvaluator
+    from collector.run import CheckEvaluator
     from collector.specs import LoadedGate
     from slo.evidence import InputFile
 
@@ -30,7 +30,7 @@ def attestation_options(
     path: Path | None, gates: list[LoadedGate]
 ) -> tuple[dict[str, CheckEvaluator], list[InputFile]]:
     """The ``attestation`` evaluator over ``path`` and, when gates use it and it exists, its input record."""
-    from collector.attestations import (
+    from collector.sources.attestations import (
         DEFAULT_PATH,
         AttestationEvaluator,
         AttestationFileError,
@@ -81,8 +81,8 @@ def attest_command(
     """Record a human attestation that `collect` turns into evidence for the gate's attestation check."""
     from pydantic import ValidationError
 
-    from collector.attestations import DEFAULT_PATH, AttestationFileError, append_attestation
-    from collector.files import sha256_file
+    from collector.sinks.files import sha256_file
+    from collector.sources.attestations import DEFAULT_PATH, AttestationFileError, append_attestation
     from slo.attestation import AttestationRecord
 
     path = attestations or DEFAULT_PATH

@@ -11,8 +11,8 @@ import json
 from pathlib import Path
 from typing import Any
 
-from collector.loadtest.common import read_bytes
-from collector.loadtest.model import LoadtestFormatError, LoadtestResult, SummaryMetric, ToolThreshold
+from collector.sources.loadtest.common import read_bytes
+from collector.sources.loadtest.model import LoadtestFormatError, LoadtestResult, SummaryMetric, ToolThreshold
 
 # Built-in k6 trends that measure time (milliseconds); --summary-export does not say which trends do.
 TIME_TRENDS = (

@@ -4,7 +4,7 @@ The JSON report keeps each request name's response-time histogram; Locust rounds
 ms below 100 ms, then two significant digits), so percentiles computed from it are exact over the
 rounded values and carry that rounding (stated in ``precision``). ``_stats.csv`` is rewritten by a
 one-second timer rather than at shutdown, so it can miss the last second of requests: when both are
-given, the JSON report wins (see :func:`collector.loadtest.detect.reconcile`).
+given, the JSON report wins (see :func:`collector.sources.loadtest.detect.reconcile`).
 """
 
 from __future__ import annotations
@@ -17,8 +17,8 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from collector.loadtest.common import read_bytes, read_csv, request_table
-from collector.loadtest.model import LoadtestFormatError, LoadtestResult, SummaryMetric
+from collector.sources.loadtest.common import read_bytes, read_csv, request_table
+from collector.sources.loadtest.model import LoadtestFormatError, LoadtestResult, SummaryMetric
 
 PRECISION = (
     "locust histogram: response times rounded to whole ms below 100 ms, 2 significant digits above "

@@ -24,7 +24,7 @@ import numpy as np
 import orjson
 import pandas as pd
 
-from collector.loadtest.model import LoadtestFormatError, LoadtestResult, SummaryMetric
+from collector.sources.loadtest.model import LoadtestFormatError, LoadtestResult, SummaryMetric
 
 RUN, REQUEST, USER, GROUP, ERROR = 0, 1, 2, 3, 4
 DEFAULT_PERCENTILES = (50, 75, 95, 99)

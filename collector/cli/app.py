@@ -12,15 +12,15 @@ from typing import Annotated
 import typer
 from rich.console import Console
 
-from collector.credentials import CredentialError, load_credentials, parse_headers
-from collector.prometheus import PrometheusClient, PrometheusConfig
 from collector.runner import EXIT_FAIL, EXIT_UNREACHABLE, EXIT_USAGE, CollectOptions, collect
+from collector.sources.credentials import CredentialError, load_credentials, parse_headers
+from collector.sources.prometheus.client import PrometheusClient, PrometheusConfig
 from collector.specs import LoadedGate, load_spec_files
 from collector.timeutil import TimeError, parse_time
 from slo import __version__
 from slo.evidence import verify_bytes
 from slo.loader import SpecError
-from slo.plan import PlanError, plan_check
+from slo.promql.plan import PlanError, plan_check
 from slo.schema_export import SCHEMA_FILES, render_schema
 
 app = typer.Typer(
@@ -141,7 +141,7 @@ def collect_command(
 ) -> None:
     """Query the backend for every check of the gates and write sealed evidence packets."""
     from collector.catalog import catalog_gates
-    from collector.cli_catalog import attestation_options
+    from collector.cli.catalog import attestation_options
 
     loaded = select_gates(load_spec_files(specs), gate) if specs else catalog_gates(gate)
     config = prometheus_config(
@@ -170,7 +170,7 @@ def collect_command(
         show_progress=sys.stderr.isatty(),
     )
     if loadtest:
-        from collector.cli_ingest import load_inputs, loadtest_evaluators
+        from collector.cli.ingest import load_inputs, loadtest_evaluators
 
         evaluators, inputs = loadtest_evaluators(load_inputs(loadtest, gates=loaded))
         options.evaluators = {**options.evaluators, **evaluators}
@@ -268,8 +268,8 @@ def version_command() -> None:
     print(f"gatepack {__version__}")
 
 
-import collector.cli_catalog  # noqa: E402  (registers `gates` and `attest` on `app`)
-import collector.cli_ingest  # noqa: E402, F401  (registers `ingest` on `app`)
+import collector.cli.catalog  # noqa: E402  (registers `gates` and `attest` on `app`)
+import collector.cli.ingest  # noqa: E402, F401  (registers `ingest` on `app`)
 
 
 def main() -> None:

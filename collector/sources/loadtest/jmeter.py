@@ -22,7 +22,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from collector.loadtest.model import REQUEST_COLUMNS, LoadtestFormatError, LoadtestResult
+from collector.sources.loadtest.model import REQUEST_COLUMNS, LoadtestFormatError, LoadtestResult
 
 TC_MESSAGE = re.compile(r"Number of samples in transaction\s*:\s*\d+\s*,\s*number of failing samples\s*:\s*\d+")
 """What JMeter writes as responseMessage of a Transaction Controller sample."""

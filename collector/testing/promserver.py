@@ -24,7 +24,7 @@ from pathlib import Path
 import httpx
 import numpy as np
 
-from collector.openmetrics import Family, Series, write_openmetrics
+from collector.testing.openmetrics import Family, Series, write_openmetrics
 
 BLOCK_SECONDS = 2 * 3600
 BLOCKS_PER_FILE = 4
