@@ -12,7 +12,8 @@ import time
 import pytest
 
 from collector.run import evaluate_gate
-from collector.sources.prometheus.client import PrometheusClient, PrometheusConfig, parse_retry_after
+from collector.sources.http import parse_retry_after
+from collector.sources.prometheus.client import PrometheusClient, PrometheusConfig
 from collector.testing.promserver import free_port
 from slo.loader import load_gates
 from slo.results import Verdict
