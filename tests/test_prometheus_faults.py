@@ -14,6 +14,7 @@ import pytest
 from collector.run import evaluate_gate
 from collector.sources.http import parse_retry_after
 from collector.sources.prometheus.client import PrometheusClient, PrometheusConfig
+from collector.sources.prometheus.source import PrometheusSource
 from collector.testing.promserver import free_port
 from slo.loader import load_gates
 from slo.results import Verdict
@@ -39,7 +40,7 @@ def run(url: str, **config: object):
 
     async def go():
         async with PrometheusClient(PrometheusConfig(url=url, **settings)) as client:  # type: ignore[arg-type]
-            return await evaluate_gate(gate, at=1767225600, client=client)
+            return await evaluate_gate(gate, at=1767225600, sources=[PrometheusSource(client)])
 
     return asyncio.run(go())
 
