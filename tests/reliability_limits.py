@@ -29,7 +29,7 @@ def run_limited(args: list[str], megabytes: int, timeout: float = 60.0) -> subpr
         capture_output=True,
         text=True,
         timeout=timeout,
-        preexec_fn=limit_address_space(megabytes),  # noqa: PLW1509 - no threads in the test process at this point
+        preexec_fn=limit_address_space(megabytes),
     )
 
 
@@ -40,5 +40,5 @@ def python_limited(code: str, megabytes: int, timeout: float = 60.0) -> subproce
         capture_output=True,
         text=True,
         timeout=timeout,
-        preexec_fn=limit_address_space(megabytes),  # noqa: PLW1509
+        preexec_fn=limit_address_space(megabytes),
     )

@@ -19,7 +19,7 @@ AT = "2026-01-01T00:00:00Z"
 
 
 def slo_check(period: str = "30d", objective: float = 99.9, numerator: str = "good", **extra: object) -> SloCheck:
-    queries = {numerator: f'sum(increase(x{{code!~"5.."}}[{{{{ window }}}}]))'}
+    queries = {numerator: 'sum(increase(x{code!~"5.."}[{{ window }}]))'}
     return SloCheck(
         id="s",
         kind="slo",
