@@ -32,6 +32,7 @@ from array import array
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import BinaryIO
 
 import numpy as np
 import orjson
@@ -474,11 +475,28 @@ def _ranges(path: Path, workers: int) -> list[tuple[int, int]]:
     cuts = [0]
     with path.open("rb") as fh:
         for i in range(1, workers):
-            fh.seek(max(size * i // workers, cuts[-1]))
-            fh.readline()
-            cuts.append(min(fh.tell(), size))
+            start = max(size * i // workers, cuts[-1])
+            cuts.append(min(start + _to_line_end(fh, start), size))
     cuts.append(size)
     return [(a, b) for a, b in itertools.pairwise(cuts) if b > a]
+
+
+def _to_line_end(fh: BinaryIO, start: int) -> int:
+    """Bytes from ``start`` to just after the next newline, looking no further than one line may be long.
+
+    A range cut inside an over-long line is fine: the range before it ends in that line and reports it.
+    """
+    fh.seek(start)
+    scanned = 0
+    while scanned <= MAX_LINE_BYTES:
+        block = fh.read(1 << 20)
+        if not block:
+            break
+        at = block.find(b"\n")
+        if at >= 0:
+            return scanned + at + 1
+        scanned += len(block)
+    return scanned
 
 
 def _scan_all(path: Path, full: bool, workers: int, wanted: frozenset[bytes] | None = None) -> list[_Part]:
