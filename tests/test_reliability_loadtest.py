@@ -336,7 +336,11 @@ def test_jmeter_xml_garbage_is_refused_in_bounded_memory(lt: Path, tmp_path: Pat
 @pytest.mark.parametrize(
     ("name", "head", "forced"),
     [
-        ("hey.csv", b"response-time,DNS+dialup,DNS,Request-write,Response-delay,Response-read,status-code,offset\n", None),
+        (
+            "hey.csv",
+            b"response-time,DNS+dialup,DNS,Request-write,Response-delay,Response-read,status-code,offset\n",
+            None,
+        ),
         ("k6.csv", b"metric_name,timestamp,metric_value\n", None),
         ("sim.log", b"RUN\tsim\tsim\t1617110480000\t \t3.5.1\n", None),
         ("report.json", b'[{"name": "x", "response_times": {', None),
