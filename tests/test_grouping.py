@@ -13,7 +13,7 @@ import pytest
 
 from collector.run import GateRun, evaluate_gate
 from collector.sources.prometheus.client import PrometheusClient, PrometheusConfig
-from collector.sources.prometheus.grouping import grouped_text, plan_groups, shapes
+from slo.promql.grouping import grouped_text, plan_groups, shapes
 from collector.testing.openmetrics import Family, Series
 from slo.durations import parse_duration
 from slo.loader import load_gates

@@ -18,14 +18,14 @@ BACKTICK = "`"
 COMMENT = "#"
 
 _ESCAPES = {"\\": "\\\\", "\n": "\\n", "\r": "\\r", "\t": "\\t"}
+_TABLES = {quote: str.maketrans({**_ESCAPES, quote: "\\" + quote}) for quote in (DOUBLE, SINGLE)}
 
 
 def escape_string(value: str, quote: str = DOUBLE) -> str:
     """``value`` escaped for use between two ``quote`` characters (``"`` or ``'``) in PromQL."""
     if quote not in (DOUBLE, SINGLE):
         raise ValueError(f"PromQL strings in {quote!r} cannot be escaped")
-    table = {**_ESCAPES, quote: "\\" + quote}
-    return "".join(table.get(char, char) for char in value)
+    return value.translate(_TABLES[quote])
 
 
 def contexts(text: str, positions: Iterable[int]) -> list[str | None]:

@@ -10,6 +10,7 @@ selector with the query's own modifiers).
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from datetime import timedelta
 
@@ -17,6 +18,9 @@ import promql_parser as pp
 
 from slo.promql.escape import escape_string
 from slo.promql.parse import Expr, children, format_at, format_duration, match_op, parse
+
+
+_LABEL = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
 
 
 @dataclass(frozen=True)
@@ -27,7 +31,9 @@ class Matcher:
 
     @property
     def text(self) -> str:
-        return f'{self.label}{self.op}"{escape_string(self.value)}"'
+        """The matcher as PromQL (a label name that is not an identifier is quoted, as Prometheus 3 writes it)."""
+        label = self.label if _LABEL.fullmatch(self.label) else f'"{escape_string(self.label)}"'
+        return f'{label}{self.op}"{escape_string(self.value)}"'
 
 
 @dataclass(frozen=True)
@@ -60,10 +66,17 @@ class Selector:
         groups = tuple(tuple(m for m in group if m.label != label) for group in self.or_matchers)
         return _selector_text(self._name(), kept, groups, always_braces=True)
 
+    @property
+    def instant(self) -> str:
+        """The instant selector with its own ``offset`` and ``@``: the series the query itself reads."""
+        return self.text + self._modifiers()
+
     def over(self, window: str) -> str:
         """The selector as a range selector over ``window``, keeping its own ``offset`` and ``@``."""
-        modifiers = "".join(f" {part}" for part in (f"offset {self.offset}" if self.offset else None, self.at) if part)
-        return f"{self.text}[{window}]{modifiers}"
+        return f"{self.text}[{window}]{self._modifiers()}"
+
+    def _modifiers(self) -> str:
+        return "".join(f" {part}" for part in (f"offset {self.offset}" if self.offset else None, self.at) if part)
 
     def _name(self) -> str | None:
         named = any(m.label == "__name__" for m in self.matchers)
