@@ -130,7 +130,7 @@ def test_find_selectors_refuses_text_that_is_not_promql():
     op=st.sampled_from(["=", "!="]),
 )
 def test_selector_values_are_unescaped_and_texts_round_trip(value, quote, op):
-    query = f"sum(rate(m{{a{op}{quote}{escape_string(value, quote)}{quote},b=\"x\"}}[5m]))"
+    query = f'sum(rate(m{{a{op}{quote}{escape_string(value, quote)}{quote},b="x"}}[5m]))'
     (selector,) = find_selectors(query)
     assert [(m.label, m.op, m.value) for m in selector.matchers] == [("a", op, value), ("b", "=", "x")]
     assert structure(parse(selector.over("5m"))) == structure(parse(query).expr.args[0])

@@ -6,8 +6,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 
 from slo.burnrate import default_conditions, windows_to_query
-from slo.spec import BurnRateWindow, Check, SloCheck, ThresholdCheck
 from slo.promql.parse import validate
+from slo.spec import BurnRateWindow, Check, SloCheck, ThresholdCheck
 from slo.templating import TemplateError, render
 
 

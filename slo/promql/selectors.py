@@ -19,7 +19,6 @@ import promql_parser as pp
 from slo.promql.escape import escape_string
 from slo.promql.parse import Expr, children, format_at, format_duration, match_op, parse
 
-
 _LABEL = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
 
 

@@ -20,6 +20,7 @@ from dataclasses import replace
 from collector.sources.prometheus.client import PrometheusClient, QueryResponse
 from slo.promql.grouping import MAX_GROUP_VALUES, Group, plan_groups
 
+
 class GroupingClient:
     """Serves instant queries at one time, answering grouped members from their group's response.
 
