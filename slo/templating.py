@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Mapping
+from functools import lru_cache
 
 from slo.promql.escape import BACKTICK, DOUBLE, SINGLE, contexts, escape_string
 
@@ -35,14 +36,20 @@ def placeholders(query: str) -> list[str]:
     return list(seen)
 
 
-def render(query: str, values: Mapping[str, str]) -> str:
-    """The query with every placeholder replaced; raises :class:`TemplateError` on a missing or unsafe value."""
+@lru_cache(maxsize=4096)
+def _slots(query: str) -> tuple[tuple[int, int, str, str | None], ...]:
+    """Each placeholder's (start, end, name, enclosing quote); cached because one template is rendered
+    once per window and the same checks are planned again for validation and collection."""
     matches = list(PLACEHOLDER.finditer(query))
     enclosing = contexts(query, [m.start() for m in matches])
+    return tuple((m.start(), m.end(), m.group(1), quote) for m, quote in zip(matches, enclosing, strict=True))
+
+
+def render(query: str, values: Mapping[str, str]) -> str:
+    """The query with every placeholder replaced; raises :class:`TemplateError` on a missing or unsafe value."""
     pieces: list[str] = []
     last = 0
-    for match, quote in zip(matches, enclosing, strict=True):
-        name = match.group(1)
+    for start, end, name, quote in _slots(query):
         if name not in values:
             raise TemplateError(f"placeholder {{{{ {name} }}}} has no value (define it in vars or --var)")
         value = str(values[name])
@@ -58,8 +65,8 @@ def render(query: str, values: Mapping[str, str]) -> str:
                 f"value {value!r} for {{{{ {name} }}}} stands outside quotes in the query and is not a bare "
                 "name, number or duration; put the placeholder inside a quoted label matcher"
             )
-        pieces.append(query[last : match.start()])
+        pieces.append(query[last:start])
         pieces.append(value)
-        last = match.end()
+        last = end
     pieces.append(query[last:])
     return "".join(pieces)

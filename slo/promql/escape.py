@@ -10,6 +10,7 @@ before any value is put in, so a value can never change what the rest of the tem
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterable
 
 DOUBLE = '"'
@@ -28,35 +29,30 @@ def escape_string(value: str, quote: str = DOUBLE) -> str:
     return value.translate(_TABLES[quote])
 
 
+_LEXEMES = re.compile(
+    r'"(?:[^"\\]|\\.)*"?'  # a double-quoted string (to the end of the text when unterminated)
+    r"|'(?:[^'\\]|\\.)*'?"  # a single-quoted string
+    r"|`[^`]*`?"  # a raw string: no escapes
+    r"|#[^\n]*\n?",  # a comment, to the end of the line
+    re.DOTALL,
+)
+
+
 def contexts(text: str, positions: Iterable[int]) -> list[str | None]:
     """What encloses each position of ``text``: a quote character, :data:`COMMENT`, or None (plain code).
 
     Reads PromQL's lexical rules only: ``"`` and ``'`` strings with backslash escapes, raw backtick
-    strings, and ``#`` comments to the end of the line. Positions must be ascending.
+    strings, and ``#`` comments to the end of the line. A position on an opening quote is outside the
+    string, one on its closing quote inside. Positions must be ascending.
     """
-    wanted = list(positions)
     result: list[str | None] = []
-    state: str | None = None
-    index = 0
-    for position in wanted:
-        while index < position and index < len(text):
-            char = text[index]
-            if state in (DOUBLE, SINGLE):
-                if char == "\\":
-                    index += 2
-                    continue
-                if char == state:
-                    state = None
-            elif state == BACKTICK:
-                if char == BACKTICK:
-                    state = None
-            elif state == COMMENT:
-                if char == "\n":
-                    state = None
-            elif char in (DOUBLE, SINGLE, BACKTICK, COMMENT):
-                state = char
-            index += 1
-        result.append(state)
+    lexemes = _LEXEMES.finditer(text)
+    current = next(lexemes, None)
+    for position in positions:
+        while current is not None and current.end() <= position:
+            current = next(lexemes, None)
+        inside = current is not None and current.start() < position
+        result.append(text[current.start()] if current is not None and inside else None)
     return result
 
 

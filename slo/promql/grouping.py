@@ -24,6 +24,7 @@ from __future__ import annotations
 import re
 from collections.abc import Iterable
 from dataclasses import dataclass, field
+from functools import lru_cache
 
 import promql_parser as pp
 
@@ -101,10 +102,24 @@ def _unwrap(expr: pp.Expr) -> pp.Expr:
 
 def shapes(query: str) -> list[Shape]:
     """Every way ``query`` can join a group (one per equality matcher), or none when its form is not safe."""
+    return list(_cached_shapes(query))
+
+
+@lru_cache(maxsize=1 << 16)
+def _cached_shapes(query: str) -> tuple[Shape, ...]:
+    """Cached by query text: :func:`slo.promql.plan.plan_check` fills it while the AST is still at hand.
+
+    A gate of a thousand SLOs plans 16 000 queries; keeping their ASTs (about 3 KiB each) would cost
+    more memory than parsing twice costs time, so the small shapes are kept instead.
+    """
     try:
-        top = parse(query)
+        return tuple(shapes_of(parse(query)))
     except PromqlSyntaxError:
-        return []
+        return ()
+
+
+def shapes_of(top: pp.Expr) -> list[Shape]:
+    """:func:`shapes` of a parsed query."""
     if not isinstance(top, pp.AggregateExpr) or top.modifier is not None or top.param is not None:
         return []
     aggregation = str(top.op)

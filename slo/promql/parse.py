@@ -22,12 +22,13 @@ class PromqlSyntaxError(ValueError):
     """A query the PromQL parser rejects; the message is the parser's own."""
 
 
-@lru_cache(maxsize=8192)
+@lru_cache(maxsize=1024)
 def parse(query: str) -> Expr:
     """The AST of ``query``; raises :class:`PromqlSyntaxError` when it is not valid PromQL.
 
-    Cached because a large gate parses each rendered query several times (plan check, grouping,
-    diagnosis) and the AST is never mutated here.
+    Cached (ASTs are never mutated here) so the analyses that follow a parse in quick succession
+    (validation then grouping shape in a plan, selectors for diagnosis) share it; the cache is small
+    because an AST costs about 3 KiB and a large gate plans tens of thousands of queries.
     """
     try:
         return pp.parse(query)

@@ -6,6 +6,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 
 from slo.burnrate import default_conditions, windows_to_query
+from slo.promql.grouping import shapes
 from slo.promql.parse import validate
 from slo.spec import BurnRateWindow, Check, SloCheck, ThresholdCheck
 from slo.templating import TemplateError, render
@@ -23,11 +24,15 @@ class PlanError(ValueError):
 
 
 def _planned(role: str, window: str | None, template: str, variables: Mapping[str, str]) -> PlannedQuery:
-    """One rendered query, parsed here so a syntax error is found offline, before any request."""
+    """One rendered query, parsed here so a syntax error is found offline, before any request.
+
+    Its grouping shapes are computed from the same parse (and cached), so grouping never parses again.
+    """
     query = render(template, variables)
     problem = validate(query)
     if problem is not None:
         raise PlanError(f"{role} query is not valid PromQL ({problem}): {query}")
+    shapes(query)
     return PlannedQuery(role, window, query)
 
 
