@@ -13,13 +13,14 @@ import re
 from collections.abc import Mapping
 from functools import lru_cache
 
+from slo.errors import InputError
 from slo.promql.escape import BACKTICK, DOUBLE, SINGLE, contexts, escape_string
 
 PLACEHOLDER = re.compile(r"\{\{\s*([A-Za-z_][A-Za-z0-9_]*)\s*\}\}")
 _BARE_VALUE = re.compile(r"[A-Za-z0-9_:.]+")
 
 
-class TemplateError(ValueError):
+class TemplateError(InputError):
     """A placeholder without a value, or a value that is unsafe where it stands."""
 
 

@@ -16,6 +16,7 @@ from hypothesis import strategies as st
 
 from collector.run import GateRun, evaluate_gate
 from collector.sources.prometheus.client import PrometheusClient, PrometheusConfig
+from collector.sources.prometheus.source import PrometheusSource
 from collector.testing.openmetrics import Family, Series
 from slo.durations import parse_duration
 from slo.loader import load_gates
@@ -168,7 +169,7 @@ def evaluate(url: str, monkeypatch: pytest.MonkeyPatch, max_values: str | None) 
 
     async def go() -> tuple[GateRun, int]:
         async with PrometheusClient(PrometheusConfig(url=url)) as client:
-            run = await evaluate_gate(gate, at=END, client=client)
+            run = await evaluate_gate(gate, at=END, sources=[PrometheusSource(client)])
             return run, client.requests_sent
 
     return asyncio.run(go())

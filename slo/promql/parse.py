@@ -14,12 +14,14 @@ from typing import TypeAlias
 
 import promql_parser as pp
 
+from slo.errors import InputError
+
 Expr: TypeAlias = pp.Expr
 Structure: TypeAlias = tuple[object, ...]
 
 
-class PromqlSyntaxError(ValueError):
-    """A query the PromQL parser rejects; the message is the parser's own."""
+class PromqlSyntaxError(InputError):
+    """A query the PromQL parser rejects; the message is the parser's own (a ValueError, exit 2)."""
 
 
 @lru_cache(maxsize=1024)

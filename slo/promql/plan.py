@@ -6,6 +6,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 
 from slo.burnrate import default_conditions, windows_to_query
+from slo.errors import InputError
 from slo.promql.grouping import shapes
 from slo.promql.parse import validate
 from slo.spec import BurnRateWindow, Check, SloCheck, ThresholdCheck
@@ -19,7 +20,7 @@ class PlannedQuery:
     query: str
 
 
-class PlanError(ValueError):
+class PlanError(InputError):
     """A check whose queries cannot be rendered (missing or unsafe variable) or are not valid PromQL."""
 
 
