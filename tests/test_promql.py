@@ -7,6 +7,7 @@ selector text gatepack prints is parsed back and compared with the node it came 
 from __future__ import annotations
 
 import ast
+import json
 import subprocess
 import sys
 from pathlib import Path
@@ -65,8 +66,17 @@ def test_invalid_queries_raise_our_error_with_the_parser_message(query, message)
     assert message in (validate(query) or "")
 
 
-def test_valid_queries_validate():
-    assert validate('max_over_time(rate(x{a="1"}[5m])[1h:1m] @ end()) or vector(0)') is None
+@pytest.mark.parametrize(
+    "query",
+    [
+        'max_over_time(rate(x{a="1"}[5m])[1h:1m] @ end()) or vector(0)',
+        "holt_winters(x[1h], 0.5, 0.5)",  # Prometheus 2.x (Debian's 2.42) still answers it
+        'sum by (le) (rate(x_bucket{a=~"b|c"}[5m] offset 1h)) > bool 3',
+        "x # a comment with a ' quote\n + 1",
+    ],
+)
+def test_valid_queries_validate(query):
+    assert validate(query) is None
 
 
 # --- selectors over the catalog ---------------------------------------------------------------------------
@@ -114,6 +124,8 @@ def test_selector_text_names_and_alternatives():
     (alternatives,) = find_selectors('m{a="1" or b="2"}')
     assert [[(m.label, m.value) for m in g] for g in alternatives.or_matchers] == [[("a", "1")], [("b", "2")]]
     assert structure(parse(alternatives.text)) == structure(parse('m{a="1" or b="2"}'))
+    assert alternatives.without("b") == "m{}"
+    assert structure(parse(alternatives.without("c"))) == structure(parse('m{a="1" or b="2"}'))
     (bare,) = find_selectors("up")
     assert (bare.text, bare.without("job")) == ("up", "up{}")
 
@@ -216,3 +228,52 @@ def test_only_slo_promql_imports_the_parser():
                 if any(name.split(".")[0] == "promql_parser" for name in names):
                     offenders.append(str(path.relative_to(ROOT)))
     assert offenders == []
+
+
+# --- against Prometheus' own parser (promtool) -------------------------------------------------------------
+
+AGREEMENT = [
+    "sum(rate(foo[5m])",
+    'sum(rate(foo{a="1"}[5m]))',
+    "foo{",
+    'foo{a="1",}',
+    "foo{a='x\\'y'}",
+    'foo{a="x\\\'y"}',  # \' is not an escape inside double quotes
+    "foo{a=`raw\\n`}",
+    "rate(foo[5m:1m])",
+    "max_over_time(rate(foo[5m])[1h:1m] offset 5m @ 100)",
+    "foo @ start() offset -5m",
+    "vector(foo)",  # a vector where a scalar is expected
+    "rate(foo)",  # an instant vector where a range is expected
+    "histogram_quantile(0.9, sum by (le) (rate(x_bucket[5m])))",
+    'label_replace(up, "a", "$1", "b", "(.*)")',
+    "up / on (job) group_left (x) up",
+    "up and bool up",
+    "sum(up) by (job) > bool 3",
+    "holt_winters(up[1h], 0.5, 0.5)",
+    "foo # comment\n + 1",
+    "1 +",
+]
+
+
+def promtool_accepts(path: Path, queries: list[str]) -> subprocess.CompletedProcess[str]:
+    rules = "".join(f"  - record: r{i}\n    expr: {json.dumps(q)}\n" for i, q in enumerate(queries))
+    path.write_text(f"groups:\n- name: g\n  rules:\n{rules}", encoding="utf-8")
+    return subprocess.run(["promtool", "check", "rules", str(path)], capture_output=True, text=True, timeout=60)
+
+
+@pytest.mark.integration
+@pytest.mark.usefixtures("prometheus_binaries")
+def test_offline_validation_agrees_with_prometheus_own_parser(tmp_path):
+    """promtool (Prometheus' parser) and ours accept and refuse the same queries, the catalog included."""
+    verdicts = []
+    for index, query in enumerate(AGREEMENT):
+        checked = promtool_accepts(tmp_path / f"r{index}.yaml", [query])
+        ours = validate(query)
+        assert (checked.returncode == 0) == (ours is None), (query, checked.stdout, ours)
+        verdicts.append(ours is None)
+    assert 0 < sum(verdicts) < len(verdicts)  # both kinds are exercised
+    catalog = list(dict.fromkeys(q for _, q in catalog_queries()))
+    checked = promtool_accepts(tmp_path / "catalog.yaml", catalog)
+    assert checked.returncode == 0, checked.stdout
+    assert f"SUCCESS: {len(catalog)} rules found" in checked.stdout

@@ -20,6 +20,19 @@ Expr: TypeAlias = pp.Expr
 Structure: TypeAlias = tuple[object, ...]
 
 
+def _register_prometheus2_functions() -> None:
+    """Teach the parser ``holt_winters``: Prometheus 3 renamed it, but 2.x servers (Debian ships 2.42) still
+    answer it, and offline validation must never refuse a query the server would run."""
+    matrix, scalar, vector = pp.ValueType.Matrix, pp.ValueType.Scalar, pp.ValueType.Vector
+    try:
+        pp.register_extra_functions([pp.Function("holt_winters", [matrix, scalar, scalar], vector)])
+    except ValueError:
+        pass  # already known to this version of the parser
+
+
+_register_prometheus2_functions()
+
+
 class PromqlSyntaxError(InputError):
     """A query the PromQL parser rejects; the message is the parser's own (a ValueError, exit 2)."""
 

@@ -63,6 +63,8 @@ class Selector:
         """The selector with every matcher on ``label`` removed (e.g. to list a histogram's ``le``)."""
         kept = tuple(m for m in self.matchers if m.label != label)
         groups = tuple(tuple(m for m in group if m.label != label) for group in self.or_matchers)
+        if any(not group for group in groups):
+            groups = ()  # an alternative left without matchers matches every series of the name
         return _selector_text(self._name(), kept, groups, always_braces=True)
 
     @property
