@@ -11,6 +11,7 @@ import sys
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
+from collector.report.safe import SafeConsole
 from collector.report.table import markdown, verdict_table
 from collector.run import CollectOptions, CollectOutcome, collect
 from collector.specs import LoadedGate
@@ -38,7 +39,7 @@ def collect_with_progress(
 
 def show(packets: list[EvidencePacket], written: list, output_format: str) -> None:
     """Print the run in the chosen format on stdout; file locations go to stderr."""
-    stdout = Console(soft_wrap=output_format != "table")
+    stdout = SafeConsole(soft_wrap=output_format != "table")
     if output_format == "json":
         for packet in packets:
             sys.stdout.write(to_canonical_json(packet).decode("utf-8") + "\n")
@@ -48,4 +49,4 @@ def show(packets: list[EvidencePacket], written: list, output_format: str) -> No
         for packet in packets:
             stdout.print(verdict_table(packet))
     for path in written:
-        Console(stderr=True).print(f"evidence written: {path}", highlight=False)
+        SafeConsole(stderr=True).print(f"evidence written: {path}")
