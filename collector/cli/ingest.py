@@ -123,7 +123,7 @@ def ingest_command(
     for note in data.notes:
         err.print(f"note: {note}")
     outcome = collect_with_progress(loaded, options, err, show_progress=False)
-    for path in outcome.written:
-        err.print(f"evidence written: {path}")
+    for placement in outcome.placed:
+        err.print(placement.describe())
     write_reports(outcome.packets, report, extra_markdown=markdown_table(data))
     raise typer.Exit(outcome.exit_code)

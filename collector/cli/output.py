@@ -14,6 +14,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from collector.report.safe import SafeConsole
 from collector.report.table import markdown, verdict_table
 from collector.run import CollectOptions, CollectOutcome, collect
+from collector.sinks.files import Placed
 from collector.specs import LoadedGate
 from slo.evidence import EvidencePacket, to_canonical_json
 
@@ -37,7 +38,7 @@ def collect_with_progress(
         return collect(gates, options, on_result=lambda _r: progress.advance(task))
 
 
-def show(packets: list[EvidencePacket], written: list, output_format: str) -> None:
+def show(packets: list[EvidencePacket], written: list, output_format: str, placed: list[Placed] = ()) -> None:
     """Print the run in the chosen format on stdout; file locations go to stderr."""
     stdout = SafeConsole(soft_wrap=output_format != "table")
     if output_format == "json":
@@ -48,5 +49,10 @@ def show(packets: list[EvidencePacket], written: list, output_format: str) -> No
     else:
         for packet in packets:
             stdout.print(verdict_table(packet))
+    console = SafeConsole(stderr=True)
+    if placed:
+        for placement in placed:
+            console.print(placement.describe())
+        return
     for path in written:
-        SafeConsole(stderr=True).print(f"evidence written: {path}")
+        console.print(f"evidence written: {path}")
