@@ -26,12 +26,13 @@ def redact_url(url: str) -> str:
     """``url`` without user-info and with secret-looking query values masked."""
     try:
         parts = urlsplit(url)
-    except ValueError:  # e.g. "http://[::1": still say what was given, without user-info or query
+        port = parts.port
+    except ValueError:  # "http://[::1", a port of 99999: still say what was given, minus user-info and query
         return re.sub(r"(//)[^/@\s]*@", rf"\1{MASK}@", url.split("?", 1)[0].split("#", 1)[0])[:200]
     host = parts.hostname or ""
     if ":" in host:
         host = f"[{host}]"
-    netloc = host + (f":{parts.port}" if parts.port else "") if parts.netloc else ""
+    netloc = host + (f":{port}" if port else "") if parts.netloc else ""
     if parts.username or parts.password:
         netloc = f"{MASK}@{netloc}"
     query = urlencode(
