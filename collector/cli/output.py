@@ -7,6 +7,7 @@ Results go to stdout in the chosen format; file locations and notes go to stderr
 from __future__ import annotations
 
 import sys
+from collections.abc import Sequence
 
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
@@ -38,7 +39,7 @@ def collect_with_progress(
         return collect(gates, options, on_result=lambda _r: progress.advance(task))
 
 
-def show(packets: list[EvidencePacket], written: list, output_format: str, placed: list[Placed] = ()) -> None:
+def show(packets: list[EvidencePacket], written: list, output_format: str, placed: Sequence[Placed] = ()) -> None:
     """Print the run in the chosen format on stdout; file locations go to stderr."""
     stdout = SafeConsole(soft_wrap=output_format != "table")
     if output_format == "json":
@@ -49,7 +50,7 @@ def show(packets: list[EvidencePacket], written: list, output_format: str, place
     else:
         for packet in packets:
             stdout.print(verdict_table(packet))
-    console = SafeConsole(stderr=True)
+    console = SafeConsole(stderr=True, soft_wrap=True)  # one line per path: never wrapped mid-name
     if placed:
         for placement in placed:
             console.print(placement.describe())

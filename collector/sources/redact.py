@@ -66,7 +66,11 @@ def secret_forms(secret: str) -> set[str]:
 def basic_auth_forms(username: str, password: str) -> set[str]:
     """The base64 ``user:password`` of a Basic header, plus the forms of each part."""
     token = base64.b64encode(f"{username}:{password}".encode()).decode("ascii")
-    return {*secret_forms(token), *secret_forms(password), *(secret_forms(username) if len(username) >= MIN_SECRET else ())}
+    return {
+        *secret_forms(token),
+        *secret_forms(password),
+        *(secret_forms(username) if len(username) >= MIN_SECRET else ()),
+    }
 
 
 class Redactor:
