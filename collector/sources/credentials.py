@@ -12,6 +12,7 @@ the position of the offending character, never the secret itself.
 from __future__ import annotations
 
 import re
+import stat
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -64,9 +65,10 @@ def check_secret(value: str, what: str, *, printable_ascii: bool = True, allow_s
 
 def _read_secret(path: Path, what: str) -> str:
     try:
-        if not path.is_file():
+        status = path.stat()
+        if not stat.S_ISREG(status.st_mode):
             raise CredentialError(f"{what} {path} is not a regular file")
-        if path.stat().st_size > 64 * 1024:
+        if status.st_size > 64 * 1024:
             raise CredentialError(f"{what} {path} is larger than 64 KiB: not a credential file")
         raw = path.read_bytes()
     except OSError as exc:
@@ -80,7 +82,7 @@ def _read_secret(path: Path, what: str) -> str:
 def _secret(env: Mapping[str, str], name: str, file_flag: Path | None, flag: str) -> tuple[str | None, str]:
     """The secret and a description of where it came from (for messages: a file or variable name)."""
     if file_flag is not None:
-        return _read_secret(file_flag, f"{flag} file"), f"{flag} file {file_flag}"
+        return _read_secret(file_flag, flag), f"{flag} {file_flag}"
     file_var = env.get(f"{ENV_PREFIX}{name}_FILE")
     if file_var:
         return _read_secret(Path(file_var), f"{ENV_PREFIX}{name}_FILE"), f"{ENV_PREFIX}{name}_FILE {file_var}"
