@@ -104,7 +104,10 @@ class PrometheusClient:
         where no data exists, so only a parse or type error can come back.
         """
         response = await self._request("/api/v1/parse_query", {"query": query}, query, 0.0)
-        if response.status == "error" and response.fault == "http" and "404" in (response.reason or ""):
+        missing = response.fault == "http" and "404" in (response.reason or "")
+        # VictoriaMetrics answers an unknown path with 400 and a plain-text body: not a Prometheus API reply
+        foreign = response.fault == "garbage"
+        if response.status == "error" and (missing or foreign):
             return await self._request("/api/v1/query", {"query": query, "time": "1"}, query, 1.0)
         return response
 
