@@ -164,7 +164,9 @@ class HttpTransport:
         self._error_detail = error_detail
         auth = config.basic_auth or userinfo
         # only credentials are secret: a tenant id (X-Scope-OrgID) is configuration and stays readable
-        self.redactor.add(config.bearer_token, *(v for k, v in config.headers.items() if is_secret_header(k)))
+        secret_headers = [v for k, v in config.headers.items() if is_secret_header(k)]
+        # "Authorization: Bearer abc" as a --header: the credential is also the part after the scheme
+        self.redactor.add(config.bearer_token, *secret_headers, *(v.split()[-1] for v in secret_headers if v.split()))
         if auth:  # the raw parts and the base64 header form of basic auth
             self.redactor.add_basic_auth(*auth)
         headers = {"Accept": "application/json", "User-Agent": "gatepack", **config.headers}
