@@ -40,9 +40,7 @@ def collect_with_progress(
         return collect(gates, options, on_result=lambda _r: progress.advance(task))
 
 
-def show(
-    packets: list[EvidencePacket], written: list[Path], output_format: str, placed: Sequence[Placed] = ()
-) -> None:
+def show(packets: list[EvidencePacket], written: list[Path], output_format: str, placed: Sequence[Placed] = ()) -> None:
     """Print the run in the chosen format on stdout; file locations go to stderr."""
     stdout = SafeConsole(soft_wrap=output_format != "table")
     if output_format == "json":
