@@ -270,6 +270,11 @@ def version_command() -> None:
 
 import collector.cli.catalog  # noqa: E402  (registers `gates` and `attest` on `app`)
 import collector.cli.ingest  # noqa: E402, F401  (registers `ingest` on `app`)
+from collector.cli import importer as _importer  # noqa: E402
+from collector.cli import rules as _rules  # noqa: E402
+
+app.command("rules")(_rules.rules_command)
+app.add_typer(_importer.import_app, name="import")
 
 
 def main() -> None:

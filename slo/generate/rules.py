@@ -188,8 +188,7 @@ def slo_groups(gate: Gate, check: SloCheck, options: RuleOptions | None = None) 
         windows_text = ", ".join(f"{c.short}/{c.long}" for c in chosen)
         factors_text = ", ".join(_number(c.factor) for c in chosen)
         annotations = {
-            "summary": "{{$labels.sloth_service}} {{$labels.sloth_slo}} SLO error budget burn rate is over "
-            "expected.",
+            "summary": "{{$labels.sloth_service}} {{$labels.sloth_slo}} SLO error budget burn rate is over expected.",
             "title": f"({severity.value}) {{{{$labels.sloth_service}}}} {{{{$labels.sloth_slo}}}} SLO error "
             "budget burn rate is too fast.",
             "runbook_url": options.runbook.format(gate=gate.id, check=check.id),
