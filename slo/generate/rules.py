@@ -145,7 +145,7 @@ def slo_groups(gate: Gate, check: SloCheck, options: RuleOptions | None = None) 
         }
         for w in windows
     ]
-    on = f"/ on({', '.join(sorted(_IDENTITY))}) group_left\n"
+    on = "/ on(sloth_id, sloth_slo, sloth_service) group_left\n"
     meta = [
         ("slo:objective:ratio", f"vector({_number(check.objective / 100)})"),
         ("slo:error_budget:ratio", f"vector({_number(budget)})"),
