@@ -71,3 +71,13 @@ def prometheus_pool(prometheus_binaries: None) -> Iterator[PrometheusPool]:
         yield pool
     finally:
         pool.close()
+
+
+def pytest_addoption(parser: pytest.Parser) -> None:
+    parser.addoption("--update-golden", action="store_true", help="Rewrite golden files under tests/golden/")
+
+
+@pytest.fixture
+def update_golden(request: pytest.FixtureRequest) -> bool:
+    """True under ``pytest --update-golden``: tests write their golden files instead of comparing."""
+    return bool(request.config.getoption("--update-golden"))
