@@ -159,7 +159,9 @@ def _generated_files(fixtures: Path) -> dict[str, str]:
     return files
 
 
-def test_every_generated_file_passes_promtool(prometheus_binaries: None, contract_fixtures: Path, tmp_path: Path) -> None:
+def test_every_generated_file_passes_promtool(
+    prometheus_binaries: None, contract_fixtures: Path, tmp_path: Path
+) -> None:
     files = _generated_files(contract_fixtures)
     assert len(files) >= 7
     for name, text in files.items():

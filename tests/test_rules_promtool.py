@@ -87,7 +87,11 @@ def _holds(requests: list[float], errors: list[float], t: int, check: SloCheck, 
 
 
 def _count(expr: str, t: int, value: int) -> dict[str, object]:
-    return {"expr": f"count({expr}) or vector(0)", "eval_time": f"{t}m", "exp_samples": [{"labels": "{}", "value": value}]}
+    return {
+        "expr": f"count({expr}) or vector(0)",
+        "eval_time": f"{t}m",
+        "exp_samples": [{"labels": "{}", "value": value}],
+    }
 
 
 def test_recorded_ratios_and_alert_times_match_the_closed_form(prometheus_binaries: None, tmp_path: Path) -> None:

@@ -98,12 +98,12 @@ def test_same_rules_as_sloth(
         key = rule_key(rule)
         assert key in ours, f"missing {key}"
         mine = ours[key]
-        _compare(rule, mine, gates)
+        compare_rule(rule, mine, gates)
         compared += 1
     assert compared == len(theirs)
 
 
-def _compare(theirs: dict[str, Any], mine: dict[str, Any], gates: list[Any]) -> None:
+def compare_rule(theirs: dict[str, Any], mine: dict[str, Any], gates: list[Any]) -> None:
     name = theirs.get("record") or theirs["alert"]
     labels_theirs = {k: str(v) for k, v in theirs["labels"].items() if k not in IGNORED_SLOTH_LABELS}
     labels_mine = {k: v for k, v in mine["labels"].items() if k not in OUR_EXTRA_LABELS | IGNORED_SLOTH_LABELS}
@@ -125,7 +125,11 @@ def _compare(theirs: dict[str, Any], mine: dict[str, Any], gates: list[Any]) -> 
         check = next(c for g in gates for c in g.checks if c.id == theirs["labels"]["sloth_slo"])
         window = theirs["labels"]["sloth_window"]
         assert "slo:sli_error" not in mine["expr"]
-        expected = f"({check.bad.replace('{{ window }}', window)})/({check.total.replace('{{ window }}', window)})"
+        total = check.total.replace("{{ window }}", window)
+        if check.bad is not None:
+            expected = f"({check.bad.replace('{{ window }}', window)})/({total})"
+        else:
+            expected = f"(1 - (({check.good.replace('{{ window }}', window)})/({total})))"
         assert same_promql(mine["expr"], expected)
         return
     assert same_promql(mine["expr"], theirs["expr"]), (name, mine["expr"], theirs["expr"])

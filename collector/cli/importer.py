@@ -10,12 +10,20 @@ import json
 import os
 import sys
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated, Any, NoReturn
 
 import typer
 import yaml
 
-from collector.cli.app import UsageError, err
+from collector.cli.app import err
+from collector.runner import EXIT_USAGE
+
+
+def fail(message: str) -> NoReturn:
+    """One unwrapped line (no rich markup: PromQL and regexes are full of brackets), exit 2."""
+    err.print(f"error: {message}", style="bold red", markup=False, soft_wrap=True, highlight=False)
+    raise typer.Exit(EXIT_USAGE)
+
 
 import_app = typer.Typer(help="Import Sloth or OpenSLO specs as gate specs.", no_args_is_help=True)
 
@@ -27,16 +35,16 @@ def read_documents(path: Path) -> list[Any]:
     try:
         text = path.read_text(encoding="utf-8")
     except OSError as exc:
-        raise UsageError(f"cannot read {path}: {exc.strerror or exc}") from None
+        fail(f"cannot read {path}: {exc.strerror or exc}")
     except UnicodeDecodeError as exc:
-        raise UsageError(f"{path}: not UTF-8 text: {exc.reason}") from None
+        fail(f"{path}: not UTF-8 text: {exc.reason}")
     try:
         return list(yaml.safe_load_all(text))
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         line = f":{mark.line + 1}" if mark is not None else ""
         problem = getattr(exc, "problem", None) or str(exc).splitlines()[0]
-        raise UsageError(f"{path}{line}: invalid YAML: {problem}") from None
+        fail(f"{path}{line}: invalid YAML: {problem}")
 
 
 def write_gates(gates: list[dict[str, Any]], out: Path | None, source: str) -> None:
@@ -48,7 +56,7 @@ def write_gates(gates: list[dict[str, Any]], out: Path | None, source: str) -> N
     try:
         out.write_text(text, encoding="utf-8")
     except OSError as exc:
-        raise UsageError(f"cannot write {out}: {exc.strerror or exc}") from None
+        fail(f"cannot write {out}: {exc.strerror or exc}")
     err.print(f"wrote {len(gates)} gate(s) to {out}")
 
 
@@ -68,12 +76,12 @@ def import_sloth_command(
     if windows is not None:
         docs = [d for d in read_documents(windows) if d is not None]
         if len(docs) != 1 or not isinstance(docs[0], dict):
-            raise UsageError(f"{windows}: expected one AlertWindows document")
+            fail(f"{windows}: expected one AlertWindows document")
         windows_doc = docs[0]
     try:
         gates = import_sloth(read_documents(file), str(file), period=period, windows_doc=windows_doc)
     except ImportError_ as exc:
-        raise UsageError(str(exc)) from None
+        fail(str(exc))
     write_gates(gates, out, str(file))
 
 
@@ -83,16 +91,16 @@ def openslo_schemas(root: Path | None) -> dict[str, Any]:
         Path(os.environ["GATEPACK_OPENSLO_SCHEMA_DIR"]) if os.environ.get("GATEPACK_OPENSLO_SCHEMA_DIR") else None
     )
     if root is None:
-        raise UsageError("give --schema-dir (or GATEPACK_OPENSLO_SCHEMA_DIR): the OpenSLO v1 JSON Schema directory")
+        fail("give --schema-dir (or GATEPACK_OPENSLO_SCHEMA_DIR): the OpenSLO v1 JSON Schema directory")
     files = sorted(root.rglob("*.json"))
     if not files:
-        raise UsageError(f"--schema-dir {root}: no *.json schema files")
+        fail(f"--schema-dir {root}: no *.json schema files")
     schemas: dict[str, Any] = {}
     for path in files:
         try:
             data = json.loads(path.read_text(encoding="utf-8"))
         except (OSError, ValueError) as exc:
-            raise UsageError(f"cannot read the OpenSLO schema {path}: {exc}") from None
+            fail(f"cannot read the OpenSLO schema {path}: {exc}")
         schemas[str(data.get("$id", path.name))] = data
     return schemas
 
@@ -112,5 +120,5 @@ def import_openslo_command(
     try:
         gates = import_openslo(read_documents(file), str(file), schemas)
     except OpenSloError as exc:
-        raise UsageError(str(exc)) from None
+        fail(str(exc))
     write_gates(gates, out, str(file))

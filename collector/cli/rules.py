@@ -9,11 +9,18 @@ from __future__ import annotations
 import sys
 from enum import StrEnum
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, NoReturn
 
 import typer
 
-from collector.cli.app import GateIds, OptionalSpecs, UsageError, err, parse_vars, select_gates
+from collector.cli.app import GateIds, OptionalSpecs, err, parse_vars, select_gates
+from collector.runner import EXIT_USAGE
+
+
+def fail(message: str) -> NoReturn:
+    """One unwrapped line (no rich markup: PromQL and regexes are full of brackets), exit 2."""
+    err.print(f"error: {message}", style="bold red", markup=False, soft_wrap=True, highlight=False)
+    raise typer.Exit(EXIT_USAGE)
 
 
 class RulesFormat(StrEnum):
@@ -43,7 +50,7 @@ def rules_command(
     try:
         document = rules_document([item.gate for item in loaded], options)
     except RulesError as exc:
-        raise UsageError(str(exc)) from None
+        fail(str(exc))
     if output_format is RulesFormat.prometheus_operator:
         document = prometheus_rule(document, name, namespace)
     text = dump_yaml(document)
@@ -53,7 +60,7 @@ def rules_command(
     try:
         out.write_text(text, encoding="utf-8")
     except OSError as exc:
-        raise UsageError(f"cannot write {out}: {exc.strerror or exc}") from None
+        fail(f"cannot write {out}: {exc.strerror or exc}")
     groups = document["groups"] if "groups" in document else document["spec"]["groups"]
     count = sum(len(g["rules"]) for g in groups)
     err.print(f"wrote {count} rules in {len(groups)} groups for {len(loaded)} gate(s) to {out}")

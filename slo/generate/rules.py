@@ -104,7 +104,7 @@ def _ratio_expr(check: SloCheck, window: str, variables: Mapping[str, str]) -> s
         if check.bad is not None:
             return f"({render(check.bad, values)})\n/\n({total})\n"
         assert check.good is not None
-        return f"1 - (({render(check.good, values)})\n/\n({total}))\n"
+        return f"(1 - (({render(check.good, values)})\n/\n({total})))\n"
     except ValueError as exc:
         raise RulesError(f"check {check.id}: {exc}") from None
 

@@ -18,6 +18,7 @@ windows, month/quarter/year durations, ``raw`` ratio metrics, non-counter ratio 
 
 from __future__ import annotations
 
+import datetime
 import re
 from collections.abc import Mapping
 from typing import Any
@@ -50,6 +51,17 @@ def validator(schemas: Mapping[str, Any]) -> jsonschema.Draft7Validator:
     return jsonschema.Draft7Validator(schemas[ROOT_ID], registry=registry)
 
 
+def _plain(value: Any) -> Any:
+    """YAML timestamps back to text: the schema (a JSON Schema) knows strings, not datetimes."""
+    if isinstance(value, Mapping):
+        return {str(k): _plain(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_plain(v) for v in value]
+    if isinstance(value, datetime.date):
+        return value.isoformat(sep=" ") if isinstance(value, datetime.datetime) else value.isoformat()
+    return value
+
+
 def _objects(documents: list[Any], source: str) -> list[tuple[str, Mapping[str, Any]]]:
     """Flatten documents (an object, or a list of objects) into (where, object)."""
     found: list[tuple[str, Mapping[str, Any]]] = []
@@ -61,7 +73,7 @@ def _objects(documents: list[Any], source: str) -> list[tuple[str, Mapping[str, 
             where = f"{source} document {index + 1}" + (f" item {position + 1}" if isinstance(doc, list) else "")
             if not isinstance(item, Mapping):
                 raise OpenSloError(f"{where}: expected an OpenSLO object, got {type(item).__name__}")
-            found.append((where, item))
+            found.append((where, _plain(item)))
     return found
 
 
@@ -79,6 +91,8 @@ def validate(objects: list[tuple[str, Mapping[str, Any]]], schemas: Mapping[str,
         if obj.get("apiVersion") != "openslo/v1":
             raise OpenSloError(f"{where}: apiVersion: only openslo/v1 is imported, got {obj.get('apiVersion')!r}")
         error = jsonschema.exceptions.best_match(check.iter_errors(dict(obj)))
+        while error is not None and error.context:  # oneOf over kinds: report the deepest field that failed
+            error = max(error.context, key=lambda e: (len(e.absolute_path), e.validator != "const"))
         if error is not None:
             raise OpenSloError(f"{where}: {_path(error.absolute_path)}: {error.message} (OpenSLO v1 schema)")
 
@@ -229,16 +243,84 @@ def _slo_gates(
     return {
         "apiVersion": API_VERSION,
         "kind": "Gate",
-        "id": str(spec.get("service") or name),
+        "id": f"{spec.get('service') or name}-{name}",
         "title": str(slo["metadata"].get("displayName") or name),
         "labels": {"sloth_service": str(spec.get("service") or name), "openslo_slo": str(name)},
         "checks": checks,
     }
 
 
+_V1ALPHA_UNITS = {"Day": "d", "Week": "w"}
+
+
+def _v1alpha_gate(slo: Mapping[str, Any], where: str) -> dict[str, Any]:
+    """``openslo/v1alpha`` as Sloth reads it: ratioMetrics queries with ``{{.window}}``, Sloth's windows, no alerts."""
+    from slo.imports.sloth import alerting_for
+
+    name = str((slo.get("metadata") or {}).get("name") or "")
+    spec = slo.get("spec") or {}
+    service = str(spec.get("service") or "")
+    if not name or not service:
+        raise OpenSloError(f"{where}: metadata.name and spec.service are required")
+    if spec.get("budgetingMethod") != "Occurrences":
+        raise OpenSloError(f"{where}: spec.budgetingMethod: {spec.get('budgetingMethod')} cannot be imported")
+    windows = spec.get("timeWindows") or []
+    unit = _V1ALPHA_UNITS.get(str(windows[0].get("unit"))) if len(windows) == 1 else None
+    if unit is None or windows[0].get("isRolling") is False or "calendar" in windows[0]:
+        raise OpenSloError(f"{where}: spec.timeWindows: one rolling window in Day or Week units is required")
+    period = f"{int(windows[0]['count'])}{unit}"
+    checks = []
+    for index, objective in enumerate(spec.get("objectives") or []):
+        here = f"{where}: spec.objectives[{index}].ratioMetrics"
+        ratio = objective.get("ratioMetrics") or {}
+        queries = {}
+        for role in ("good", "total"):
+            query = (ratio.get(role) or {}).get("query")
+            if not isinstance(query, str) or not _WINDOW.search(query):
+                raise OpenSloError(f"{here}.{role}.query: a PromQL query with {{{{.window}}}} is required")
+            queries[role] = _WINDOW.sub("{{ window }}", query.strip())
+        checks.append(
+            {
+                "id": f"{name}-{index}",
+                "kind": "slo",
+                **queries,
+                "objective": round(float(objective["target"]) * 100.0, 10),
+                "period": period,
+                "alerting": alerting_for(period, None),
+            }
+        )
+        if spec.get("description"):
+            checks[-1]["description"] = str(spec["description"])
+    if not checks:
+        raise OpenSloError(f"{where}: spec.objectives: empty")
+    return {
+        "apiVersion": API_VERSION,
+        "kind": "Gate",
+        "id": f"{service}-{name}",
+        "title": str(slo["metadata"].get("displayName") or name),
+        "labels": {"sloth_service": service, "alert.page.disable": "true", "alert.ticket.disable": "true"},
+        "checks": checks,
+    }
+
+
+def _checked(gate: dict[str, Any], where: str) -> dict[str, Any]:
+    try:
+        Gate.model_validate(gate)
+    except ValidationError as exc:
+        first = exc.errors()[0]
+        loc = ".".join(str(p) for p in first["loc"])
+        raise OpenSloError(f"{where}: not a valid gate after import: {loc}: {first['msg']}") from None
+    return gate
+
+
 def import_openslo(documents: list[Any], source: str, schemas: Mapping[str, Any]) -> list[dict[str, Any]]:
     """Every OpenSLO v1 SLO of the documents → one gate spec dict each (SLIs etc. resolved by name)."""
     objects = _objects(documents, source)
+    alpha = [(w, o) for w, o in objects if o.get("apiVersion") == "openslo/v1alpha"]
+    if alpha:  # Sloth's dialect; the v1 JSON Schema does not describe it
+        if len(alpha) != len(objects):
+            raise OpenSloError(f"{source}: apiVersion: do not mix openslo/v1alpha and openslo/v1 in one file")
+        return [_checked(_v1alpha_gate(o, w), w) for w, o in alpha if o.get("kind") == "SLO"]
     validate(objects, schemas)
     by_kind: dict[str, dict[str, Mapping[str, Any]]] = {}
     for _, obj in objects:
@@ -255,13 +337,7 @@ def import_openslo(documents: list[Any], source: str, schemas: Mapping[str, Any]
             by_kind.get("AlertPolicy", {}),
             by_kind.get("AlertCondition", {}),
         )
-        try:
-            Gate.model_validate(gate)
-        except ValidationError as exc:
-            first = exc.errors()[0]
-            loc = ".".join(str(p) for p in first["loc"])
-            raise OpenSloError(f"{where}: not a valid gate after import: {loc}: {first['msg']}") from None
-        gates.append(gate)
+        gates.append(_checked(gate, where))
     if not gates:
         raise OpenSloError(f"{source}: no OpenSLO SLO object found")
     return gates
