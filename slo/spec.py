@@ -122,6 +122,14 @@ class ThresholdCheck(CheckBase):
     target: float
     warn: float | None = Field(None, description="Bound that turns a passing value into a warning")
     unit: str | None = None
+    alert: bool = Field(False, description="Also emit a Prometheus alert (gatepack rules) when the value breaks target")
+    for_: Duration | None = Field(
+        None, alias="for", description="How long the target must be broken before the alert fires (Prometheus for:)"
+    )
+
+    model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True)
+
+    _for = field_validator("for_")(lambda v: None if v is None else _check_duration(v))
 
 
 class SloCheck(CheckBase):

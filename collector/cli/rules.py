@@ -1,0 +1,120 @@
+"""``gatepack rules``: write Prometheus rules (or a PrometheusRule) generated from gate specs.
+
+The generator is pure (:mod:`slo.generate.rules`); this module only picks the gates (user specs or the
+catalog, like ``collect``), applies ``--var`` and writes the file.
+"""
+
+from __future__ import annotations
+
+import sys
+from enum import StrEnum
+from pathlib import Path
+from typing import TYPE_CHECKING, Annotated, Any, NoReturn
+
+import httpx
+import typer
+
+from collector.cli.app import GateIds, OptionalSpecs, PrometheusOpt, err, parse_vars, prometheus_config, select_gates
+from collector.runner import EXIT_FAIL, EXIT_UNREACHABLE, EXIT_USAGE
+
+if TYPE_CHECKING:
+    from collector.sources.prometheus.client import PrometheusConfig
+
+
+def fail(message: str) -> NoReturn:
+    """One unwrapped line (no rich markup: PromQL and regexes are full of brackets), exit 2."""
+    err.print(f"error: {message}", style="bold red", markup=False, soft_wrap=True, highlight=False)
+    raise typer.Exit(EXIT_USAGE)
+
+
+class RulesFormat(StrEnum):
+    prometheus = "prometheus"
+    prometheus_operator = "prometheus-operator"
+
+
+def rules_command(
+    specs: OptionalSpecs = None,
+    gate: GateIds = [],
+    out: Annotated[Path | None, typer.Option("--out", "-o", help="Rules file to write (default stdout)")] = None,
+    output_format: Annotated[RulesFormat, typer.Option("--format", "-f")] = RulesFormat.prometheus,
+    var: Annotated[list[str], typer.Option("--var", help="Override a spec variable: name=value")] = [],
+    runbook: Annotated[
+        str, typer.Option(help="Runbook link template for alerts; {gate} and {check} are filled in")
+    ] = "docs/gates.md#{gate}",
+    name: Annotated[str, typer.Option(help="metadata.name of the PrometheusRule")] = "gatepack-slos",
+    namespace: Annotated[str | None, typer.Option(help="metadata.namespace of the PrometheusRule")] = None,
+    check: Annotated[
+        bool, typer.Option("--check", help="Compare with the rules the server runs (-p); exit 1 on drift")
+    ] = False,
+    prometheus: PrometheusOpt = None,
+    bearer_token_file: Annotated[Path | None, typer.Option(help="File holding a bearer token")] = None,
+    ca_file: Annotated[Path | None, typer.Option(help="CA bundle to verify the server's TLS certificate")] = None,
+) -> None:
+    """Generate Sloth-compatible SLO recording rules and burn-rate alerts from the gate specs."""
+    from collector.catalog import catalog_gates
+    from collector.specs import load_spec_files
+    from slo.generate.rules import RuleOptions, RulesError, dump_yaml, prometheus_rule, rules_document
+
+    loaded = select_gates(load_spec_files(specs), gate) if specs else catalog_gates(gate)
+    options = RuleOptions(variables=parse_vars(var), runbook=runbook)
+    try:
+        document = rules_document([item.gate for item in loaded], options)
+    except RulesError as exc:
+        fail(str(exc))
+    if check:
+        config = prometheus_config(prometheus, bearer_token_file=bearer_token_file, ca_file=ca_file)
+        if config is None:
+            fail("--check needs --prometheus URL (or GATEPACK_PROMETHEUS_URL)")
+        _check_drift(document, config)
+        return
+    if output_format is RulesFormat.prometheus_operator:
+        document = prometheus_rule(document, name, namespace)
+    text = dump_yaml(document)
+    if out is None:
+        sys.stdout.write(text)
+        return
+    try:
+        out.write_text(text, encoding="utf-8")
+    except OSError as exc:
+        fail(f"cannot write {out}: {exc.strerror or exc}")
+    groups = document["groups"] if "groups" in document else document["spec"]["groups"]
+    count = sum(len(g["rules"]) for g in groups)
+    err.print(f"wrote {count} rules in {len(groups)} groups for {len(loaded)} gate(s) to {out}")
+
+
+def _check_drift(document: dict[str, Any], config: PrometheusConfig) -> None:
+    """Print every missing, extra or changed rule; exit 1 on drift, 3 when the server cannot be read."""
+    from slo.generate.drift import compare
+
+    data = fetch_rules(config)
+    drifts = compare(document, data)
+    for drift in drifts:
+        print(drift)
+    expected = sum(len(g["rules"]) for g in document["groups"])
+    if drifts:
+        err.print(f"drift: {len(drifts)} difference(s) against {config.public_url}", markup=False, highlight=False)
+        raise typer.Exit(EXIT_FAIL)
+    err.print(f"ok: the server runs all {expected} generated rules unchanged", markup=False, highlight=False)
+
+
+def fetch_rules(config: PrometheusConfig) -> dict[str, Any]:
+    """``/api/v1/rules`` data from the server; failures name the public URL, never a credential."""
+    headers = {"Accept": "application/json", "User-Agent": "gatepack", **config.headers}
+    if config.bearer_token:
+        headers["Authorization"] = f"Bearer {config.bearer_token}"
+    auth = httpx.BasicAuth(*config.basic_auth) if config.basic_auth else None
+    url = config.url.rstrip("/") + "/api/v1/rules"
+    try:
+        response = httpx.get(url, headers=headers, auth=auth, verify=config.verify, timeout=config.timeout)
+    except httpx.HTTPError as exc:
+        err.print(f"cannot read rules from {config.public_url}: {type(exc).__name__}", markup=False)
+        raise typer.Exit(EXIT_UNREACHABLE) from None
+    if response.status_code != 200:
+        fail(f"{config.public_url}/api/v1/rules answered HTTP {response.status_code}")
+    try:
+        body = response.json()
+        data = body["data"]
+        assert isinstance(data, dict)
+    except (ValueError, KeyError, AssertionError):
+        fail(f"{config.public_url}/api/v1/rules did not answer Prometheus rules JSON")
+    return data
