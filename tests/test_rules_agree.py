@@ -18,8 +18,9 @@ import numpy as np
 import pytest
 import yaml
 
-from collector.runner import CollectOptions, collect
-from collector.sources.prometheus.client import PrometheusConfig
+from collector.run import CollectOptions, collect
+from collector.sources.prometheus.client import PrometheusClient, PrometheusConfig
+from collector.sources.prometheus.source import PrometheusSource
 from collector.specs import LoadedGate
 from collector.testing.openmetrics import Family, Series
 from collector.testing.promserver import find_binary, running_prometheus
@@ -50,9 +51,8 @@ def test_packet_and_alerts_agree(prometheus_binaries: None, tmp_path: Path) -> N
         for t in INSTANTS:
             options = CollectOptions(
                 at=float(T0 + 60 * t),
-                prometheus=PrometheusConfig(url=prometheus.url),
+                sources=[PrometheusSource(PrometheusClient(PrometheusConfig(url=prometheus.url)))],
                 out_dir=tmp_path / "ev" / str(t),
-                show_progress=False,
             )
             outcome = collect(loaded, options, env={})
             [path] = outcome.written
