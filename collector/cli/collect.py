@@ -52,7 +52,7 @@ def collect_command(
         commit=subject.commit,
     )
     outcome = collect_with_progress(loaded, options, err, stderr_is_terminal())
-    show(outcome.packets, outcome.written, output_format.value)
+    show(outcome.packets, outcome.written, output_format.value, outcome.placed)
     write_reports(outcome.packets, report)
     if outcome.exit_code == EXIT_UNREACHABLE:
         err.print("no backend was reachable: every query failed to connect", style="bold red")
