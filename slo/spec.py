@@ -252,7 +252,9 @@ class TraceCheck(CheckBase):
     warn: float | None = None
     unit: str | None = Field(None, description="s or ms for durations (default s); per_s or per_min for rate")
     require_complete: bool = Field(False, description="Error instead of a verdict on truncated or sampled results")
-    min_spans: int = Field(1, ge=0, description="Fewer matching spans than this is no_data")
+    min_spans: int | None = Field(
+        None, ge=0, description="Fewer matching spans is no_data (default: 1, and 0 for count and rate)"
+    )
 
     _window = field_validator("window")(_check_duration)
 

@@ -224,7 +224,7 @@ class TraceAggregator:
     def measurement(self, *, complete: bool = True, notes: list[str] | None = None) -> TraceMeasurement:
         aggregate = self.check.aggregate
         seconds = self.end_ns / 1e9 - self.start_ns / 1e9
-        values: dict[str, float] = {}
+        values: dict[str, float] = {"": 0.0} if aggregate in {"count", "rate"} and not self.check.by else {}
         missing = 0
         for key, group in self.groups.items():
             missing += group.missing
@@ -371,7 +371,7 @@ def decide_trace(
     if problem is not None:
         reason = problem.reason or "query failed"
         return result(check, Verdict.ERROR, reason, evaluated_at, unit=unit, queries=queries, details=details)
-    needed = max(check.min_spans, 1) if check.aggregate not in {"count", "rate"} else check.min_spans
+    needed = check.min_spans if check.min_spans is not None else (0 if check.aggregate in {"count", "rate"} else 1)
     if measurement.spans < needed or not measurement.values:
         reason = (
             f"only {measurement.spans} matching span(s) in the last {check.window}, fewer than min_spans {needed}"

@@ -1,7 +1,7 @@
 """Backend credentials from the environment or files, never from spec files or literal flags.
 
 Precedence: an explicit ``--*-file`` flag, then ``GATEPACK_PROMETHEUS_*_FILE``, then
-``GATEPACK_PROMETHEUS_*``. File contents are stripped of surrounding whitespace.
+``GATEPACK_PROMETHEUS_*`` (``GATEPACK_TEMPO_*`` and ``GATEPACK_JAEGER_*`` for the trace backends). File contents are stripped of surrounding whitespace.
 """
 
 from __future__ import annotations
@@ -32,13 +32,13 @@ def _read_secret(path: Path, what: str) -> str:
         raise CredentialError(f"cannot read {what} file {path}: {exc.strerror or exc}") from None
 
 
-def _secret(env: Mapping[str, str], name: str, file_flag: Path | None) -> str | None:
+def _secret(env: Mapping[str, str], name: str, file_flag: Path | None, prefix: str = ENV_PREFIX) -> str | None:
     if file_flag is not None:
         return _read_secret(file_flag, name.lower().replace("_", " "))
-    file_var = env.get(f"{ENV_PREFIX}{name}_FILE")
+    file_var = env.get(f"{prefix}{name}_FILE")
     if file_var:
-        return _read_secret(Path(file_var), f"{ENV_PREFIX}{name}_FILE")
-    return env.get(f"{ENV_PREFIX}{name}") or None
+        return _read_secret(Path(file_var), f"{prefix}{name}_FILE")
+    return env.get(f"{prefix}{name}") or None
 
 
 def load_credentials(
@@ -46,10 +46,13 @@ def load_credentials(
     bearer_token_file: Path | None = None,
     password_file: Path | None = None,
     username: str | None = None,
+    *,
+    prefix: str = ENV_PREFIX,
 ) -> Credentials:
-    token = _secret(env, "BEARER_TOKEN", bearer_token_file)
-    user = username or env.get(f"{ENV_PREFIX}USERNAME") or None
-    password = _secret(env, "PASSWORD", password_file)
+    """Credentials for one backend; ``prefix`` names its variables (``GATEPACK_TEMPO_`` for Tempo…)."""
+    token = _secret(env, "BEARER_TOKEN", bearer_token_file, prefix)
+    user = username or env.get(f"{prefix}USERNAME") or None
+    password = _secret(env, "PASSWORD", password_file, prefix)
     if token and (user or password):
         raise CredentialError("give either a bearer token or basic auth, not both")
     if bool(user) != bool(password):

@@ -19,6 +19,10 @@ from slo.traces import Span, TraceAggregator, decide_trace
 TRACE_KINDS = frozenset({"trace", "ai_cost"})
 
 
+def _everything(span: Span) -> bool:
+    return True
+
+
 @dataclass
 class SpanBatch:
     """Aggregators for the checks of one gate; feed spans with :meth:`add`, then read :meth:`results`."""
@@ -29,6 +33,8 @@ class SpanBatch:
     traces: list[tuple[TraceCheck, TraceAggregator]] = field(default_factory=list)
     costs: list[tuple[AiCostCheck, CostAggregator]] = field(default_factory=list)
     rejected: list[Check] = field(default_factory=list)
+    prefiltered: bool = False
+    """The backend already applied the checks' filters (Tempo search): only the window is checked here."""
 
     def __post_init__(self) -> None:
         for check in self.checks:
@@ -38,6 +44,9 @@ class SpanBatch:
                 self.costs.append((check, CostAggregator(check, self.at, self.pricing)))
             else:
                 self.rejected.append(check)
+        if self.prefiltered:
+            for _, aggregator in [*self.traces, *self.costs]:
+                aggregator.match = _everything
         self._adders = [a.add for _, a in self.traces] + [a.add for _, a in self.costs]
 
     def add(self, span: Span) -> None:

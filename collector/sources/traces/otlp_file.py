@@ -113,6 +113,15 @@ def _whole_document(data: bytes, path: Path) -> Iterator[Span]:
         raise InputError(exc.message, source=str(path), field=exc.field) from None
 
 
+def check_readable(path: Path) -> None:
+    """Fail early (exit 2) on a missing or unreadable file, before any backend is queried."""
+    try:
+        with path.open("rb") as handle:
+            handle.read(1)
+    except OSError as exc:
+        raise InputError(f"cannot read: {exc.strerror or exc}", source=str(path)) from None
+
+
 def file_format(path: Path) -> str:
     with path.open("rb") as handle:
         return "otlp-json-lines+gzip" if handle.read(2) == b"\x1f\x8b" else "otlp-json-lines"
