@@ -15,10 +15,10 @@ from pathlib import Path
 
 import pytest
 
+from collector.run import evaluate_gate
 from collector.sources.http import HttpConfig, HttpTransport
 from collector.sources.traces.jaeger import JaegerSource
 from collector.sources.traces.tempo import TempoSource, decode_search
-from collector.run import evaluate_gate
 from slo.loader import load_gates
 from slo.pricing import litellm_table
 from slo.results import Verdict
@@ -75,7 +75,7 @@ def test_tempo_count_by_tool_from_traceql_metrics(traces_dir):
     at = 1767225600 + HOUR
     with TraceBackend({"/api/metrics/query_range": fixed(body)}) as backend:
         result = run(TempoSource(transport(backend.url)), gate(check), at).results[0]
-        [(path, params)] = backend.requests
+        [(_path, params)] = backend.requests
     assert params["q"] == (
         '{ .gen_ai.operation.name = "execute_tool" && .error.type = "timeout" } | count_over_time() by (.gen_ai.tool.name)'
     )
