@@ -307,17 +307,29 @@ def langfuse_table(document: Any, source: str) -> PriceTable:
         if not isinstance(entry, dict) or not isinstance(entry.get("modelName"), str):
             raise PricingError("entry has no modelName", source=source, field=f"[{index}]")
         tiers = entry.get("pricingTiers") or []
-        default = next((t for t in tiers if isinstance(t, dict) and t.get("isDefault")), None)
+        if not isinstance(tiers, list):
+            raise PricingError("pricingTiers must be a list", source=source, field=f"[{index}]")
+        tiers = [t for t in tiers if isinstance(t, dict)]
+        default = next((t for t in tiers if t.get("isDefault")), None)
         rates = _langfuse_rates(default.get("prices") if default else entry.get("prices"))
         if rates is None:
             raise PricingError("no token prices", source=source, field=f"[{index}] {entry['modelName']}")
         large_above, large = None, None
         for tier in tiers:
             # only the usage-size tier is a property of the tokens; service-tier conditions need request params
-            conditions = tier.get("conditions") or [] if isinstance(tier, dict) else []
-            if len(conditions) == 1 and conditions[0].get("operator") == "gt" and "usageDetailPattern" in conditions[0]:
-                if re.search(str(conditions[0]["usageDetailPattern"]), "input", re.IGNORECASE):
-                    large_above, large = int(conditions[0]["value"]), _langfuse_rates(tier.get("prices"))
+            conditions = tier.get("conditions") or []
+            if not (isinstance(conditions, list) and len(conditions) == 1 and isinstance(conditions[0], dict)):
+                continue
+            condition = conditions[0]
+            threshold = _number(condition.get("value"))
+            if condition.get("operator") != "gt" or threshold is None or "usageDetailPattern" not in condition:
+                continue
+            try:
+                applies = re.search(str(condition["usageDetailPattern"]), "input", re.IGNORECASE) is not None
+            except re.error:
+                raise PricingError("usageDetailPattern does not compile", source=source, field=f"[{index}]") from None
+            if applies:
+                large_above, large = int(threshold), _langfuse_rates(tier.get("prices"))
         pattern_text = entry.get("matchPattern")
         try:
             pattern = _langfuse_pattern(pattern_text) if isinstance(pattern_text, str) else None
