@@ -318,7 +318,7 @@ def big_file(path: Path, spans: int, per_line: int = 500) -> None:
                     '{"traceId":"%032x","spanId":"%016x","parentSpanId":"%016x","name":"chat gpt-4o","kind":3,'
                     '"startTimeUnixNano":"%d","endTimeUnixNano":"%d","attributes":[{"key":"gen_ai.request.model",'
                     '"value":{"stringValue":"gpt-4o"}},{"key":"gen_ai.usage.input_tokens","value":{"intValue":"%d"}},'
-                    '{"key":"gen_ai.usage.output_tokens","value":{"intValue":"7"}}],"status":{}}'
+                    '{"key":"gen_ai.usage.output_tokens","value":{"intValue":"7"}}],"status":{}}'  # noqa: UP031
                     % (
                         1,
                         n + 2,
