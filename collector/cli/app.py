@@ -69,7 +69,7 @@ COMMANDS = {
     "version": version_command,
 }
 for _name, _command in COMMANDS.items():
-    app.command(_name)(_command)
+    app.command(_name)(_command)  # type: ignore[type-var]
 
 
 def main() -> None:
