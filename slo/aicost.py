@@ -19,7 +19,7 @@ import numpy as np
 from slo.evaluate import result
 from slo.formatting import number
 from slo.pricing import MODEL_KEYS, PriceTable, UsageError, cost_of, usage_of
-from slo.results import CheckResult, QueryOutcome, Verdict
+from slo.results import CheckResult, QueryOutcome, Status, Verdict
 from slo.spec import AiCostCheck
 from slo.traces import PERCENTILES, Span, compile_filter, decide, window_bounds_ns
 
@@ -117,7 +117,7 @@ def decide_cost(
         "by_model": {m: {k: round(v, 9) for k, v in row.items()} for m, row in sorted(aggregator.by_model.items())},
     }
     common: dict[str, Any] = {"unit": unit, "queries": queries, "details": details}
-    problem = next((q for q in queries if q.status == "error"), None)
+    problem = next((q for q in queries if q.status == Status.ERROR), None)
     if problem is not None:
         return result(check, Verdict.ERROR, problem.reason or "query failed", evaluated_at, **common)
     if check.measure == "cost" and aggregator.pricing is None:

@@ -25,7 +25,7 @@ import numpy as np
 from slo.durations import parse_duration
 from slo.evaluate import result
 from slo.formatting import number, quantity
-from slo.results import CheckResult, QueryOutcome, Verdict
+from slo.results import CheckResult, QueryOutcome, Status, Verdict
 from slo.spec import Op, SpanFilter, TraceCheck
 
 SPAN_KINDS = {"unspecified": 0, "internal": 1, "server": 2, "client": 3, "producer": 4, "consumer": 5}
@@ -367,7 +367,7 @@ def decide_trace(
     except ValueError as exc:
         return result(check, Verdict.ERROR, str(exc), evaluated_at, queries=queries, details=details)
     what = describe(check)
-    problem = next((q for q in queries if q.status == "error"), None)
+    problem = next((q for q in queries if q.status == Status.ERROR), None)
     if problem is not None:
         reason = problem.reason or "query failed"
         return result(check, Verdict.ERROR, reason, evaluated_at, unit=unit, queries=queries, details=details)

@@ -315,10 +315,10 @@ def big_file(path: Path, spans: int, per_line: int = 500) -> None:
             items = []
             for n in range(start, min(start + per_line, spans)):
                 items.append(
-                    '{"traceId":"%032x","spanId":"%016x","parentSpanId":"%016x","name":"chat gpt-4o","kind":3,'
+                    '{"traceId":"%032x","spanId":"%016x","parentSpanId":"%016x","name":"chat gpt-4o","kind":3,'  # noqa: UP031
                     '"startTimeUnixNano":"%d","endTimeUnixNano":"%d","attributes":[{"key":"gen_ai.request.model",'
                     '"value":{"stringValue":"gpt-4o"}},{"key":"gen_ai.usage.input_tokens","value":{"intValue":"%d"}},'
-                    '{"key":"gen_ai.usage.output_tokens","value":{"intValue":"7"}}],"status":{}}'  # noqa: UP031
+                    '{"key":"gen_ai.usage.output_tokens","value":{"intValue":"7"}}],"status":{}}'
                     % (
                         1,
                         n + 2,

@@ -26,7 +26,7 @@ from collector.sources.traces.local import TRACE_KINDS, SpanBatch
 from collector.sources.traces.otlp import TraceDecodeError, decode_document
 from slo.evidence import Backend, InputFile
 from slo.pricing import PriceTable
-from slo.results import CheckResult, QueryOutcome
+from slo.results import CheckResult, Fault, QueryOutcome, Status
 from slo.spec import AiCostCheck, Check, SpanFilter, TraceCheck
 from slo.traces import SPAN_KINDS, Span, window_bounds_ns
 
@@ -232,7 +232,7 @@ class JaegerSource:
             if not isinstance(names, list) or not all(isinstance(n, str) for n in names):
                 raise ValueError("services must be a list of names")
         except (orjson.JSONDecodeError, ValueError, AttributeError) as exc:
-            outcome.status, outcome.fault, outcome.reason = "error", "garbage", f"jaeger services: {exc}"
+            outcome.status, outcome.fault, outcome.reason = Status.ERROR, Fault.GARBAGE, f"jaeger services: {exc}"
             return api, [], outcome
         outcome.value = float(len(names))
         return api, sorted(names), outcome
@@ -246,14 +246,14 @@ class JaegerSource:
             self.api = api
             if services is None:
                 queries.append(outcome)
-                if outcome.status == "error":
+                if outcome.status == Status.ERROR:
                     return batch.results(context.evaluated_at, queries=queries)
                 services = found
         notes: list[str] = []
         for service in services:
             outcome, spans = await self._fetch(search, service)
             queries.append(outcome)
-            if outcome.status == "error":
+            if outcome.status == Status.ERROR:
                 return batch.results(context.evaluated_at, queries=queries)
             traces = {s.trace_id for s in spans}
             if len(traces) >= self.search_depth:
@@ -301,7 +301,7 @@ class JaegerSource:
         if not result.ok or result.body is None:
             return outcome, []
         if result.status_code == 404:
-            outcome.status, outcome.value, outcome.reason = "no_data", 0.0, "no trace matched (404)"
+            outcome.status, outcome.value, outcome.reason = Status.NO_DATA, 0.0, "no trace matched (404)"
             return outcome, []
         try:
             document = orjson.loads(result.body)
@@ -309,10 +309,14 @@ class JaegerSource:
                 raise TraceDecodeError(f"jaeger error: {_decode_error(result.body) or document['error']}")
             spans = list(decode_document(document) if self.api == "v3" else decode_v1(document))
         except orjson.JSONDecodeError as exc:
-            outcome.status, outcome.fault, outcome.reason = "error", "garbage", f"jaeger answered non-JSON: {exc}"
+            outcome.status, outcome.fault, outcome.reason = (
+                Status.ERROR,
+                Fault.GARBAGE,
+                f"jaeger answered non-JSON: {exc}",
+            )
             return outcome, []
         except TraceDecodeError as exc:
-            outcome.status, outcome.fault, outcome.reason = "error", "bad_data", f"jaeger response: {exc}"
+            outcome.status, outcome.fault, outcome.reason = Status.ERROR, Fault.BAD_DATA, f"jaeger response: {exc}"
             return outcome, []
         if self.api == "v1" and isinstance(document.get("errors"), list) and document["errors"]:
             outcome.warnings.append(_decode_error(result.body) or "jaeger reported errors")
@@ -326,11 +330,11 @@ class JaegerSource:
             role=role,
             query=query,
             backend=self.transport.public_url,
-            status="ok",
+            status=Status.OK,
             response_sha256=result.sha256,
             attempts=result.attempts,
         )
         if not result.ok:
-            outcome.status, outcome.fault = "error", result.fault
+            outcome.status, outcome.fault = Status.ERROR, result.fault
             outcome.reason = f"jaeger {path}: {result.reason}"
         return outcome

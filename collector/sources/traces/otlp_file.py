@@ -27,7 +27,7 @@ from collector.sources.traces.otlp import TraceDecodeError, decode_document
 from slo.errors import InputError
 from slo.evidence import Backend, InputFile
 from slo.pricing import PriceTable
-from slo.results import CheckResult, QueryOutcome
+from slo.results import CheckResult, QueryOutcome, Status
 from slo.spec import Check
 from slo.traces import Span
 
@@ -178,7 +178,7 @@ class OtlpFileSource:
                     query=f"file {path}",
                     backend=None,
                     time=context.evaluated_at,
-                    status="ok",
+                    status=Status.OK,
                     value=float(spans),
                     series=stats.get("lines", 0),
                     response_sha256=sha,

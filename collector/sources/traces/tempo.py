@@ -35,7 +35,7 @@ from collector.timeutil import rfc3339
 from slo.evaluate import error_result
 from slo.evidence import Backend, InputFile
 from slo.pricing import CACHE_READ_KEYS, CACHE_WRITE_KEYS, INPUT_KEYS, MODEL_KEYS, OUTPUT_KEYS, PriceTable
-from slo.results import CheckResult, QueryOutcome
+from slo.results import CheckResult, Fault, QueryOutcome, Status
 from slo.spec import AiCostCheck, Check, TraceCheck
 from slo.traces import PERCENTILES, Span, TraceMeasurement, as_text, decide_trace, window_bounds_ns
 
@@ -341,15 +341,19 @@ class TempoSource:
             result = await self.transport.request("GET", path, params=params)
             outcome = self._outcome(planned.role, check.window, path, params, result, context)
             outcomes.append(outcome)
-            if outcome.status == "error":
+            if outcome.status == Status.ERROR:
                 return outcomes, None, notes
             try:
                 decoded = decode_metrics(orjson.loads(result.body or b""), check.by, planned.instant)
             except orjson.JSONDecodeError as exc:
-                outcome.status, outcome.fault, outcome.reason = "error", "garbage", f"tempo answered non-JSON: {exc}"
+                outcome.status, outcome.fault, outcome.reason = (
+                    Status.ERROR,
+                    Fault.GARBAGE,
+                    f"tempo answered non-JSON: {exc}",
+                )
                 return outcomes, None, notes
             except TraceDecodeError as exc:
-                outcome.status, outcome.fault, outcome.reason = "error", "bad_data", f"tempo response: {exc}"
+                outcome.status, outcome.fault, outcome.reason = Status.ERROR, Fault.BAD_DATA, f"tempo response: {exc}"
                 return outcomes, None, notes
             outcome.series = len(decoded.values)
             outcome.value = sum(decoded.values.values()) if decoded.values else None
@@ -391,15 +395,23 @@ class TempoSource:
             result = await self.transport.request("GET", "/api/search", params=params)
             outcome = self._outcome("spans", check.window, "/api/search", params, result, context)
             queries.append(outcome)
-            if outcome.status == "error":
+            if outcome.status == Status.ERROR:
                 return batch.results(context.evaluated_at, queries=queries)[0]
             try:
                 found = decode_search(orjson.loads(result.body or b""))
             except orjson.JSONDecodeError as exc:
-                outcome.status, outcome.fault, outcome.reason = "error", "garbage", f"tempo answered non-JSON: {exc}"
+                outcome.status, outcome.fault, outcome.reason = (
+                    Status.ERROR,
+                    Fault.GARBAGE,
+                    f"tempo answered non-JSON: {exc}",
+                )
                 return batch.results(context.evaluated_at, queries=queries)[0]
             except TraceDecodeError as exc:
-                outcome.status, outcome.fault, outcome.reason = "error", "bad_data", f"tempo search response: {exc}"
+                outcome.status, outcome.fault, outcome.reason = (
+                    Status.ERROR,
+                    Fault.BAD_DATA,
+                    f"tempo search response: {exc}",
+                )
                 return batch.results(context.evaluated_at, queries=queries)[0]
             outcome.value, outcome.series = float(len(found.spans)), found.traces
             if found.traces >= self.search_limit:
@@ -424,23 +436,27 @@ class TempoSource:
             role="trace",
             query=path,
             backend=self.transport.public_url,
-            status="ok",
+            status=Status.OK,
             response_sha256=result.sha256,
             attempts=result.attempts,
         )
         if not result.ok:
-            outcome.status, outcome.fault, outcome.reason = "error", result.fault, f"tempo {path}: {result.reason}"
+            outcome.status, outcome.fault, outcome.reason = Status.ERROR, result.fault, f"tempo {path}: {result.reason}"
             return outcome, []
         if result.status_code == 404:
-            outcome.status, outcome.reason = "no_data", "trace not found (404)"
+            outcome.status, outcome.reason = Status.NO_DATA, "trace not found (404)"
             return outcome, []
         try:
             spans = list(decode_document(orjson.loads(result.body or b"")))
         except orjson.JSONDecodeError as exc:
-            outcome.status, outcome.fault, outcome.reason = "error", "garbage", f"tempo answered non-JSON: {exc}"
+            outcome.status, outcome.fault, outcome.reason = (
+                Status.ERROR,
+                Fault.GARBAGE,
+                f"tempo answered non-JSON: {exc}",
+            )
             return outcome, []
         except TraceDecodeError as exc:
-            outcome.status, outcome.fault, outcome.reason = "error", "bad_data", f"tempo trace: {exc}"
+            outcome.status, outcome.fault, outcome.reason = Status.ERROR, Fault.BAD_DATA, f"tempo trace: {exc}"
             return outcome, []
         outcome.value = float(len(spans))
         return outcome, spans
@@ -454,12 +470,12 @@ class TempoSource:
             query=params.get("q", path),
             backend=self.transport.public_url,
             time=context.evaluated_at,
-            status="ok",
+            status=Status.OK,
             response_sha256=result.sha256,
             attempts=result.attempts,
         )
         if not result.ok:
-            outcome.status, outcome.fault = "error", result.fault
+            outcome.status, outcome.fault = Status.ERROR, result.fault
             outcome.reason = f"tempo {path}: {result.reason}"
         self.sent.append(f"{path}?{urlencode(params)}")
         return outcome
