@@ -111,7 +111,7 @@ class PriceTable:
             return cache[key]
         found = _in_force(self._exact.get(model, []), day)  # type: ignore[attr-defined]
         if found is None:
-            matching = [p for p in self._patterns if p.pattern.search(model)]  # type: ignore[attr-defined, union-attr]
+            matching = [p for p in self._patterns if p.pattern and p.pattern.search(model)]  # type: ignore[attr-defined]
             found = _in_force(matching, day)
         cache[key] = found
         return found

@@ -119,6 +119,18 @@ def _equals(actual: Any, expected: str | int | float | bool) -> bool:
 SpanPredicate = Callable[[Span], bool]
 
 
+def _attribute_equals(key: str, expected: str | int | float | bool) -> SpanPredicate:
+    return lambda s: _equals(s.attribute(key), expected)
+
+
+def _attribute_matches(key: str, pattern: re.Pattern[str]) -> SpanPredicate:
+    def test(span: Span) -> bool:
+        value = span.attribute(key)
+        return value is not None and pattern.search(as_text(value)) is not None
+
+    return test
+
+
 def compile_filter(spec: SpanFilter) -> SpanPredicate:
     """One predicate checking every condition of ``spec`` (cheapest first)."""
     tests: list[SpanPredicate] = []
@@ -144,10 +156,9 @@ def compile_filter(spec: SpanFilter) -> SpanPredicate:
         pattern = re.compile(spec.span_name_regex)
         tests.append(lambda s: pattern.search(s.name) is not None)
     for key, expected in spec.attributes.items():
-        tests.append(lambda s, k=key, e=expected: _equals(s.attribute(k), e))
+        tests.append(_attribute_equals(key, expected))
     for key, regex in spec.attributes_regex.items():
-        compiled = re.compile(regex)
-        tests.append(lambda s, k=key, c=compiled: s.attribute(k) is not None and c.search(as_text(s.attribute(k))))
+        tests.append(_attribute_matches(key, re.compile(regex)))
     if not tests:
         return lambda s: True
     if len(tests) == 1:
@@ -160,7 +171,7 @@ class _Group:
     count: int = 0
     errors: int = 0
     numerator: int = 0
-    durations: array = field(default_factory=lambda: array("d"))
+    durations: array[float] = field(default_factory=lambda: array("d"))
     total: float = 0.0
     values: int = 0
     maximum: float = -math.inf
@@ -273,6 +284,7 @@ _RATIO_UNITS = {None: 1.0, "ratio": 1.0, "%": 100.0, "percent": 100.0}
 def unit_factor(check: TraceCheck) -> tuple[str | None, float]:
     """The unit the check's value is shown in and the factor from the native unit; ValueError if it does not fit."""
     aggregate, unit = check.aggregate, check.unit
+    shown: str | None
     if aggregate in PERCENTILES:
         table, shown = _DURATION_UNITS_OUT, unit or "s"
     elif aggregate == "rate":
