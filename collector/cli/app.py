@@ -270,6 +270,9 @@ def version_command() -> None:
 
 import collector.cli.catalog  # noqa: E402  (registers `gates` and `attest` on `app`)
 import collector.cli.ingest  # noqa: E402, F401  (registers `ingest` on `app`)
+from collector.cli import dashboards as _dashboards  # noqa: E402
+
+app.command("dashboards")(_dashboards.dashboards_command)
 
 
 def main() -> None:
