@@ -41,6 +41,8 @@ class CollectOptions:
     evaluators: Mapping[str, CheckEvaluator] = field(default_factory=dict)
     inputs: list[InputFile] = field(default_factory=list)
     show_progress: bool = True
+    metrics_textfile: Path | None = None
+    push_url: str | None = None
 
 
 @dataclass
@@ -131,6 +133,10 @@ def collect(
             write_atomic(path, to_canonical_json(packet))
             written.append(path)
     show(packets, written, options.output_format)
+    if options.metrics_textfile is not None or options.push_url:
+        from collector.sinks.metrics import publish
+
+        publish(packets, options.metrics_textfile, options.push_url, Console(stderr=True))
     return CollectOutcome(packets, written, runs, exit_code_for(packets, runs, options.fail_on))
 
 

@@ -71,3 +71,23 @@ def prometheus_pool(prometheus_binaries: None) -> Iterator[PrometheusPool]:
         yield pool
     finally:
         pool.close()
+
+
+def pytest_addoption(parser: pytest.Parser) -> None:
+    parser.addoption("--update-golden", action="store_true", help="Rewrite tests/golden/ from the current output")
+
+
+@pytest.fixture
+def golden(request: pytest.FixtureRequest) -> Callable[[str, bytes], None]:
+    """``golden("name", data)``: compare with ``tests/golden/name`` (rewrite it under ``--update-golden``)."""
+
+    def check(name: str, data: bytes) -> None:
+        path = ROOT / "tests" / "golden" / name
+        if request.config.getoption("--update-golden"):
+            path.parent.mkdir(parents=True, exist_ok=True)
+            path.write_bytes(data)
+            return
+        assert path.exists(), f"{path} missing: run pytest --update-golden"
+        assert data == path.read_bytes(), f"{name} differs from its golden file (pytest --update-golden to accept)"
+
+    return check

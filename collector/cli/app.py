@@ -138,6 +138,10 @@ def collect_command(
     concurrency: Annotated[int, typer.Option(min=1, max=256, help="Requests in flight at once")] = 8,
     loadtest: Annotated[list[Path], typer.Option("--loadtest", help="Load-test result file for loadtest checks")] = [],
     attestations: Annotated[Path | None, typer.Option("--attestations", help="Attestations file")] = None,
+    metrics_textfile: Annotated[
+        Path | None, typer.Option(help="Write verdict metrics for the node-exporter textfile collector (file or dir/)")
+    ] = None,
+    push: Annotated[str | None, typer.Option("--push", help="Push verdict metrics to this Pushgateway URL")] = None,
 ) -> None:
     """Query the backend for every check of the gates and write sealed evidence packets."""
     from collector.catalog import catalog_gates
@@ -168,6 +172,8 @@ def collect_command(
         release=release,
         commit=commit,
         show_progress=sys.stderr.isatty(),
+        metrics_textfile=metrics_textfile,
+        push_url=push,
     )
     if loadtest:
         from collector.cli.ingest import load_inputs, loadtest_evaluators
