@@ -317,6 +317,7 @@ def _slo_panels(gate: Gate, check: SloCheck, variables: Sequence[str], options: 
     exact = exact_query(check, gate, period)
     links = _check_links(gate, check, options, exact)
     about = _describe(check, exact)
+    note = "\n\n" + _describe(check, exact) if exact else ""
     sli = (
         _timeseries(f"{check.display_title}: SLI vs objective ({period})", "percentunit", about)
         .with_target(_target(f"1 - {_max(names.sli_error(period), sel)}", "A", f"SLI ({period})"))
@@ -329,7 +330,9 @@ def _slo_panels(gate: Gate, check: SloCheck, variables: Sequence[str], options: 
     remaining = _max(names.PERIOD_ERROR_BUDGET_REMAINING, sel)
     budget = (
         _stat(
-            "Error budget remaining", "percentunit", f"Share of the {period} error budget left (negative: overspent)."
+            "Error budget remaining",
+            "percentunit",
+            f"Share of the {period} error budget left (negative: overspent).{note}",
         )
         .with_target(_target(remaining, "A", "remaining", instant=True))
         .thresholds(budget_steps)
@@ -338,7 +341,7 @@ def _slo_panels(gate: Gate, check: SloCheck, variables: Sequence[str], options: 
         .height(8)
     )
     burndown = (
-        _timeseries(f"Error budget burn-down ({period})", "percentunit", "Budget left over the SLO period.")
+        _timeseries(f"Error budget burn-down ({period})", "percentunit", f"Budget left over the SLO period.{note}")
         .with_target(_target(remaining, "A", "budget remaining"))
         .thresholds(budget_steps)
         .thresholds_style(common_builders.GraphThresholdsStyleConfig().mode(common.GraphThresholdsStyleMode.LINE))
@@ -352,7 +355,8 @@ def _slo_panels(gate: Gate, check: SloCheck, variables: Sequence[str], options: 
         "none",
         "Error ratio over each window divided by the error budget; the lines are the alert factors "
         + ", ".join(f"{c.severity.value} {c.long}/{c.short} × {c.factor:g}" for c in conditions)
-        + ".",
+        + "."
+        + note,
     ).thresholds_style(common_builders.GraphThresholdsStyleConfig().mode(common.GraphThresholdsStyleMode.DASHED))
     burn = burn.thresholds(_steps((None, "green"), *((f, "orange" if f < max(factors) else "red") for f in factors)))
     for index, window in enumerate(windows):
@@ -360,7 +364,8 @@ def _slo_panels(gate: Gate, check: SloCheck, variables: Sequence[str], options: 
     burn = burn.links(_links(links))
     alerts = _state_timeline(
         "Alert conditions",
-        "1 while both windows of a condition burn faster than its factor (the multi-window, multi-burn-rate alert).",
+        "1 while both windows of a condition burn faster than its factor (the multi-window, multi-burn-rate alert)."
+        + note,
     ).mappings(
         [
             model.ValueMap(
@@ -384,7 +389,7 @@ def _slo_panels(gate: Gate, check: SloCheck, variables: Sequence[str], options: 
         _timeseries(
             f"Events ({numerator_role}/total)",
             "short",
-            "The spec's own event queries over each $__rate_interval (read straight from the source metrics).",
+            "The spec's own event queries over each $__rate_interval (read straight from the source metrics)." + note,
         )
         .with_target(_target(grafana_expr(numerator, variables, "$__rate_interval"), "A", numerator_role))
         .with_target(_target(grafana_expr(check.total, variables, "$__rate_interval"), "B", "total"))
