@@ -32,8 +32,8 @@ from slo.burnrate import windows_to_query
 from slo.generate import names
 from slo.generate.dashboards import (
     OVERVIEW_FILE,
-    dashboard_files,
     dashboard_filename,
+    dashboard_files,
     encode,
     gate_dashboard,
     gate_uid,
@@ -185,12 +185,12 @@ def schema_problems(root: Path, dashboard: dict[str, Any]) -> list[str]:
         for target in panel["targets"]:
             problems += [f"panel {panel['id']} target: {e.message[:160]}" for e in target_schema.iter_errors(target)]
         if unit is not None:
-            problems += [f"panel {panel['id']}: unknown unit {unit}"] if unit not in UNIT_IDS(root) else []
+            problems += [f"panel {panel['id']}: unknown unit {unit}"] if unit not in unit_ids(root) else []
     return problems
 
 
 @cache
-def UNIT_IDS(root: Path) -> frozenset[str]:  # noqa: N802
+def unit_ids(root: Path) -> frozenset[str]:
     text = (root / "units.jsonschema.json").read_text(encoding="utf-8")
     return frozenset(re.findall(r'"const":\s*"([^"]+)"', text))
 
