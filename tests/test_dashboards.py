@@ -507,6 +507,13 @@ def world_with_rules(prometheus_pool) -> Iterator[tuple[str, str]]:
             for block in out.iterdir():
                 if (block / "meta.json").exists():
                     shutil.move(str(block), data / f"{block.name}")
+        verdicts = work / "verdicts.om"
+        verdicts.write_text(verdict_history(source.url), encoding="utf-8")
+        loaded = subprocess.run(
+            [find_binary("promtool"), "tsdb", "create-blocks-from", "openmetrics", str(verdicts), str(data)],
+            capture_output=True, text=True, check=False,
+        )  # fmt: skip
+        assert loaded.returncode == 0, loaded.stderr[-2000:]
         server = start_prometheus(data, workdir=work)
         try:
             yield server.url, origin
@@ -514,6 +521,34 @@ def world_with_rules(prometheus_pool) -> Iterator[tuple[str, str]]:
             server.stop()
     finally:
         shutil.rmtree(work, ignore_errors=True)
+
+
+def verdict_history(url: str) -> str:
+    """The verdict metrics of a real evaluation of every catalog gate, as OpenMetrics samples at END-2m..END.
+
+    The same text the textfile sink writes, parsed back and given timestamps so promtool can backfill it
+    (as if Prometheus had scraped the textfile collector every minute).
+    """
+    from prometheus_client.parser import text_string_to_metric_families
+
+    from collector.run import build_packet
+    from collector.sinks.metrics import exposition
+    from collector.subject import build_subject
+    from tests.test_catalog_world import evaluate
+
+    runs = evaluate(url, "degraded", [])
+    packets = [
+        build_packet(r, spec_path="catalog", spec_sha256="0" * 64, subject=build_subject({}), started_at=END,
+                     finished_at=END + 5, backends=[])
+        for r in runs
+    ]  # fmt: skip
+    lines = []
+    for family in text_string_to_metric_families(exposition(packets).decode()):
+        lines.append(f"# TYPE {family.name} gauge")
+        for sample in family.samples:
+            labels = ",".join(f'{k}="{v}"' for k, v in sorted(sample.labels.items()))
+            lines += [f"{sample.name}{{{labels}}} {sample.value!r} {t}" for t in (END - 120, END - 60, END)]
+    return "\n".join([*lines, "# EOF", ""])
 
 
 def _query(url: str, expr: str) -> dict[str, Any]:
@@ -559,6 +594,28 @@ def test_degraded_write_path_shows_on_its_slo_panels(world_with_rules):
     assert float(_query(url, page["expr"])["data"]["result"][0]["value"][1]) == 1.0
     ticket = section["Alert conditions"]["targets"][-1]
     assert ticket["legendFormat"].startswith("ticket: 3d & 6h")
+
+
+def test_gate_board_shows_every_gate_verdict_and_the_failing_checks(world_with_rules):
+    url, _ = world_with_rules
+    from tests.test_catalog_world import DEGRADED, GATE_TRUTH
+
+    board = shipped()[OVERVIEW_FILE]
+    variables = dashboard_variables(board)
+    by_title = {p["title"]: p for p in panels(board)}
+    rows = _query(url, grafana_substitute(by_title["Gate board"]["targets"][0]["expr"], variables))["data"]["result"]
+    assert {r["metric"]["gate"]: r["metric"]["verdict"] for r in rows} == {
+        g: v.value for g, v in GATE_TRUTH["degraded"].items()
+    }
+    ages = _query(url, grafana_substitute(by_title["Gate board"]["targets"][1]["expr"], variables))["data"]["result"]
+    assert {float(r["value"][1]) for r in ages} == {END - (END + 5)}  # evaluated at END, the run finished at END+5
+    failing = _query(url, grafana_substitute(by_title["Failing checks"]["targets"][0]["expr"], variables))
+    got = {(r["metric"]["gate"], r["metric"]["check"]) for r in failing["data"]["result"]}
+    assert got == {k for k, v in DEGRADED.items() if v.value == "fail"}
+    budgets = _query(
+        url, grafana_substitute(by_title["Error budget remaining per SLO"]["targets"][0]["expr"], variables)
+    )
+    assert len(budgets["data"]["result"]) == len(slo_checks())
 
 
 def test_used_placeholders_lists_every_spec_variable_in_order():
