@@ -8,6 +8,7 @@ dashboards written for Sloth work on gatepack's rules and the other way round.
 
 from __future__ import annotations
 
+from slo.durations import parse_duration
 from slo.results import Verdict
 from slo.templating import escape_promql_string
 
@@ -60,9 +61,30 @@ VERDICT_COLORS: dict[Verdict, str] = {
 }
 
 
+def rule_window(window: str) -> str:
+    """A window as Prometheus prints durations, which is how Sloth names its rules and ``sloth_window``.
+
+    Years and weeks are used only when they divide the duration exactly, then days, hours, minutes,
+    seconds: ``28d`` → ``4w``, ``7d`` → ``1w``, ``30d`` and ``90m`` → ``30d`` and ``1h30m``.
+    """
+    remaining = parse_duration(window)
+    parts: list[str] = []
+    for unit, size, exact_only in (("y", 365 * 86400, True), ("w", 7 * 86400, True), ("d", 86400, False)):
+        if exact_only and remaining % size:
+            continue
+        count, remaining = divmod(remaining, size)
+        if count:
+            parts.append(f"{count}{unit}")
+    for unit, size in (("h", 3600), ("m", 60), ("s", 1)):
+        count, remaining = divmod(remaining, size)
+        if count:
+            parts.append(f"{count}{unit}")
+    return "".join(parts)
+
+
 def sli_error(window: str) -> str:
-    """The recorded error ratio over ``window`` (``5m`` → ``slo:sli_error:ratio_rate5m``)."""
-    return f"{SLI_ERROR_PREFIX}{window}"
+    """The recorded error ratio over ``window`` (``5m`` → ``slo:sli_error:ratio_rate5m``, ``28d`` → ``…rate4w``)."""
+    return f"{SLI_ERROR_PREFIX}{rule_window(window)}"
 
 
 def sloth_service(gate_id: str) -> str:
