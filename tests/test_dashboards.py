@@ -119,7 +119,7 @@ def sections(dashboard: dict[str, Any]) -> dict[str, list[dict[str, Any]]]:
 
 def test_shipped_dashboards_are_what_the_cli_generates_from_the_catalog(tmp_path):
     result = subprocess.run(
-        [sys.executable, "-m", "collector.cli.app", "dashboards", "-o", str(tmp_path)],
+        [sys.executable, "-m", "collector.cli", "dashboards", "-o", str(tmp_path)],
         capture_output=True,
         text=True,
         check=False,

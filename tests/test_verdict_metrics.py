@@ -278,3 +278,38 @@ def _packet(gate: str, checks: dict[str, tuple[Verdict, float | None]]) -> Evide
             "counts": {},
         }
     )  # fmt: skip
+
+
+def test_push_sends_url_credentials_as_basic_auth_and_never_in_the_url():
+    """A real local HTTP server stands in for a Pushgateway behind basic auth and records what arrives."""
+    import base64
+    import threading
+    from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+    seen: list[tuple[str, str, str | None, bytes]] = []
+
+    class Handler(BaseHTTPRequestHandler):
+        def log_message(self, *args: object) -> None:
+            pass
+
+        def do_PUT(self) -> None:
+            body = self.rfile.read(int(self.headers.get("Content-Length", "0")))
+            seen.append((self.command, self.path, self.headers.get("Authorization"), body))
+            self.send_response(200)
+            self.send_header("Content-Length", "0")
+            self.end_headers()
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        packet = _packet("g.1", {"c": (Verdict.FAIL, 2.5)})
+        push(f"http://ops:pa%3Ass@127.0.0.1:{server.server_address[1]}", [packet])
+    finally:
+        server.shutdown()
+        server.server_close()
+    assert len(seen) == 1
+    method, path, authorization, body = seen[0]
+    assert method == "PUT" and path == "/metrics/job/gatepack/gate/g.1"
+    assert authorization == "Basic " + base64.b64encode(b"ops:pa:ss").decode()
+    assert 'gatepack_check_verdict{check="c",gate="g.1"} 3.0' in body.decode()

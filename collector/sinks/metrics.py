@@ -12,7 +12,7 @@ from __future__ import annotations
 import base64
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from pathlib import Path
-from urllib.parse import urlsplit, urlunsplit
+from urllib.parse import unquote, urlsplit, urlunsplit
 
 from prometheus_client import CollectorRegistry, generate_latest, push_to_gateway
 from prometheus_client.exposition import default_handler
@@ -111,7 +111,8 @@ def _handler_for(url: str) -> tuple[str, Callable[..., Callable[[], None]]]:
         return url, default_handler
     host = parts.hostname or ""
     bare = urlunsplit((parts.scheme, host + (f":{parts.port}" if parts.port else ""), parts.path, parts.query, ""))
-    token = base64.b64encode(f"{parts.username}:{parts.password or ''}".encode()).decode("ascii")
+    user, password = unquote(parts.username), unquote(parts.password or "")  # userinfo is percent-encoded
+    token = base64.b64encode(f"{user}:{password}".encode()).decode("ascii")
 
     def handler(
         url: str, method: str, timeout: float | None, headers: list[tuple[str, str]], data: bytes

@@ -18,7 +18,6 @@ import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
-from urllib.parse import quote
 
 from grafana_foundation_sdk.builders import common as common_builders
 from grafana_foundation_sdk.builders import dashboard as dash
@@ -101,12 +100,12 @@ def docs_link(options: DashboardOptions, gate: Gate) -> str:
 
 
 def used_placeholders(gate: Gate) -> list[str]:
-    """Every ``{{ name }}`` the gate's queries use, in order of first use, without ``window``."""
+    """Every ``{{ name }}`` the gate's queries use, in order of first use (an SLO's ``window`` is a macro)."""
     seen: dict[str, None] = {}
     for check in gate.checks:
         for text in _query_texts(check):
             for match in PLACEHOLDER.finditer(text):
-                if match.group(1) != "window":
+                if match.group(1) != "window" or not isinstance(check, SloCheck):
                     seen.setdefault(match.group(1), None)
     return list(seen)
 
@@ -127,10 +126,13 @@ def grafana_expr(query: str, variables: Sequence[str], window: str | None = None
     """
     tokens: dict[str, str] = {}
     values: dict[str, str] = {}
-    for index, name in enumerate([*variables, "window"]):
+    references = {name: "${" + name + "}" for name in variables}
+    if window is not None:
+        references["window"] = window  # an SLO's range: a Grafana macro such as $__rate_interval
+    for index, (name, reference) in enumerate(references.items()):
         token = f"__gatepack_{index}__"
         values[name] = token
-        tokens[token] = "${" + name + "}" if name != "window" else (window or "${window}")
+        tokens[token] = reference
     try:
         text = render(query, values)
     except TemplateError as exc:  # a placeholder neither in vars nor collected: cannot happen via used_placeholders
@@ -152,6 +154,14 @@ def exact_query(check: Check, gate: Gate, window: str | None = None) -> str | No
     return None
 
 
+_UNRESERVED = frozenset(b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-._~")
+
+
+def percent_encode(text: str) -> str:
+    """RFC 3986 percent-encoding of everything but unreserved characters (``slo`` stays free of urllib)."""
+    return "".join(chr(b) if b in _UNRESERVED else f"%{b:02X}" for b in text.encode("utf-8"))
+
+
 def explore_url(expr: str) -> str:
     """A Grafana Explore link that opens ``expr`` on the dashboard's data source."""
     panes = {
@@ -161,7 +171,7 @@ def explore_url(expr: str) -> str:
             "range": {"from": "now-6h", "to": "now"},
         }
     }
-    encoded = quote(json.dumps(panes, separators=(",", ":"), sort_keys=True), safe="")
+    encoded = percent_encode(json.dumps(panes, separators=(",", ":"), sort_keys=True))
     return "/explore?schemaVersion=1&orgId=1&panes=" + encoded.replace("DATASOURCE", f"${{{DATASOURCE_VAR}}}")
 
 
