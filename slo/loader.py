@@ -13,6 +13,7 @@ from typing import Any
 import yaml
 from pydantic import ValidationError
 
+from slo.errors import GatepackError
 from slo.spec import Gate
 
 # libyaml's loader when PyYAML was built with it: same documents and marks, several times faster on
@@ -20,6 +21,9 @@ from slo.spec import Gate
 _SAFE_LOADER: Any = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 
 Path = tuple[str | int, ...]
+
+MAX_DEPTH = 64
+"""Deepest nesting of mappings and sequences a spec may have; real gates need under ten levels."""
 
 
 @dataclass(frozen=True)
@@ -36,7 +40,7 @@ class SpecProblem:
         return f"{where}: {self.field}: {self.message}" if self.field else f"{where}: {self.message}"
 
 
-class SpecError(Exception):
+class SpecError(GatepackError):
     """All problems found in one or more spec files; raised once, after everything was checked."""
 
     def __init__(self, problems: list[SpecProblem]) -> None:
@@ -102,10 +106,42 @@ def _message(error: dict[str, Any]) -> str:
     return message.removeprefix("Value error, ")
 
 
+def _check_events(text: str, source: str) -> None:
+    """Refuse aliases and deep nesting before any node tree is built.
+
+    An alias makes one node appear in many places: a few hundred bytes of nested aliases (a "billion
+    laughs" bomb) expand to billions of nodes as soon as anything walks the tree, which line indexing and
+    validation both do. Specs have no need for them, so ``*name`` (and ``<<: *name`` merges) are an error
+    at their line. The event stream is flat, so this pass costs little and never expands anything.
+    """
+    depth = 0
+    for event in yaml.parse(text, Loader=_SAFE_LOADER):
+        if isinstance(event, yaml.AliasEvent):
+            raise SpecError(
+                [
+                    SpecProblem(
+                        source,
+                        event.start_mark.line + 1,
+                        "",
+                        f"YAML alias *{event.anchor} is not allowed in a spec: write the value out",
+                    )
+                ]
+            )
+        if isinstance(event, yaml.CollectionStartEvent):
+            depth += 1
+            if depth > MAX_DEPTH:
+                raise SpecError(
+                    [SpecProblem(source, event.start_mark.line + 1, "", f"nested deeper than {MAX_DEPTH} levels")]
+                )
+        elif isinstance(event, yaml.CollectionEndEvent):
+            depth -= 1
+
+
 def load_gates(text: str, source: str = "<spec>") -> list[Gate]:
     """Every gate in a YAML text (one per document); raises :class:`SpecError` listing all problems."""
     problems: list[SpecProblem] = []
     try:
+        _check_events(text, source)
         nodes = list(yaml.compose_all(text, Loader=_SAFE_LOADER))
         documents = list(yaml.load_all(text, Loader=_SAFE_LOADER))
     except yaml.YAMLError as exc:
@@ -132,7 +168,7 @@ def load_gates(text: str, source: str = "<spec>") -> list[Gate]:
         except ValidationError as exc:
             for error in exc.errors():
                 line, path = _line_for(tuple(error["loc"]), data, lines)
-                problems.append(SpecProblem(source, line, _field_path(path), _message(error)))
+                problems.append(SpecProblem(source, line, _field_path(path), _message(dict(error))))
     if problems:
         raise SpecError(problems)
     if not gates:

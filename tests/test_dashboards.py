@@ -143,7 +143,7 @@ def test_generation_is_byte_reproducible():
 
 
 def test_golden_user_dashboard(golden):
-    golden("dashboard-checkout.v2.json", encode(gate_dashboard(user_gate())))
+    golden("dashboard-checkout.v2.json", encode(gate_dashboard(user_gate())).decode("utf-8"))
 
 
 # -- schema ------------------------------------------------------------------------------------------

@@ -12,7 +12,9 @@ import time
 import pytest
 
 from collector.run import evaluate_gate
-from collector.sources.prometheus.client import PrometheusClient, PrometheusConfig, parse_retry_after
+from collector.sources.http import parse_retry_after
+from collector.sources.prometheus.client import PrometheusClient, PrometheusConfig
+from collector.sources.prometheus.source import PrometheusSource
 from collector.testing.promserver import free_port
 from slo.loader import load_gates
 from slo.results import Verdict
@@ -20,7 +22,7 @@ from tests.faulty_backend import FaultyBackend
 
 CHECKS = ["ok", "flaky", "ratelimit", "ratelimit_long", "slow", "garbage", "huge", "bad", "echo"]
 GATE = "apiVersion: gatepack/v1\nkind: Gate\nid: faults\ntitle: Faults\nchecks:\n" + "".join(
-    f"  - {{id: {name}, kind: threshold, query: 'vector({name}_metric)', op: '>', target: 0}}\n" for name in CHECKS
+    f"  - {{id: {name}, kind: threshold, query: 'sum({name}_metric)', op: '>', target: 0}}\n" for name in CHECKS
 )
 SECRET = "s3cr3t-token-value"
 
@@ -38,7 +40,7 @@ def run(url: str, **config: object):
 
     async def go():
         async with PrometheusClient(PrometheusConfig(url=url, **settings)) as client:  # type: ignore[arg-type]
-            return await evaluate_gate(gate, at=1767225600, client=client)
+            return await evaluate_gate(gate, at=1767225600, sources=[PrometheusSource(client)])
 
     return asyncio.run(go())
 
@@ -78,7 +80,7 @@ def test_every_fault_has_a_state_and_a_reason(faulty, caplog):
 
     bad = checks["bad"]
     assert bad.verdict is Verdict.ERROR and "bad_data" in bad.reason and "parse error" in bad.reason
-    assert bad.queries[0].attempts == 1 and faulty.hits["vector(bad_metric)"] == 1  # 400 is never retried
+    assert bad.queries[0].attempts == 1 and faulty.hits["sum(bad_metric)"] == 1  # 400 is never retried
 
     echo = checks["echo"]
     assert echo.verdict is Verdict.ERROR and "HTTP 500" in echo.reason

@@ -6,13 +6,12 @@ import asyncio
 import json
 import subprocess
 import sys
-from pathlib import Path
 
 import pytest
 
-from collector.run import GateRun, evaluate_gate
-from collector.runner import CollectOptions, collect
+from collector.run import CollectOptions, GateRun, collect, evaluate_gate
 from collector.sources.prometheus.client import PrometheusClient, PrometheusConfig
+from collector.sources.prometheus.source import PrometheusSource
 from collector.specs import LoadedGate
 from slo.burnrate import WORKBOOK_CONDITIONS
 from slo.durations import parse_duration
@@ -50,7 +49,7 @@ def run_gate(url: str, text: str, variables: dict[str, str] | None = None) -> tu
 
     async def go() -> tuple[GateRun, int]:
         async with PrometheusClient(PrometheusConfig(url=url)) as client:
-            run = await evaluate_gate(gate, at=truth.END, variables=variables or {}, client=client)
+            run = await evaluate_gate(gate, at=truth.END, variables=variables or {}, sources=[PrometheusSource(client)])
             return run, client.requests_sent
 
     return asyncio.run(go())
@@ -190,11 +189,11 @@ def test_thresholds_faults_and_dedup(prometheus):
     assert by_id["many-series"].verdict is Verdict.ERROR
     assert "6 series" in by_id["many-series"].reason
     assert by_id["invalid"].verdict is Verdict.ERROR
-    assert "bad_data" in by_id["invalid"].reason
+    assert "not valid PromQL (unclosed left parenthesis)" in by_id["invalid"].reason  # found before sending
     assert run.summary.verdict is Verdict.FAIL
     # the p99 query appears twice in the spec but is sent once; typo twice, once (plus one count()
-    # lookup that names its empty selector in the reason)
-    assert requests == 7
+    # lookup that names its empty selector in the reason); the invalid query is refused before sending
+    assert requests == 6
 
 
 def test_hostile_variable_cannot_change_the_query(prometheus):
@@ -212,9 +211,8 @@ def test_collect_writes_a_verifiable_packet(prometheus, tmp_path):
     gates = [LoadedGate(load_gates(text, str(spec))[0], str(spec), "0" * 64)]
     options = CollectOptions(
         at=truth.END,
-        prometheus=PrometheusConfig(url=prometheus.url),
+        sources=[PrometheusSource(PrometheusClient(PrometheusConfig(url=prometheus.url)))],
         out_dir=tmp_path / "ev",
-        show_progress=False,
         commit="abc123",
         environment="staging",
     )
@@ -274,7 +272,7 @@ def test_validate_asks_the_server_to_parse(prometheus, tmp_path):
     spec.write_text(THRESHOLDS)
     result = cli("validate", str(spec), "-p", prometheus.url)
     assert result.returncode == 2
-    assert "invalid" in result.stderr and "bad_data" in result.stderr
+    assert "invalid" in result.stderr and "not valid PromQL" in result.stderr  # offline, before the server
     good = tmp_path / "good.yaml"
     good.write_text(GATE.format(service="x"))
     result = cli("validate", str(good), "-p", prometheus.url)
@@ -299,4 +297,5 @@ def test_markdown_and_table_formats(prometheus, tmp_path):
     )
     assert result.returncode == 1
     assert "| availability | ❌ fail |" in result.stdout
-    assert Path(tmp_path).glob("foundation-*.json")
+    [written] = tmp_path.glob("foundation-*.json")
+    assert verify_bytes(written.read_bytes()).ok

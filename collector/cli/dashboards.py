@@ -7,7 +7,9 @@ from typing import Annotated
 
 import typer
 
-from collector.cli.app import GateIds, OptionalSpecs, UsageError, err, select_gates
+from collector.cli.collect import GateIds, OptionalSpecs
+from collector.cli.common import err, gates_from
+from collector.errors import UsageError
 from collector.sinks.files import write_atomic
 
 
@@ -23,11 +25,9 @@ def dashboards_command(
     overview: Annotated[bool, typer.Option(help="Also write the gate board (gate-board.json)")] = True,
 ) -> None:
     """Write one Grafana dashboard per gate plus the gate board; provision the directory or import the files."""
-    from collector.catalog import catalog_gates
-    from collector.specs import load_spec_files
     from slo.generate.dashboards import DEFAULT_DOCS_URL, DashboardError, DashboardOptions, dashboard_files
 
-    loaded = select_gates(load_spec_files(specs), gate) if specs else catalog_gates(gate)
+    loaded = gates_from(specs, gate)
     options = DashboardOptions(docs_url=docs_url or DEFAULT_DOCS_URL)
     try:
         files = dashboard_files([g.gate for g in loaded], options, overview=overview)

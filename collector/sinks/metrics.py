@@ -21,7 +21,6 @@ from prometheus_client.registry import Collector
 from rich.console import Console
 
 from collector.sinks.files import write_atomic
-from collector.sources.redact import redact_url
 from collector.timeutil import parse_time
 from slo.evidence import EvidencePacket
 from slo.generate import names
@@ -102,6 +101,16 @@ def write_textfile(target: Path, packets: Sequence[EvidencePacket]) -> list[Path
         return written
     write_atomic(target, exposition(packets))
     return [target]
+
+
+def redact_url(url: str) -> str:
+    """``url`` without user-info, query or fragment: what may appear in messages (sinks sit below sources)."""
+    try:
+        parts = urlsplit(url)
+        host = (parts.hostname or "") + (f":{parts.port}" if parts.port else "")
+    except ValueError:
+        return "<unparseable url>"
+    return urlunsplit((parts.scheme, host, parts.path, "", ""))
 
 
 def _handler_for(url: str) -> tuple[str, Callable[..., Callable[[], None]]]:

@@ -1,17 +1,19 @@
-"""The ``loadtest`` check evaluator that ``collect`` and ``ingest`` register with the engine."""
+"""The load-test source: reads result files once and decides ``loadtest`` checks for ``collect`` and ``ingest``."""
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import AsyncIterator, Iterable, Sequence
 from pathlib import Path
 from typing import Any
 
-from collector.run import CheckEvaluator
 from collector.sinks.files import sha256_file
+from collector.sources.base import RunContext
+from collector.sources.loadtest.common import ensure_regular
 from collector.sources.loadtest.detect import read_file, reconcile
 from collector.sources.loadtest.measure import LoadtestData, Window, aggregates, measure, prepare, select
+from collector.sources.loadtest.model import LoadtestFormatError
 from slo.evaluate import error_result
-from slo.evidence import InputFile
+from slo.evidence import Backend, InputFile
 from slo.loadtest import evaluate_loadtest
 from slo.results import CheckResult
 from slo.spec import Check, LoadtestCheck
@@ -25,6 +27,28 @@ def sample_metrics(checks: Iterable[Check]) -> frozenset[str]:
     return frozenset(c.metric for c in checks if isinstance(c, LoadtestCheck) and c.metric not in STANDARD)
 
 
+def refuse_repeats(paths: list[Path]) -> None:
+    """The same content given twice (same sha256, under any name) would double every count: refuse it.
+
+    Only files of equal size can be equal, so only those are hashed here (the evidence hashes each input
+    later anyway); a single input costs nothing.
+    """
+    by_size: dict[int, list[Path]] = {}
+    for path in paths:
+        by_size.setdefault(ensure_regular(path), []).append(path)
+    seen: dict[str, Path] = {}
+    for path in paths:
+        if len(by_size[ensure_regular(path)]) < 2:
+            continue
+        digest, _size = sha256_file(path)
+        if digest in seen:
+            raise LoadtestFormatError(
+                f"{path}: same content as {seen[digest]} (sha256 {digest[:16]}…): the same results given twice "
+                "would count every request twice"
+            )
+        seen[digest] = path
+
+
 def load(
     paths: list[Path], forced: str | None = None, window: Window | None = None, metrics: Iterable[str] | None = None
 ) -> LoadtestData:
@@ -32,6 +56,7 @@ def load(
 
     ``metrics`` (see :func:`sample_metrics`): raw-point metrics to keep; None keeps every one.
     """
+    refuse_repeats(paths)
     results = [read_file(path, forced, metrics) for path in paths]
     kept, notes = reconcile(results)
     data = prepare(kept, window)
@@ -73,7 +98,7 @@ def details_for(data: LoadtestData, check: LoadtestCheck) -> dict[str, Any]:
     if data.requests is not None and check.metric in {"latency", "error_rate", "requests", "throughput"}:
         rows, problem = select(data.requests, check.label, dict(check.tags))
         if not problem:
-            details["aggregates"] = aggregates(rows, data.duration_seconds)
+            details["aggregates"] = aggregates(rows, data.duration_seconds, data.is_bucketed(rows))
     return details
 
 
@@ -82,10 +107,29 @@ def evaluate(data: LoadtestData, check: LoadtestCheck, evaluated_at: str) -> Che
     return evaluate_loadtest(check, measurement, evaluated_at, missing_reason=reason, details=details_for(data, check))
 
 
-def make_evaluator(data: LoadtestData) -> CheckEvaluator:
-    def evaluator(check: Check, evaluated_at: str) -> CheckResult:
-        if not isinstance(check, LoadtestCheck):
-            return error_result(check, f"not a loadtest check: {check.kind}", evaluated_at)
-        return evaluate(data, check, evaluated_at)
+class LoadtestSource:
+    """``loadtest`` checks decided from load-test result files read once for the whole run."""
 
-    return evaluator
+    name = "loadtest"
+    kinds = frozenset({"loadtest"})
+    requests_sent = 0
+
+    def __init__(self, data: LoadtestData) -> None:
+        self.data = data
+        self._inputs = input_files(data)
+
+    def backends(self) -> list[Backend]:
+        return []
+
+    def inputs(self) -> list[InputFile]:
+        return list(self._inputs)
+
+    async def aclose(self) -> None:
+        return None
+
+    async def evaluate(self, checks: Sequence[Check], context: RunContext) -> AsyncIterator[CheckResult]:
+        for check in checks:
+            if not isinstance(check, LoadtestCheck):
+                yield error_result(check, f"not a loadtest check: {check.kind}", context.evaluated_at)
+                continue
+            yield evaluate(self.data, check, context.evaluated_at)
