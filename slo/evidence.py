@@ -73,6 +73,12 @@ class InputFile(_Model):
 class Backend(_Model):
     kind: str
     url: str = Field(description="Credentials removed")
+    headers: dict[str, str] = Field(
+        default_factory=dict,
+        description="Non-secret headers sent with every request (a tenant id such as X-Scope-OrgID): they "
+        "decide what data was read. Credentials (Authorization, cookies, token/secret/key/password) are never "
+        "recorded",
+    )
 
 
 class Digest(_Model):

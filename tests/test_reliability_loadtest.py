@@ -85,8 +85,19 @@ def test_k6_ndjson_negative_duration_fails_the_ingest_with_exit_2(lt: Path, tmp_
         '  - {id: p95, kind: loadtest, metric: latency, threshold: "p(95)<1000"}\n'
     )
     done = subprocess.run(
-        [sys.executable, "-m", "collector.cli", "ingest", str(path), "--gate", "perf", "--spec", str(spec)]
-        + ["--out", str(tmp_path / "ev")],
+        [
+            sys.executable,
+            "-m",
+            "collector.cli",
+            "ingest",
+            str(path),
+            "--gate",
+            "perf",
+            "--spec",
+            str(spec),
+            "--out",
+            str(tmp_path / "ev"),
+        ],
         capture_output=True,
         text=True,
         timeout=120,
@@ -200,8 +211,20 @@ def test_the_same_file_twice_exits_2_through_the_cli(lt: Path, tmp_path: Path) -
         '  - {id: volume, kind: loadtest, metric: requests, threshold: "count>0"}\n'
     )
     done = subprocess.run(
-        [sys.executable, "-m", "collector.cli", "ingest", str(source), str(source), "--gate", "perf"]
-        + ["--spec", str(spec), "--out", str(tmp_path / "ev")],
+        [
+            sys.executable,
+            "-m",
+            "collector.cli",
+            "ingest",
+            str(source),
+            str(source),
+            "--gate",
+            "perf",
+            "--spec",
+            str(spec),
+            "--out",
+            str(tmp_path / "ev"),
+        ],
         capture_output=True,
         text=True,
         timeout=120,
@@ -336,7 +359,11 @@ def test_jmeter_xml_garbage_is_refused_in_bounded_memory(lt: Path, tmp_path: Pat
 @pytest.mark.parametrize(
     ("name", "head", "forced"),
     [
-        ("hey.csv", b"response-time,DNS+dialup,DNS,Request-write,Response-delay,Response-read,status-code,offset\n", None),
+        (
+            "hey.csv",
+            b"response-time,DNS+dialup,DNS,Request-write,Response-delay,Response-read,status-code,offset\n",
+            None,
+        ),
         ("k6.csv", b"metric_name,timestamp,metric_value\n", None),
         ("sim.log", b"RUN\tsim\tsim\t1617110480000\t \t3.5.1\n", None),
         ("report.json", b'[{"name": "x", "response_times": {', None),

@@ -8,7 +8,7 @@ from typing import Annotated
 
 import typer
 
-from collector.cli import catalog, collect, ingest, validate
+from collector.cli import catalog, collect, importer, ingest, rules, validate
 from collector.cli.common import err
 from collector.errors import EXIT_FAIL, EXIT_USAGE, GatepackError, UsageError
 from slo import __version__
@@ -67,9 +67,11 @@ COMMANDS = {
     "gates": catalog.gates_command,
     "attest": catalog.attest_command,
     "version": version_command,
+    "rules": rules.rules_command,
 }
 for _name, _command in COMMANDS.items():
     app.command(_name)(_command)  # type: ignore[type-var]
+app.add_typer(importer.import_app, name="import")
 
 from collector.cli import dashboards as _dashboards  # noqa: E402
 

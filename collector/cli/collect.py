@@ -56,7 +56,7 @@ def collect_command(
         commit=subject.commit,
     )
     outcome = collect_with_progress(loaded, options, err, stderr_is_terminal())
-    show(outcome.packets, outcome.written, output_format.value)
+    show(outcome.packets, outcome.written, output_format.value, outcome.placed)
     write_reports(outcome.packets, report)
     if metrics_textfile is not None or push:
         from collector.sinks.metrics import publish
