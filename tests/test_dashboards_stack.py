@@ -9,6 +9,7 @@ mounted, a published port open beyond loopback, an unpinned image, a Prometheus 
 from __future__ import annotations
 
 import subprocess
+import sys
 
 import yaml
 
@@ -69,3 +70,21 @@ def test_promtool_accepts_the_mounted_prometheus_config():
     config = ROOT / mounts("prometheus")["/etc/prometheus/prometheus.yml"]
     result = subprocess.run([find_binary("promtool"), "check", "config", str(config)], capture_output=True, text=True)
     assert result.returncode == 0, result.stdout + result.stderr
+
+
+def test_the_stack_runs_the_rules_the_catalog_generates_and_scrapes_the_pushgateway(tmp_path):
+    """The dashboards read recording rules and pushed verdicts: the stack must have both, in sync."""
+    rules_dir = ROOT / mounts("prometheus")["/etc/prometheus/rules"]
+    regenerated = tmp_path / "catalog.yml"
+    result = subprocess.run(
+        [sys.executable, "-m", "collector.cli", "rules", "-o", str(regenerated)], capture_output=True, text=True
+    )
+    assert result.returncode == 0, result.stderr
+    shipped = rules_dir / "catalog.yml"
+    assert shipped.read_text() == regenerated.read_text(), "regenerate: gatepack rules -o deploy/rules/catalog.yml"
+    check = subprocess.run([find_binary("promtool"), "check", "rules", str(shipped)], capture_output=True, text=True)
+    assert check.returncode == 0, check.stdout + check.stderr
+    config = yaml.safe_load((ROOT / mounts("prometheus")["/etc/prometheus/prometheus.yml"]).read_text())
+    assert config["rule_files"] == ["/etc/prometheus/rules/*.yml"]
+    [push] = [job for job in config["scrape_configs"] if job["job_name"] == "pushgateway"]
+    assert push["honor_labels"] is True and push["static_configs"][0]["targets"] == ["pushgateway:9091"]
