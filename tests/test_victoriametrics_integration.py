@@ -89,7 +89,7 @@ def test_warn_budget_remaining(vm):
 
 
 def test_thresholds_faults_and_dedup(vm):
-    """As on Prometheus, except the parse error's type: ``422`` here, ``bad_data`` there."""
+    """As on Prometheus: the invalid query is refused by the local parser before anything is sent."""
     run, requests = prom.run_gate(vm.url, prom.THRESHOLDS)
     by_id = {r.id: r for r in run.results}
     for check, q in (("p95", 0.95), ("p50", 0.50), ("p99", 0.99)):
@@ -99,9 +99,9 @@ def test_thresholds_faults_and_dedup(vm):
     assert by_id["typo-advisory"].effect.value == "warn"
     assert by_id["many-series"].verdict is Verdict.ERROR and "6 series" in by_id["many-series"].reason
     invalid = by_id["invalid"]
-    assert invalid.verdict is Verdict.ERROR and "422" in invalid.reason and "unexpected token" in invalid.reason
+    assert invalid.verdict is Verdict.ERROR and "not valid PromQL" in invalid.reason and not invalid.queries
     assert run.summary.verdict is Verdict.FAIL
-    assert requests == 7
+    assert requests == 6
 
 
 def test_hostile_variable_cannot_change_the_query(vm):
@@ -125,7 +125,7 @@ def test_validate_falls_back_when_parse_query_is_missing(vm, tmp_path):
     spec.write_text(prom.THRESHOLDS)
     result = prom.cli("validate", str(spec), "-p", vm.url)
     assert result.returncode == 2
-    assert "invalid" in result.stderr and "unexpected token" in result.stderr
+    assert "invalid" in result.stderr and "not valid PromQL" in result.stderr  # offline, before the server
     assert "non-JSON" not in result.stderr  # the 400 for /api/v1/parse_query is not blamed on the queries
     good = tmp_path / "good.yaml"
     good.write_text(prom.GATE.format(service="x"))
