@@ -45,7 +45,7 @@ class Fault(StrEnum):
     DEADLINE = "deadline"
     BAD_DATA = "bad_data"
     GARBAGE = "garbage"
-    PARTIAL = "partial"  # the backend answered without some of its data (VictoriaMetrics cluster isPartial)
+    PARTIAL = "partial"
 
 
 class _Record(BaseModel):
