@@ -36,6 +36,10 @@ def collect_command(
     ),
     loadtest: Annotated[list[Path], typer.Option("--loadtest", help="Load-test result file for loadtest checks")] = [],
     attestations: Annotated[Path | None, typer.Option("--attestations", help="Attestations file")] = None,
+    metrics_textfile: Annotated[
+        Path | None, typer.Option(help="Write verdict metrics for the node-exporter textfile collector (file or dir/)")
+    ] = None,
+    push: Annotated[str | None, typer.Option("--push", help="Push verdict metrics to this Pushgateway URL")] = None,
     *,
     backend: BackendOptions,
     traces: TraceOptions,
@@ -69,6 +73,10 @@ def collect_command(
     outcome = collect_with_progress(loaded, options, err, stderr_is_terminal())
     show(outcome.packets, outcome.written, output_format.value, outcome.placed)
     write_reports(outcome.packets, report)
+    if metrics_textfile is not None or push:
+        from collector.sinks.metrics import publish
+
+        publish(outcome.packets, metrics_textfile, push, err)
     if outcome.exit_code == EXIT_UNREACHABLE:
         err.print("no backend was reachable: every query failed to connect", style="bold red")
     raise typer.Exit(outcome.exit_code)
