@@ -6,9 +6,10 @@ import asyncio
 import os
 import sys
 import time
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Protocol
 
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
@@ -22,6 +23,13 @@ from collector.subject import build_subject
 from collector.timeutil import compact
 from slo.evidence import Backend, EvidencePacket, InputFile, to_canonical_json
 from slo.results import Verdict
+
+
+class PacketFiles(Protocol):
+    """Turns a sealed packet and its bytes into the files to write (signing wraps it in an envelope)."""
+
+    def files(self, packet: EvidencePacket, path: Path, data: bytes) -> list[tuple[Path, bytes]]: ...
+
 
 EXIT_PASS, EXIT_FAIL, EXIT_USAGE, EXIT_UNREACHABLE = 0, 1, 2, 3
 
@@ -41,6 +49,8 @@ class CollectOptions:
     evaluators: Mapping[str, CheckEvaluator] = field(default_factory=dict)
     inputs: list[InputFile] = field(default_factory=list)
     show_progress: bool = True
+    signer: PacketFiles | None = None  # e.g. collector.signing.PacketSigner: a sealed packet -> the files to write
+    on_body: Callable[[str, bytes], None] | None = None  # every raw backend response: (sha256, body)
 
 
 @dataclass
@@ -63,6 +73,8 @@ async def _run_all(gates: list[LoadedGate], options: CollectOptions, console: Co
         disable=not options.show_progress or total < 2,
     )
     client = PrometheusClient(options.prometheus) if options.prometheus else None
+    if client is not None:
+        client.on_body = options.on_body
     runs: list[GateRun] = []
     try:
         with progress:
@@ -128,8 +140,11 @@ def collect(
         packets.append(packet)
         if options.out_dir is not None:
             path = packet_path(options.out_dir, packet, options.at)
-            write_atomic(path, to_canonical_json(packet))
-            written.append(path)
+            data = to_canonical_json(packet)
+            files = [(path, data)] if options.signer is None else options.signer.files(packet, path, data)
+            for target, content in files:
+                write_atomic(target, content)
+                written.append(target)
     show(packets, written, options.output_format)
     return CollectOutcome(packets, written, runs, exit_code_for(packets, runs, options.fail_on))
 

@@ -12,13 +12,13 @@ from typing import Annotated
 import typer
 from rich.console import Console
 
-from collector.runner import EXIT_FAIL, EXIT_UNREACHABLE, EXIT_USAGE, CollectOptions, collect
+from collector.cli import packet_options
+from collector.runner import EXIT_UNREACHABLE, EXIT_USAGE, CollectOptions, collect
 from collector.sources.credentials import CredentialError, load_credentials, parse_headers
 from collector.sources.prometheus.client import PrometheusClient, PrometheusConfig
 from collector.specs import LoadedGate, load_spec_files
 from collector.timeutil import TimeError, parse_time
 from slo import __version__
-from slo.evidence import verify_bytes
 from slo.loader import SpecError
 from slo.promql.plan import PlanError, plan_check
 from slo.schema_export import SCHEMA_FILES, render_schema
@@ -138,6 +138,8 @@ def collect_command(
     concurrency: Annotated[int, typer.Option(min=1, max=256, help="Requests in flight at once")] = 8,
     loadtest: Annotated[list[Path], typer.Option("--loadtest", help="Load-test result file for loadtest checks")] = [],
     attestations: Annotated[Path | None, typer.Option("--attestations", help="Attestations file")] = None,
+    sign: packet_options.SignOpt = None,
+    envelope: packet_options.EnvelopeOpt = True,
 ) -> None:
     """Query the backend for every check of the gates and write sealed evidence packets."""
     from collector.catalog import catalog_gates
@@ -178,6 +180,7 @@ def collect_command(
     evaluators, inputs = attestation_options(attestations, loaded)
     options.evaluators = {**evaluators, **options.evaluators}
     options.inputs = [*options.inputs, *inputs]
+    packet_options.apply(options, sign=sign, envelope=envelope)
     outcome = collect(loaded, options, console=err)
     if outcome.exit_code == EXIT_UNREACHABLE:
         err.print("no backend was reachable: every query failed to connect", style="bold red")
@@ -237,23 +240,6 @@ def _unreachable(reason: str | None) -> int:
     return EXIT_UNREACHABLE
 
 
-@app.command("verify")
-def verify_command(file: Annotated[Path, typer.Argument(help="Evidence packet JSON")]) -> None:
-    """Recompute an evidence packet's digest; exit 1 if it changed since it was sealed."""
-    try:
-        data = file.read_bytes()
-    except OSError as exc:
-        raise UsageError(f"cannot read {file}: {exc.strerror or exc}") from None
-    result = verify_bytes(data)
-    if result.ok:
-        err.print(f"ok: {file}: sha256:{result.actual}", style="green")
-        return
-    err.print(f"FAILED: {file}: {result.reason}", style="bold red")
-    if result.expected and result.actual and result.expected != result.actual:
-        err.print(f"  recorded sha256:{result.expected}\n  computed sha256:{result.actual}")
-    raise typer.Exit(EXIT_FAIL)
-
-
 @app.command("schema")
 def schema_command(name: Annotated[str, typer.Argument(help="gate or evidence")] = "gate") -> None:
     """Print the JSON Schema of gate specs or evidence packets."""
@@ -270,6 +256,11 @@ def version_command() -> None:
 
 import collector.cli.catalog  # noqa: E402  (registers `gates` and `attest` on `app`)
 import collector.cli.ingest  # noqa: E402, F401  (registers `ingest` on `app`)
+from collector.cli import keygen as _keygen  # noqa: E402
+from collector.cli import verify as _verify  # noqa: E402
+
+app.command("verify")(_verify.verify_command)
+app.command("keygen")(_keygen.keygen_command)
 
 
 def main() -> None:

@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING, Annotated
 
 import typer
 
+from collector.cli import packet_options
 from collector.cli.app import FailOn, PrometheusOpt, UsageError, app, err, parse_vars, prometheus_config, select_gates
 from collector.sources.loadtest.formats import READERS
 
@@ -111,6 +112,8 @@ def ingest_command(
     service: Annotated[str | None, typer.Option(help="Subject: service")] = None,
     release: Annotated[str | None, typer.Option(help="Subject: release (default from CI)")] = None,
     commit: Annotated[str | None, typer.Option(help="Subject: commit (default from CI, e.g. GITHUB_SHA)")] = None,
+    sign: packet_options.SignOpt = None,
+    envelope: packet_options.EnvelopeOpt = True,
 ) -> None:
     """Decide a gate's load-test checks from result files and write a sealed evidence packet."""
     from collector.report.junit import junit_xml
@@ -140,6 +143,7 @@ def ingest_command(
         inputs=inputs,
         show_progress=False,
     )
+    packet_options.apply(options, sign=sign, envelope=envelope)
     view = rich_table(data)
     if view is not None:
         err.print(view)

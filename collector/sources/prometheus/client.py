@@ -18,6 +18,7 @@ import json
 import math
 import random
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -129,6 +130,7 @@ class PrometheusClient:
         self._cache: dict[tuple[str, str, float], asyncio.Task[QueryResponse]] = {}
         self._deadline = time.monotonic() + config.deadline
         self.requests_sent = 0
+        self.on_body: Callable[[str, bytes], None] | None = None  # sees every body read: (sha256, bytes)
 
     async def __aenter__(self) -> PrometheusClient:
         return self
@@ -190,6 +192,8 @@ class PrometheusClient:
                     last = fault
                     if not fault.retry or attempts > self.config.max_retries:
                         sha = hashlib.sha256(fault.body).hexdigest() if fault.body else None
+                        if sha and self.on_body is not None:
+                            self.on_body(sha, fault.body)
                         return QueryResponse(
                             query,
                             at,
@@ -270,6 +274,8 @@ class PrometheusClient:
 
     def _decode(self, body: bytes, query: str, at: float, attempts: int) -> QueryResponse:
         sha = hashlib.sha256(body).hexdigest()
+        if self.on_body is not None:
+            self.on_body(sha, body)
         try:
             document = json.loads(body)
         except (UnicodeDecodeError, json.JSONDecodeError):

@@ -1,0 +1,26 @@
+"""``gatepack keygen``: an Ed25519 key pair for signing evidence packets."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from collector.cli.app import UsageError, err
+from collector.signing import SigningKeyError, write_keypair
+
+
+def keygen_command(
+    output: Annotated[Path, typer.Option("--output", "-o", help="Private key file (mode 0600); KEY.pub beside it")],
+    force: Annotated[bool, typer.Option("--force", help="Replace existing key files")] = False,
+) -> None:
+    """Generate a signing key: KEY (private, 0600) and KEY.pub; print the key id (sha256 of the public key)."""
+    try:
+        kid = write_keypair(output, force=force)
+    except SigningKeyError as exc:
+        raise UsageError(str(exc)) from None
+    except OSError as exc:
+        raise UsageError(f"cannot write {output}: {exc.strerror or exc}") from None
+    print(kid)
+    err.print(f"private key: {output} (keep it secret)\npublic key:  {output}.pub (give it to reviewers)")
