@@ -140,6 +140,7 @@ def collect_command(
     attestations: Annotated[Path | None, typer.Option("--attestations", help="Attestations file")] = None,
     sign: packet_options.SignOpt = None,
     envelope: packet_options.EnvelopeOpt = True,
+    keep_responses: packet_options.KeepResponsesOpt = False,
 ) -> None:
     """Query the backend for every check of the gates and write sealed evidence packets."""
     from collector.catalog import catalog_gates
@@ -180,7 +181,7 @@ def collect_command(
     evaluators, inputs = attestation_options(attestations, loaded)
     options.evaluators = {**evaluators, **options.evaluators}
     options.inputs = [*options.inputs, *inputs]
-    packet_options.apply(options, sign=sign, envelope=envelope)
+    packet_options.apply(options, sign=sign, envelope=envelope, keep_responses=keep_responses, gates=loaded)
     outcome = collect(loaded, options, console=err)
     if outcome.exit_code == EXIT_UNREACHABLE:
         err.print("no backend was reachable: every query failed to connect", style="bold red")

@@ -114,6 +114,7 @@ def ingest_command(
     commit: Annotated[str | None, typer.Option(help="Subject: commit (default from CI, e.g. GITHUB_SHA)")] = None,
     sign: packet_options.SignOpt = None,
     envelope: packet_options.EnvelopeOpt = True,
+    keep_responses: packet_options.KeepResponsesOpt = False,
 ) -> None:
     """Decide a gate's load-test checks from result files and write a sealed evidence packet."""
     from collector.report.junit import junit_xml
@@ -143,7 +144,7 @@ def ingest_command(
         inputs=inputs,
         show_progress=False,
     )
-    packet_options.apply(options, sign=sign, envelope=envelope)
+    packet_options.apply(options, sign=sign, envelope=envelope, keep_responses=keep_responses, gates=loaded)
     view = rich_table(data)
     if view is not None:
         err.print(view)

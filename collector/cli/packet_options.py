@@ -15,6 +15,7 @@ import typer
 
 if TYPE_CHECKING:
     from collector.runner import CollectOptions
+    from collector.specs import LoadedGate
 
 SignOpt = Annotated[
     Path | None,
@@ -28,9 +29,24 @@ EnvelopeOpt = Annotated[
     ),
 ]
 
+KeepResponsesOpt = Annotated[
+    bool,
+    typer.Option(
+        "--keep-responses",
+        help="Keep every raw backend response (gzip) and the spec beside the packets, for `verify --deep`",
+    ),
+]
 
-def apply(options: CollectOptions, *, sign: Path | None, envelope: bool) -> None:
-    """Set up signing on ``options`` from the flags and the environment."""
+
+def apply(
+    options: CollectOptions,
+    *,
+    sign: Path | None,
+    envelope: bool,
+    keep_responses: bool = False,
+    gates: list[LoadedGate] | None = None,
+) -> None:
+    """Set up signing and response keeping on ``options`` from the flags and the environment."""
     from collector.cli.app import UsageError, err
     from collector.signing import PacketSigner, SigningKeyError, signing_key_from
 
@@ -41,3 +57,10 @@ def apply(options: CollectOptions, *, sign: Path | None, envelope: bool) -> None
     if key is not None:
         options.signer = PacketSigner(key, envelope=envelope)
         err.print(f"signing with key {options.signer.key_id}", highlight=False)
+    if keep_responses and options.out_dir is not None:
+        from collector.sinks.responses import ResponseKeeper, keep_spec
+
+        options.on_body = ResponseKeeper(options.out_dir)
+        for loaded in gates or []:
+            if not keep_spec(options.out_dir, loaded.path, loaded.sha256):
+                err.print(f"warning: {loaded.path} changed since it was read; its copy is not kept", style="yellow")

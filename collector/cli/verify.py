@@ -35,6 +35,12 @@ def verify_command(
     require_signature: Annotated[
         bool, typer.Option("--require-signature", help="Exit 1 unless a trusted key signed the packet")
     ] = False,
+    deep: Annotated[
+        bool, typer.Option("--deep", help="Recompute every value and verdict from kept responses and the spec")
+    ] = False,
+    spec: Annotated[
+        Path | None, typer.Option("--spec", help="With --deep: the spec file (default: the copy kept beside)")
+    ] = None,
 ) -> None:
     """Recompute the packet's digest and check its signature; exit 1 if it changed or the signature fails."""
     try:
@@ -51,6 +57,10 @@ def verify_command(
     if require_signature and result.signature.state is not SignatureState.VALID:
         err.print(f"FAILED: {file}: a signature by a trusted key is required", style="bold red")
         failed = True
+    if deep and result.packet is not None and result.digest.ok:
+        from collector.cli.deep import deep_report
+
+        failed = not deep_report(file, result.packet, spec) or failed
     if failed:
         raise typer.Exit(EXIT_FAIL)
 

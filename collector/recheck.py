@@ -1,0 +1,183 @@
+"""Re-derive a packet's values and verdicts offline from the kept raw responses and the recorded spec.
+
+``gatepack verify --deep`` answers "do these bytes really say what the packet claims?". For every check
+that read a Prometheus backend it plans the check's queries again from the spec and the recorded
+variables, matches them to the recorded outcomes (a grouped query must be the grouped form of the planned
+one), decodes each kept body, picks the series a grouped answer was read from, reduces it to a number and
+evaluates the check again with the same pure code ``collect`` used. Any disagreement in a query's value,
+the check's value, verdict or SLO figures, or the gate's verdict is reported. Checks of other kinds
+(load tests, attestations) are named as not rechecked: their inputs are files, not kept responses.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from enum import StrEnum
+from typing import Any
+
+from collector.sources.prometheus.client import QueryResponse, reduce_to_number
+from collector.sources.prometheus.grouping import shapes
+from slo.evaluate import evaluate_check, summarize
+from slo.promql.plan import PlanError, PlannedQuery, plan_check
+from slo.results import CheckResult, QueryOutcome
+from slo.spec import Check, Gate, SloCheck, ThresholdCheck
+
+BodyLookup = Callable[[str], "bytes | str"]
+"""sha256 -> the kept body, or a sentence saying why it is not available."""
+
+
+@dataclass
+class CheckRecheck:
+    id: str
+    status: str  # same, different, incomplete, skipped
+    notes: list[str] = field(default_factory=list)
+    recomputed: CheckResult | None = None
+
+
+@dataclass
+class DeepResult:
+    checks: list[CheckRecheck]
+    gate_notes: list[str]
+
+    @property
+    def ok(self) -> bool:
+        return not self.gate_notes and all(c.status in {"same", "skipped"} for c in self.checks)
+
+
+def decode_body(body: bytes, query: str, at: float = 0.0) -> QueryResponse:
+    """A kept body read the way the client reads a live one (status, result type, result)."""
+    try:
+        document = json.loads(body)
+    except (UnicodeDecodeError, json.JSONDecodeError):
+        return QueryResponse(query, at, "error", fault="garbage", reason="backend answered with a non-JSON body")
+    if not isinstance(document, dict) or "status" not in document:
+        return QueryResponse(query, at, "error", fault="garbage", reason="not a Prometheus API response")
+    if document["status"] != "success":
+        reason = f"{document.get('errorType', 'error')}: {document.get('error', 'unknown error')}"
+        return QueryResponse(query, at, "error", fault="bad_data", reason=reason)
+    data = document.get("data")
+    if not isinstance(data, dict):
+        return QueryResponse(query, at, "ok")
+    return QueryResponse(query, at, "ok", result_type=data.get("resultType"), result=data.get("result"))
+
+
+def _text_matches(planned: str, sent: str, selected: dict[str, str] | None) -> bool:
+    """The sent text is the planned one, or the grouped form of it whose series ``selected`` names."""
+    if sent == planned:
+        return True
+    if selected is None:
+        return False
+    for shape in shapes(planned):
+        prefix = f'{shape.aggregation} by ({shape.label}) ({shape.head}{shape.label}=~"'
+        if selected.get(shape.label) == shape.value and sent.startswith(prefix) and sent.endswith(f'"{shape.tail})'):
+            return True
+    return False
+
+
+def _select(response: QueryResponse, selected: dict[str, str]) -> QueryResponse:
+    if response.status != "ok" or not isinstance(response.result, list):
+        return response
+    series = [s for s in response.result if isinstance(s, dict) and s.get("metric") == selected]
+    response.result = series
+    return response
+
+
+def _outcome(
+    planned: PlannedQuery, recorded: QueryOutcome, bodies: BodyLookup, notes: list[str]
+) -> tuple[QueryOutcome, bool]:
+    """The outcome rebuilt from its kept body; the flag is False when it could not be rebuilt."""
+    label = f"query {planned.role}" + (f" [{planned.window}]" if planned.window else "")
+    if recorded.role != planned.role or recorded.window != planned.window:
+        notes.append(f"{label}: recorded as {recorded.role} [{recorded.window}], the spec plans otherwise")
+        return recorded, False
+    if not _text_matches(planned.query, recorded.query, recorded.selected):
+        notes.append(f"{label}: recorded text {recorded.query!r} is not the spec's {planned.query!r}")
+        return recorded, False
+    if recorded.response_sha256 is None:
+        if recorded.status == "error":
+            return recorded, True  # no body came back (connect, timeout): nothing to re-derive
+        notes.append(f"{label}: a value is recorded but no response digest")
+        return recorded, False
+    body = bodies(recorded.response_sha256)
+    if isinstance(body, str):
+        notes.append(f"{label}: {body}")
+        return recorded, False
+    response = decode_body(body, recorded.query)
+    if recorded.selected is not None:
+        response = _select(response, recorded.selected)
+    reduced = reduce_to_number(response)
+    if recorded.status == "error" and recorded.fault == "bad_data" and reduced.status != "error":
+        return recorded, True  # a follow-up diagnosis (e.g. histogram buckets) turned it into an error
+    if (reduced.status, reduced.value) != (recorded.status, recorded.value):
+        notes.append(
+            f"{label}: recorded {recorded.status} {recorded.value!r}, response says {reduced.status} {reduced.value!r}"
+        )
+    return recorded.model_copy(
+        update={"status": reduced.status, "value": reduced.value, "series": reduced.series}
+    ), True
+
+
+def recheck_check(check: Check, recorded: CheckResult, variables: dict[str, str], bodies: BodyLookup) -> CheckRecheck:
+    if not isinstance(check, (ThresholdCheck, SloCheck)):
+        return CheckRecheck(check.id, "skipped", [f"not rechecked: {check.kind} checks read files, not responses"])
+    notes: list[str] = []
+    try:
+        planned = plan_check(check, variables)
+    except PlanError as exc:
+        if recorded.queries:
+            return CheckRecheck(check.id, "different", [f"the spec cannot plan it ({exc}) but queries are recorded"])
+        return CheckRecheck(check.id, "same")
+    if len(planned) != len(recorded.queries):
+        message = f"the spec plans {len(planned)} queries, the packet records {len(recorded.queries)}"
+        return CheckRecheck(check.id, "different", [message])
+    outcomes: list[QueryOutcome] = []
+    complete = True
+    for p, q in zip(planned, recorded.queries, strict=True):
+        outcome, rebuilt = _outcome(p, q, bodies, notes)
+        complete = complete and rebuilt
+        outcomes.append(outcome)
+    if not complete:
+        missing = all("not kept" in n for n in notes)  # absent is incomplete; altered is different
+        return CheckRecheck(check.id, "incomplete" if missing else "different", notes)
+    again = evaluate_check(check, outcomes, recorded.evaluated_at or "")
+    for name in ("verdict", "value", "effect"):
+        was, now = _plain(getattr(recorded, name)), _plain(getattr(again, name))
+        if was != now:
+            notes.append(f"{name}: recorded {was!r}, recomputed {now!r}")
+    if (again.slo and again.slo.model_dump(mode="json")) != (recorded.slo and recorded.slo.model_dump(mode="json")):
+        notes.append("SLO figures (SLI, budget, burn rates) differ from the recomputed ones")
+    return CheckRecheck(check.id, "different" if notes else "same", notes, again)
+
+
+def _plain(value: object) -> object:
+    return value.value if isinstance(value, StrEnum) else value
+
+
+def recheck_packet(packet: dict[str, Any], gate: Gate, bodies: BodyLookup) -> DeepResult:
+    """Every check of ``packet`` rechecked against ``gate`` (from the recorded spec) and the kept bodies."""
+    recorded = [CheckResult.model_validate(c) for c in packet.get("checks", [])]
+    variables = dict(packet.get("evaluation", {}).get("variables", {}))
+    by_id = {c.id: c for c in gate.checks}
+    results: list[CheckRecheck] = []
+    gate_notes: list[str] = []
+    final: list[CheckResult] = []
+    for item in recorded:
+        check = by_id.get(item.id)
+        if check is None:
+            results.append(CheckRecheck(item.id, "different", ["the recorded spec has no such check"]))
+            final.append(item)
+            continue
+        outcome = recheck_check(check, item, variables, bodies)
+        results.append(outcome)
+        final.append(outcome.recomputed or item)
+    missing = [c.id for c in gate.checks if c.id not in {r.id for r in recorded}]
+    if missing:
+        gate_notes.append(f"checks in the spec but not in the packet: {', '.join(missing)}")
+    summary = summarize(final)
+    if summary.verdict.value != packet.get("verdict"):
+        gate_notes.append(f"gate verdict: recorded {packet.get('verdict')!r}, recomputed {summary.verdict.value!r}")
+    if summary.counts != packet.get("counts"):
+        gate_notes.append(f"verdict counts: recorded {packet.get('counts')}, recomputed {summary.counts}")
+    return DeepResult(results, gate_notes)
