@@ -24,6 +24,7 @@ from cryptography.hazmat.primitives.serialization import (
     load_pem_public_key,
 )
 
+from collector.errors import UsageError
 from slo.dsse import envelope_for_packet, key_id
 from slo.evidence import EvidencePacket
 
@@ -33,7 +34,7 @@ ENVELOPE_SUFFIX = ".intoto.json"
 MAX_KEY_BYTES = 64 * 1024
 
 
-class SigningKeyError(Exception):
+class SigningKeyError(UsageError):
     """A key cannot be read or is not an Ed25519 key; the message names where it came from."""
 
 

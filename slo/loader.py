@@ -13,6 +13,7 @@ from typing import Any
 import yaml
 from pydantic import ValidationError
 
+from slo.errors import GatepackError
 from slo.spec import Gate
 
 # libyaml's loader when PyYAML was built with it: same documents and marks, several times faster on
@@ -36,7 +37,7 @@ class SpecProblem:
         return f"{where}: {self.field}: {self.message}" if self.field else f"{where}: {self.message}"
 
 
-class SpecError(Exception):
+class SpecError(GatepackError):
     """All problems found in one or more spec files; raised once, after everything was checked."""
 
     def __init__(self, problems: list[SpecProblem]) -> None:

@@ -12,7 +12,8 @@ import hashlib
 from pathlib import Path
 from typing import Any
 
-from collector.cli.app import UsageError, err
+from collector.cli.common import err
+from collector.errors import UsageError
 from collector.recheck import BodyLookup, recheck_packet
 from collector.sinks.responses import response_path, spec_copy_path
 from slo.loader import SpecError, load_gates

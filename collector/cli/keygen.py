@@ -7,8 +7,9 @@ from typing import Annotated
 
 import typer
 
-from collector.cli.app import UsageError, err
-from collector.signing import SigningKeyError, write_keypair
+from collector.cli.common import err
+from collector.errors import UsageError
+from collector.signing import write_keypair
 
 
 def keygen_command(
@@ -17,9 +18,7 @@ def keygen_command(
 ) -> None:
     """Generate a signing key: KEY (private, 0600) and KEY.pub; print the key id (sha256 of the public key)."""
     try:
-        kid = write_keypair(output, force=force)
-    except SigningKeyError as exc:
-        raise UsageError(str(exc)) from None
+        kid = write_keypair(output, force=force)  # an existing file is a SigningKeyError: usage, exit 2
     except OSError as exc:
         raise UsageError(f"cannot write {output}: {exc.strerror or exc}") from None
     print(kid)

@@ -13,9 +13,9 @@ from typing import Annotated
 
 import typer
 
-from collector.cli.app import UsageError, err
-from collector.runner import EXIT_FAIL
-from collector.signing import SigningKeyError, envelope_path, trusted_keys
+from collector.cli.common import err
+from collector.errors import EXIT_FAIL, UsageError
+from collector.signing import envelope_path, trusted_keys
 from slo.dsse import SignatureState, Verification, verify_file_bytes
 
 
@@ -43,10 +43,7 @@ def verify_command(
     ] = None,
 ) -> None:
     """Recompute the packet's digest and check its signature; exit 1 if it changed or the signature fails."""
-    try:
-        keys = trusted_keys(key, trusted)
-    except SigningKeyError as exc:
-        raise UsageError(str(exc)) from None
+    keys = trusted_keys(key, trusted)  # a bad key file is a usage error (SigningKeyError), exit 2
     if require_signature and keys is None:
         raise UsageError("--require-signature needs --key or --trusted-keys to check the signature against")
     data = _read(file)

@@ -30,7 +30,7 @@ def spec_copy_path(root: Path, sha256: str) -> Path:
 
 
 class ResponseKeeper:
-    """The ``on_body`` callback of :class:`~collector.runner.CollectOptions`: gzip each new body to disk."""
+    """The ``on_body`` callback of :class:`~collector.sources.prometheus.client.PrometheusClient`: gzip each new body to disk."""
 
     def __init__(self, root: Path) -> None:
         self.root = root
