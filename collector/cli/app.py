@@ -7,7 +7,7 @@ from typing import Annotated
 
 import typer
 
-from collector.cli import catalog, collect, ingest, keygen, validate, verify
+from collector.cli import catalog, collect, diff, evidence, ingest, keygen, validate, verify
 from collector.cli.common import err
 from collector.errors import EXIT_USAGE, GatepackError, UsageError
 from slo import __version__
@@ -45,6 +45,7 @@ COMMANDS = {
     "ingest": ingest.ingest_command,
     "verify": verify.verify_command,
     "keygen": keygen.keygen_command,
+    "diff": diff.diff_command,
     "schema": schema_command,
     "gates": catalog.gates_command,
     "attest": catalog.attest_command,
@@ -52,6 +53,7 @@ COMMANDS = {
 }
 for _name, _command in COMMANDS.items():
     app.command(_name)(_command)
+app.add_typer(evidence.app, name="evidence")
 
 
 def main() -> None:

@@ -56,6 +56,7 @@ def collect_command(
     evidence.apply(options, loaded)
     outcome = collect_with_progress(loaded, options, err, stderr_is_terminal())
     show(outcome.packets, outcome.written, output_format.value)
+    evidence.record(outcome.written)
     write_reports(outcome.packets, report)
     if outcome.exit_code == EXIT_UNREACHABLE:
         err.print("no backend was reachable: every query failed to connect", style="bold red")

@@ -126,4 +126,5 @@ def ingest_command(
     for path in outcome.written:
         err.print(f"evidence written: {path}")
     write_reports(outcome.packets, report, extra_markdown=markdown_table(data))
+    evidence.record(outcome.written)
     raise typer.Exit(outcome.exit_code)

@@ -43,6 +43,10 @@ class EvidenceOptions:
             help="Keep every raw backend response (gzip) and the spec beside the packets, for `verify --deep`",
         ),
     ] = False
+    store: Annotated[
+        str | None,
+        typer.Option("--store", help="Record packets (and kept responses) in this store: a path (SQLite) or a URL"),
+    ] = None
 
     def apply(self, options: CollectOptions, gates: list[LoadedGate]) -> None:
         """Set up signing and response keeping on ``options`` (key errors are usage errors, exit 2)."""
@@ -56,6 +60,7 @@ class EvidenceOptions:
             from collector.sinks.responses import ResponseKeeper, keep_spec
 
             keeper = ResponseKeeper(options.out_dir)
+            self._keeper = keeper
             for source in options.sources:
                 client = getattr(source, "client", None)
                 if client is not None and hasattr(client, "on_body"):
@@ -63,3 +68,24 @@ class EvidenceOptions:
             for loaded in gates:
                 if not keep_spec(options.out_dir, loaded.path, loaded.sha256):
                     err.print(f"warning: {loaded.path} changed since it was read; its copy is not kept", style="yellow")
+
+    def record(self, written: list[Path]) -> None:
+        """With ``--store`` (or GATEPACK_STORE): record every packet file just written, with its kept responses."""
+        target = self.store or os.environ.get("GATEPACK_STORE")
+        if not target or not written:
+            return
+        from collector.sinks.responses import response_path
+        from collector.store import open_store
+
+        keeper = getattr(self, "_keeper", None)
+        with open_store(target) as store:
+            for path in written:
+                kept = {}
+                if keeper is not None:
+                    for sha in keeper.shas:
+                        kept_file = response_path(keeper.root, sha)
+                        if kept_file.exists():
+                            kept[sha] = kept_file.read_bytes()
+                recorded = store.record(path.read_bytes(), kept)
+                state = "recorded" if recorded.new else "already in the store"
+                err.print(f"{state}: sha256:{recorded.digest} ({recorded.responses_added} new responses)")

@@ -34,17 +34,15 @@ class ResponseKeeper:
 
     def __init__(self, root: Path) -> None:
         self.root = root
-        self._seen: set[str] = set()
-        self.kept = 0
+        self.shas: set[str] = set()
 
     def __call__(self, sha256: str, body: bytes) -> None:
-        if sha256 in self._seen:
+        if sha256 in self.shas:
             return
-        self._seen.add(sha256)
+        self.shas.add(sha256)
         path = response_path(self.root, sha256)
         if not path.exists():
             write_atomic(path, gzip.compress(body, compresslevel=6, mtime=0))  # mtime=0: same body, same bytes
-        self.kept += 1
 
 
 def spec_bytes(path: str) -> bytes | None:
