@@ -61,7 +61,7 @@ def result(
         effect=effect_of(check, verdict),
         reason=reason,
         evaluated_at=evaluated_at,
-        **fields,  # type: ignore[arg-type]
+        **fields,
     )
 
 

@@ -133,7 +133,7 @@ def load_gates(text: str, source: str = "<spec>") -> list[Gate]:
         except ValidationError as exc:
             for error in exc.errors():
                 line, path = _line_for(tuple(error["loc"]), data, lines)
-                problems.append(SpecProblem(source, line, _field_path(path), _message(error)))
+                problems.append(SpecProblem(source, line, _field_path(path), _message(dict(error))))
     if problems:
         raise SpecError(problems)
     if not gates:

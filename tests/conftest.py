@@ -74,19 +74,25 @@ def prometheus_pool(prometheus_binaries: None) -> Iterator[PrometheusPool]:
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:
-    parser.addoption("--update-golden", action="store_true", help="Rewrite tests/golden/* from the current output")
+    parser.addoption("--update-golden", action="store_true", help="rewrite tests/golden/ from the current output")
 
 
-@pytest.fixture()
+GOLDEN = ROOT / "tests" / "golden"
+
+
+@pytest.fixture
 def golden(request: pytest.FixtureRequest) -> Callable[[str, str], None]:
-    """``golden("name.txt", text)``: compare with tests/golden/name.txt (rewrite it under --update-golden)."""
+    """``golden("name.ext", text)``: compare with tests/golden/name.ext (``--update-golden`` rewrites it)."""
+    update = request.config.getoption("--update-golden")
 
     def check(name: str, text: str) -> None:
-        path = ROOT / "tests" / "golden" / name
-        if request.config.getoption("--update-golden"):
+        path = GOLDEN / name
+        if update:
             path.parent.mkdir(parents=True, exist_ok=True)
             path.write_text(text, encoding="utf-8")
-        assert path.is_file(), f"missing golden file {path}: run pytest --update-golden"
-        assert text == path.read_text(encoding="utf-8"), f"output differs from {path} (pytest --update-golden)"
+            return
+        if not path.exists():
+            pytest.fail(f"no golden file {path}: run pytest --update-golden and review the diff")
+        assert text == path.read_text(encoding="utf-8"), f"{name} drifted: review, then pytest --update-golden"
 
     return check

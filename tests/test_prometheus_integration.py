@@ -6,7 +6,6 @@ import asyncio
 import json
 import subprocess
 import sys
-from pathlib import Path
 
 import pytest
 
@@ -298,4 +297,5 @@ def test_markdown_and_table_formats(prometheus, tmp_path):
     )
     assert result.returncode == 1
     assert "| availability | ❌ fail |" in result.stdout
-    assert Path(tmp_path).glob("foundation-*.json")
+    [written] = tmp_path.glob("foundation-*.json")
+    assert verify_bytes(written.read_bytes()).ok

@@ -52,7 +52,7 @@ COMMANDS = {
     "version": version_command,
 }
 for _name, _command in COMMANDS.items():
-    app.command(_name)(_command)
+    app.command(_name)(_command)  # type: ignore[type-var]
 app.add_typer(evidence.app, name="evidence")
 
 

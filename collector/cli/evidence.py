@@ -137,9 +137,12 @@ def show_command(
     """Print one packet (JSON) from the store."""
     with open_from(store) as opened:
         found = opened.get(ref, gate=gate, environment=env, release=release)
-    if envelope and found.envelope is None:
+    if not envelope:
+        _write(found.packet, output)
+    elif found.envelope is None:
         raise UsageError(f"packet {found.digest[:12]} was recorded unsigned: it has no envelope")
-    _write(found.envelope if envelope else found.packet, output)
+    else:
+        _write(found.envelope, output)
 
 
 @app.command("pull")

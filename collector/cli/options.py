@@ -53,7 +53,7 @@ def uses(**groups: type) -> Callable[[F], F]:
             fields = dataclasses.fields(group)
             members[name] = [f.name for f in fields]
             for f in fields:
-                default = f.default if f.default is not dataclasses.MISSING else f.default_factory()  # type: ignore[misc]
+                default = f.default if f.default is not dataclasses.MISSING else f.default_factory()  # type: ignore[misc,operator]
                 params.append(
                     inspect.Parameter(f.name, inspect.Parameter.KEYWORD_ONLY, default=default, annotation=hints[f.name])
                 )

@@ -7,6 +7,7 @@ Results go to stdout in the chosen format; file locations and notes go to stderr
 from __future__ import annotations
 
 import sys
+from pathlib import Path
 
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
@@ -36,7 +37,7 @@ def collect_with_progress(
         return collect(gates, options, on_result=lambda _r: progress.advance(task))
 
 
-def show(packets: list[EvidencePacket], written: list, output_format: str) -> None:
+def show(packets: list[EvidencePacket], written: list[Path], output_format: str) -> None:
     """Print the run in the chosen format on stdout; file locations go to stderr."""
     stdout = Console(soft_wrap=output_format != "table")
     if output_format == "json":
