@@ -7,17 +7,22 @@ one), decodes each kept body, picks the series a grouped answer was read from, r
 evaluates the check again with the same pure code ``collect`` used. Any disagreement in a query's value,
 the check's value, verdict or SLO figures, or the gate's verdict is reported. Checks of other kinds
 (load tests, attestations) are named as not rechecked: their inputs are files, not kept responses.
+
+``gatepack recheck`` (:func:`requery_packet`) asks the live backend the recorded questions again at the
+recorded time, to show whether the data under the evidence has changed since.
 """
 
 from __future__ import annotations
 
+import asyncio
 import json
+import math
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from enum import StrEnum
 from typing import Any
 
-from collector.sources.prometheus.client import QueryResponse, reduce_to_number
+from collector.sources.prometheus.client import PrometheusClient, QueryResponse, reduce_to_number
 from collector.sources.prometheus.grouping import shapes
 from slo.evaluate import evaluate_check, summarize
 from slo.promql.plan import PlanError, PlannedQuery, plan_check
@@ -80,8 +85,7 @@ def _select(response: QueryResponse, selected: dict[str, str]) -> QueryResponse:
     if response.status != "ok" or not isinstance(response.result, list):
         return response
     series = [s for s in response.result if isinstance(s, dict) and s.get("metric") == selected]
-    response.result = series
-    return response
+    return replace(response, result=series)  # a copy: grouped members share one cached response
 
 
 def _outcome(
@@ -181,3 +185,48 @@ def recheck_packet(packet: dict[str, Any], gate: Gate, bodies: BodyLookup) -> De
     if summary.counts != packet.get("counts"):
         gate_notes.append(f"verdict counts: recorded {packet.get('counts')}, recomputed {summary.counts}")
     return DeepResult(results, gate_notes)
+
+
+@dataclass
+class QueryRecheck:
+    check: str
+    label: str
+    recorded: tuple[str, float | None]
+    now: tuple[str, float | None]
+
+    @property
+    def same(self) -> bool:
+        (s0, v0), (s1, v1) = self.recorded, self.now
+        if s0 != s1:
+            return False
+        if v0 is None or v1 is None:
+            return v0 is v1
+        return math.isclose(v0, v1, rel_tol=1e-9, abs_tol=1e-12)
+
+
+async def requery_packet(packet: dict[str, Any], client: PrometheusClient) -> list[QueryRecheck]:
+    """Every recorded query sent again at its recorded time; what the backend says now next to what it said.
+
+    A difference means the data under the evidence changed since it was collected: retention deleted
+    samples, a backfill or a late remote-write added some, or a recording rule was rebuilt.
+    """
+    from collector.timeutil import parse_time
+
+    default_time = packet.get("evaluation", {}).get("time")
+    jobs: list[tuple[str, str, QueryOutcome, asyncio.Task[QueryResponse]]] = []
+    for check in packet.get("checks", []):
+        for raw in check.get("queries") or []:
+            query = QueryOutcome.model_validate(raw)
+            if query.status == "error" and query.response_sha256 is None:
+                continue  # nothing came back then (connect, timeout): nothing to compare
+            at = parse_time(query.time or default_time)
+            label = f"{query.role}" + (f" [{query.window}]" if query.window else "")
+            jobs.append((check["id"], label, query, client.instant(query.query, at)))
+    results: list[QueryRecheck] = []
+    for check_id, label, query, task in jobs:
+        response = await task
+        if query.selected is not None:
+            response = _select(response, query.selected)
+        reduced = reduce_to_number(response)
+        results.append(QueryRecheck(check_id, label, (query.status, query.value), (reduced.status, reduced.value)))
+    return results

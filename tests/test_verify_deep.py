@@ -176,3 +176,37 @@ def test_deep_verify_names_checks_it_cannot_recheck(tmp_path: Path, monkeypatch,
     [path] = (tmp_path / "ev").glob("perf-*.json")
     code, err = gatepack(monkeypatch, capsys, "verify", path, "--deep")
     assert code == 0 and "deep: volume: not rechecked: loadtest checks read files" in err, err
+
+
+def altered_history() -> list:
+    """The foundation's checkout series with twice the errors: what a backfill or a rebuilt rule would show."""
+    import numpy as np
+
+    from collector.testing.openmetrics import Family, Series
+
+    requests = Family("http_requests", "counter", "requests by outcome")
+    errors = np.cumsum(truth.error_increments("checkout") * 2)
+    requests.series.append(
+        Series("http_requests_total", {"service": "checkout", "code": "500"}, truth.TIMESTAMPS, errors)
+    )
+    return [requests]
+
+
+def test_recheck_against_the_same_backend_matches_and_against_changed_data_does_not(
+    collected: Path, prometheus, prometheus_pool, monkeypatch, capsys
+):
+    import re
+
+    packet = json.loads(collected.read_text())
+    sent = sum(len(c["queries"]) for c in packet["checks"])
+    code, err = gatepack(monkeypatch, capsys, "recheck", collected)  # the backend recorded in the packet
+    assert code == 0, err
+    assert f"0 of {sent} recorded queries answer differently now" in err
+    changed = prometheus_pool.get("altered-checkout", altered_history)
+    code, err = gatepack(monkeypatch, capsys, "recheck", collected, "-p", changed.url)
+    assert code == 1, err
+    found = re.search(r"CHANGED: checkout_errors: value: recorded ok ([0-9.e+]+), now ok ([0-9.e+]+)", err)
+    assert found, err
+    recorded, now = float(found.group(1)), float(found.group(2))
+    assert recorded == pytest.approx(truth.errors_in_window("checkout", 3600), rel=1e-9)
+    assert now == pytest.approx(2 * truth.errors_in_window("checkout", 3600), rel=1e-9)

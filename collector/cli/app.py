@@ -7,7 +7,7 @@ from typing import Annotated
 
 import typer
 
-from collector.cli import catalog, collect, diff, evidence, ingest, keygen, validate, verify
+from collector.cli import catalog, collect, diff, evidence, ingest, keygen, recheck, validate, verify
 from collector.cli.common import err
 from collector.errors import EXIT_USAGE, GatepackError, UsageError
 from slo import __version__
@@ -46,6 +46,7 @@ COMMANDS = {
     "verify": verify.verify_command,
     "keygen": keygen.keygen_command,
     "diff": diff.diff_command,
+    "recheck": recheck.recheck_command,
     "schema": schema_command,
     "gates": catalog.gates_command,
     "attest": catalog.attest_command,
