@@ -225,3 +225,20 @@ def test_bad_store_targets_are_one_line_errors(tmp_path: Path):
     with pytest.raises(StoreError) as caught:
         open_store("postgresql://u:secret@127.0.0.1:1/db")
     assert "secret" not in str(caught.value) and "cannot open the store" in str(caught.value)
+
+
+def test_migrated_schema_is_the_declared_one_at_the_head_revision(target: str):
+    from alembic.autogenerate import compare_metadata
+    from alembic.migration import MigrationContext
+    from alembic.script import ScriptDirectory
+
+    from collector.store.schema import HEAD_REVISION, metadata
+
+    with open_store(target) as store, store.engine.connect() as connection:
+        context = MigrationContext.configure(connection)
+        assert context.get_current_revision() == HEAD_REVISION
+        assert compare_metadata(context, metadata) == []  # migrations and schema.py describe the same tables
+    script = ScriptDirectory(str(ROOT / "collector" / "store" / "migrations"))
+    assert script.get_current_head() == HEAD_REVISION
+    with open_store(target) as again:  # opening an up-to-date store changes nothing
+        assert again.count() == 0

@@ -2,14 +2,16 @@
 
 Rows are only ever inserted, never updated: a packet is addressed by its digest, an envelope and a
 response by the sha256 of their own bytes, so recording the same thing twice is a no-op and two writers
-cannot overwrite each other. ``packets`` carries the fields teams filter by, indexed.
+cannot overwrite each other. ``packets`` carries the fields teams filter by, indexed. Alembic migrations
+create and upgrade the tables; a test checks that the migrated schema equals these definitions.
 """
 
 from __future__ import annotations
 
 from sqlalchemy import Column, Float, ForeignKey, Index, LargeBinary, MetaData, String, Table
 
-SCHEMA_VERSION = "1"
+HEAD_REVISION = "0001"
+"""The Alembic revision (collector/store/migrations/versions) these tables correspond to."""
 
 metadata = MetaData()
 
@@ -49,11 +51,4 @@ responses = Table(
     metadata,
     Column("sha256", String(64), primary_key=True, comment="sha256 of the uncompressed body"),
     Column("body_gz", LargeBinary, nullable=False),
-)
-
-meta = Table(
-    "gatepack_meta",
-    metadata,
-    Column("key", String(64), primary_key=True),
-    Column("value", String(200), nullable=False),
 )

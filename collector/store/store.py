@@ -24,7 +24,7 @@ from sqlalchemy.engine import Connection
 from sqlalchemy.exc import ArgumentError, OperationalError, SQLAlchemyError
 
 from collector.errors import UsageError
-from collector.store.schema import SCHEMA_VERSION, envelopes, meta, metadata, packets, responses
+from collector.store.schema import envelopes, packets, responses
 from slo.dsse import is_envelope, parse_envelope, verify_file_bytes
 from slo.evidence import canonical_bytes
 
@@ -74,12 +74,19 @@ def _redacted(url: str) -> str:
 
 
 def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
-    # WAL lets readers work while one process writes; the busy timeout makes racing writers wait, not fail
+    # WAL lets readers work while one process writes; the busy timeout makes racing writers wait, not fail.
+    # The driver's own transaction handling is turned off so that _sqlite_begin decides (DDL included).
+    dbapi_connection.isolation_level = None
     cursor = dbapi_connection.cursor()
     cursor.execute("PRAGMA journal_mode=WAL")
     cursor.execute("PRAGMA busy_timeout=30000")
     cursor.execute("PRAGMA foreign_keys=ON")
     cursor.close()
+
+
+def _sqlite_begin(connection: Connection) -> None:
+    # take the write lock up front: two writers never both read then fail to upgrade to writing
+    connection.exec_driver_sql("BEGIN IMMEDIATE")
 
 
 class EvidenceStore:
@@ -229,18 +236,23 @@ class EvidenceStore:
             return len(connection.execute(select(packets.c.digest)).all())
 
 
-def _prepare(engine: Engine) -> None:
+def _migrate(engine: Engine) -> None:
+    """Bring the schema to the newest Alembic revision, one process at a time.
+
+    Racing first opens are serialised: PostgreSQL by a transaction-scoped advisory lock, SQLite by the
+    ``BEGIN IMMEDIATE`` every transaction starts with. DDL is transactional on both, so a process killed
+    half way leaves the previous revision, not half of the next.
+    """
+    from alembic import command
+    from alembic.config import Config
+
+    config = Config()
+    config.set_main_option("script_location", str(Path(__file__).parent / "migrations"))
     with engine.begin() as connection:
-        metadata.create_all(connection, checkfirst=True)
-        stored = connection.execute(select(meta.c.value).where(meta.c.key == "schema_version")).scalar()
-        if stored is None:
-            connection.execute(
-                (postgresql.insert if engine.dialect.name == "postgresql" else sqlite.insert)(meta)
-                .values(key="schema_version", value=SCHEMA_VERSION)
-                .on_conflict_do_nothing()
-            )
-        elif stored != SCHEMA_VERSION:
-            raise StoreError(f"the store has schema version {stored}; this gatepack knows {SCHEMA_VERSION}")
+        if engine.dialect.name == "postgresql":
+            connection.exec_driver_sql("SELECT pg_advisory_xact_lock(7318350021)")  # gatepack's store
+        config.attributes["connection"] = connection
+        command.upgrade(config, "head")
 
 
 def open_store(target: str) -> EvidenceStore:
@@ -251,15 +263,12 @@ def open_store(target: str) -> EvidenceStore:
             Path(url.removeprefix("sqlite:///")).parent.mkdir(parents=True, exist_ok=True)
             engine = create_engine(url, connect_args={"timeout": 30})
             event.listen(engine, "connect", _sqlite_pragmas)
+            event.listen(engine, "begin", _sqlite_begin)
         elif url.startswith(("postgresql", "postgres")):
             engine = create_engine(url.replace("postgresql://", "postgresql+psycopg://", 1), pool_pre_ping=True)
         else:
             raise StoreError(f"--store {_redacted(url)}: use a file path, sqlite:///PATH or postgresql://…")
-        try:
-            _prepare(engine)
-        except SQLAlchemyError:  # another process created the tables at the same moment: they exist now
-            time.sleep(0.2)
-            _prepare(engine)
+        _migrate(engine)
     except StoreError:
         raise
     except ArgumentError:
