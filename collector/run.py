@@ -38,10 +38,10 @@ from slo.evidence import (
     seal,
     to_canonical_json,
 )
-from slo.results import CheckResult, Verdict
+from slo.results import CheckResult, Fault, Status, Verdict
 from slo.spec import Check, Gate
 
-UNREACHABLE_FAULTS = {"connect"}
+UNREACHABLE_FAULTS = {Fault.CONNECT}
 EXIT_PASS, EXIT_FAIL, EXIT_USAGE, EXIT_UNREACHABLE = 0, 1, 2, 3
 
 OnResult = Callable[[CheckResult], None]
@@ -104,7 +104,7 @@ async def evaluate_gate(
 
     ordered = [results[c.id] for c in gate.checks]
     queried = [q for r in ordered for q in r.queries]
-    unreachable = bool(queried) and all(q.status == "error" and q.fault in UNREACHABLE_FAULTS for q in queried)
+    unreachable = bool(queried) and all(q.status == Status.ERROR and q.fault in UNREACHABLE_FAULTS for q in queried)
     windows = {q.window for q in queried if q.window}
     return GateRun(
         gate=gate,

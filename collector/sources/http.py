@@ -27,17 +27,18 @@ from dataclasses import dataclass, field
 import httpx
 
 from collector.sources.redact import Redactor, redact_url
+from slo.results import Fault
 
 DEFAULT_MAX_RESPONSE_BYTES = 32 * 1024 * 1024
 
 CONNECT, TIMEOUT, READ, PROTOCOL, HTTP, TOO_LARGE, DEADLINE = (
-    "connect",
-    "timeout",
-    "read",
-    "protocol",
-    "http",
-    "too_large",
-    "deadline",
+    Fault.CONNECT,
+    Fault.TIMEOUT,
+    Fault.READ,
+    Fault.PROTOCOL,
+    Fault.HTTP,
+    Fault.TOO_LARGE,
+    Fault.DEADLINE,
 )
 """Transport faults. ``connect`` alone means the backend was never reached; a reset mid-body is ``read``."""
 
@@ -72,7 +73,7 @@ class HttpResult:
     body: bytes | None
     sha256: str | None
     attempts: int
-    fault: str | None = None
+    fault: Fault | None = None
     reason: str | None = None
 
     @property
@@ -82,7 +83,7 @@ class HttpResult:
 
 class _Fault(Exception):
     def __init__(
-        self, fault: str, reason: str, retry: bool, retry_after: float | None = None, body: bytes | None = None
+        self, fault: Fault, reason: str, retry: bool, retry_after: float | None = None, body: bytes | None = None
     ) -> None:
         super().__init__(reason)
         self.fault = fault

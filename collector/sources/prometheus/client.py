@@ -22,6 +22,7 @@ import httpx
 
 from collector.sources.http import HttpConfig, HttpTransport
 from collector.sources.redact import Redactor
+from slo.results import Fault
 
 PrometheusConfig = HttpConfig
 """A Prometheus-compatible backend is reached like any other HTTP backend."""
@@ -38,7 +39,7 @@ class QueryResponse:
     result: Any = None
     warnings: list[str] = field(default_factory=list)
     reason: str | None = None
-    fault: str | None = None  # connect, timeout, http, bad_data, garbage, too_large, deadline
+    fault: Fault | None = None
     response_sha256: str | None = None
     attempts: int = 0
     selected: dict[str, str] | None = None  # set when this answers one member of a grouped query
@@ -135,7 +136,7 @@ class PrometheusClient:
                 query,
                 at,
                 "error",
-                fault="garbage",
+                fault=Fault.GARBAGE,
                 response_sha256=sha,
                 attempts=attempts,
                 reason=self.redactor(garbage),
@@ -148,7 +149,7 @@ class PrometheusClient:
                 query,
                 at,
                 "error",
-                fault="bad_data",
+                fault=Fault.BAD_DATA,
                 reason=self.redactor(reason),
                 response_sha256=sha,
                 attempts=attempts,
