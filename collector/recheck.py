@@ -26,7 +26,7 @@ from collector.sources.prometheus.client import PrometheusClient, QueryResponse,
 from collector.sources.prometheus.grouping import shapes
 from slo.evaluate import evaluate_check, summarize
 from slo.promql.plan import PlanError, PlannedQuery, plan_check
-from slo.results import CheckResult, QueryOutcome
+from slo.results import CheckResult, Fault, QueryOutcome
 from slo.spec import Check, Gate, SloCheck, ThresholdCheck
 
 BodyLookup = Callable[[str], "bytes | str"]
@@ -56,12 +56,12 @@ def decode_body(body: bytes, query: str, at: float = 0.0) -> QueryResponse:
     try:
         document = json.loads(body)
     except (UnicodeDecodeError, json.JSONDecodeError):
-        return QueryResponse(query, at, "error", fault="garbage", reason="backend answered with a non-JSON body")
+        return QueryResponse(query, at, "error", fault=Fault.GARBAGE, reason="backend answered with a non-JSON body")
     if not isinstance(document, dict) or "status" not in document:
-        return QueryResponse(query, at, "error", fault="garbage", reason="not a Prometheus API response")
+        return QueryResponse(query, at, "error", fault=Fault.GARBAGE, reason="not a Prometheus API response")
     if document["status"] != "success":
         reason = f"{document.get('errorType', 'error')}: {document.get('error', 'unknown error')}"
-        return QueryResponse(query, at, "error", fault="bad_data", reason=reason)
+        return QueryResponse(query, at, "error", fault=Fault.BAD_DATA, reason=reason)
     data = document.get("data")
     if not isinstance(data, dict):
         return QueryResponse(query, at, "ok")
