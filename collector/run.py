@@ -18,7 +18,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Protocol
 
-from collector.sinks.files import write_atomic
+from collector.sinks.files import Placed, write_new
 from collector.sources.base import RunContext, Source, missing_source_reason, route
 from collector.specs import LoadedGate
 from collector.subject import build_subject
@@ -178,6 +178,8 @@ class CollectOutcome:
     written: list[Path]
     runs: list[GateRun]
     exit_code: int
+    placed: list[Placed] = field(default_factory=list)
+    """What happened to each packet file: written, already there (same digest), or renamed by digest."""
 
 
 async def run_gates(
@@ -199,6 +201,16 @@ async def run_gates(
 
 def packet_path(out_dir: Path, packet: EvidencePacket, at: float) -> Path:
     return out_dir / f"{packet.gate.id}-{compact(at)}.json"
+
+
+def packet_fallbacks(path: Path, packet: EvidencePacket) -> list[Path]:
+    """Names for a packet whose usual name is taken by a different one: its digest's first characters.
+
+    Longer prefixes follow in case two different packets ever share a short prefix; the full digest is
+    unique to the bytes, so the last name can only be taken by this very packet.
+    """
+    digest = packet.digest.value if packet.digest else ""
+    return [path.with_name(f"{path.stem}-{digest[:n]}{path.suffix}") for n in (12, 24, len(digest)) if digest]
 
 
 def exit_code_for(packets: list[EvidencePacket], runs: list[GateRun], fail_on: str) -> int:
@@ -228,6 +240,7 @@ def collect(
     inputs = [i for s in options.sources for i in s.inputs()]
     packets: list[EvidencePacket] = []
     written: list[Path] = []
+    placed: list[Placed] = []
     for loaded, run in zip(gates, runs, strict=True):
         packet = build_packet(
             run,
@@ -245,6 +258,8 @@ def collect(
             data = to_canonical_json(packet)
             files = [(path, data)] if options.signer is None else options.signer.files(packet, path, data)
             for target, content in files:
-                write_atomic(target, content)
-                written.append(target)
-    return CollectOutcome(packets, written, runs, exit_code_for(packets, runs, options.fail_on))
+                # never overwrite: a concurrent run of the same gate at the same --at keeps its own packet
+                outcome = write_new(target, content, packet_fallbacks(target, packet))
+                placed.append(outcome)
+                written.append(outcome.path)
+    return CollectOutcome(packets, written, runs, exit_code_for(packets, runs, options.fail_on), placed)

@@ -15,7 +15,7 @@ from pathlib import Path
 import pytest
 
 from collector.cli.app import main
-from slo.evidence import compute_digest
+from slo.evidence import canonical_bytes, compute_digest
 from tests import groundtruth as truth
 
 pytestmark = pytest.mark.integration
@@ -75,7 +75,7 @@ def reseal(path: Path, edit) -> None:
     edit(packet)
     packet.pop("digest")
     packet["digest"] = {"algorithm": "sha256", "value": compute_digest(packet)}
-    path.write_text(json.dumps(packet))
+    path.write_bytes(canonical_bytes(packet))  # a careful forger writes the canonical form too
 
 
 def test_kept_responses_are_addressed_by_the_recorded_sha256(collected: Path):

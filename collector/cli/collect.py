@@ -55,7 +55,7 @@ def collect_command(
     )
     evidence.apply(options, loaded)
     outcome = collect_with_progress(loaded, options, err, stderr_is_terminal())
-    show(outcome.packets, outcome.written, output_format.value)
+    show(outcome.packets, outcome.written, output_format.value, outcome.placed)
     evidence.record(outcome.written)
     write_reports(outcome.packets, report)
     if outcome.exit_code == EXIT_UNREACHABLE:
