@@ -77,7 +77,7 @@ def default_conditions(period: str) -> list[BurnRateWindow]:
         else:
             # periods under ~15h: both windows hit the 1-minute floor; the condition is then a single-window
             # one (a spec cannot write that, the policy can: it is still a valid query and a valid alert)
-            conditions.append(BurnRateWindow.model_construct(**fields))
+            conditions.append(BurnRateWindow.model_construct(**fields))  # type: ignore[arg-type]
     return conditions
 
 

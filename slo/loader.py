@@ -48,6 +48,11 @@ class SpecError(GatepackError):
         super().__init__("\n".join(str(p) for p in problems))
 
 
+def _line(event: yaml.Event) -> int:
+    """1-based line of a parser event (1 when the parser gave no position)."""
+    return event.start_mark.line + 1 if event.start_mark is not None else 1
+
+
 def _field_path(path: Path) -> str:
     text = ""
     for part in path:
@@ -121,7 +126,7 @@ def _check_events(text: str, source: str) -> None:
                 [
                     SpecProblem(
                         source,
-                        event.start_mark.line + 1,
+                        _line(event),
                         "",
                         f"YAML alias *{event.anchor} is not allowed in a spec: write the value out",
                     )
@@ -130,9 +135,7 @@ def _check_events(text: str, source: str) -> None:
         if isinstance(event, yaml.CollectionStartEvent):
             depth += 1
             if depth > MAX_DEPTH:
-                raise SpecError(
-                    [SpecProblem(source, event.start_mark.line + 1, "", f"nested deeper than {MAX_DEPTH} levels")]
-                )
+                raise SpecError([SpecProblem(source, _line(event), "", f"nested deeper than {MAX_DEPTH} levels")])
         elif isinstance(event, yaml.CollectionEndEvent):
             depth -= 1
 

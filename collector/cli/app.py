@@ -7,7 +7,7 @@ from typing import Annotated
 
 import typer
 
-from collector.cli import catalog, collect, diff, evidence, ingest, keygen, recheck, validate, verify
+from collector.cli import catalog, collect, diff, evidence, importer, ingest, keygen, recheck, rules, validate, verify
 from collector.cli.common import err
 from collector.errors import EXIT_USAGE, GatepackError, UsageError
 from slo import __version__
@@ -51,10 +51,12 @@ COMMANDS = {
     "gates": catalog.gates_command,
     "attest": catalog.attest_command,
     "version": version_command,
+    "rules": rules.rules_command,
 }
 for _name, _command in COMMANDS.items():
     app.command(_name)(_command)  # type: ignore[type-var]
 app.add_typer(evidence.app, name="evidence")
+app.add_typer(importer.import_app, name="import")
 
 
 def main() -> None:

@@ -8,7 +8,15 @@ from typing import Annotated
 import typer
 
 from collector.cli.common import err, gates_from, write_reports
-from collector.cli.options import BackendOptions, OutputFormat, ReportOptions, RunOptions, SubjectOptions, uses
+from collector.cli.options import (
+    BackendOptions,
+    OutputFormat,
+    ReportOptions,
+    RunOptions,
+    SubjectOptions,
+    TraceOptions,
+    uses,
+)
 from collector.cli.packet_options import EvidenceOptions
 from collector.cli.sources import build_sources
 from collector.errors import EXIT_UNREACHABLE
@@ -20,7 +28,14 @@ OptionalSpecs = Annotated[
 GateIds = Annotated[list[str], typer.Option("--gate", "-g", help="Only these gate ids")]
 
 
-@uses(backend=BackendOptions, run=RunOptions, subject=SubjectOptions, report=ReportOptions, evidence=EvidenceOptions)
+@uses(
+    backend=BackendOptions,
+    traces=TraceOptions,
+    run=RunOptions,
+    subject=SubjectOptions,
+    report=ReportOptions,
+    evidence=EvidenceOptions,
+)
 def collect_command(
     specs: OptionalSpecs = None,
     gate: GateIds = [],
@@ -31,6 +46,7 @@ def collect_command(
     attestations: Annotated[Path | None, typer.Option("--attestations", help="Attestations file")] = None,
     *,
     backend: BackendOptions,
+    traces: TraceOptions,
     run: RunOptions,
     subject: SubjectOptions,
     report: ReportOptions,
@@ -45,7 +61,13 @@ def collect_command(
     options = CollectOptions(
         at=run.time(),
         variables=run.variables(),
-        sources=build_sources(loaded, backend=backend.config(), loadtest=loadtest, attestations=attestations),
+        sources=build_sources(
+            loaded,
+            backend=backend.config(),
+            loadtest=loadtest,
+            attestations=attestations,
+            traces=traces.targets(),
+        ),
         out_dir=report.out,
         fail_on=report.fail_on.value,
         environment=subject.environment,

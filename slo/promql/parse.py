@@ -51,6 +51,16 @@ def parse(query: str) -> Expr:
         raise PromqlSyntaxError(str(exc) or "invalid PromQL") from None
 
 
+def canonical(query: str) -> str:
+    """Canonical PromQL text (the parser's own printing): two spellings of one expression compare equal.
+
+    Text that does not parse is returned whitespace-trimmed, so it still compares as written."""
+    try:
+        return str(parse(query).prettify())
+    except PromqlSyntaxError:
+        return query.strip()
+
+
 def validate(query: str) -> str | None:
     """The parser's message when ``query`` is not valid PromQL, else None."""
     try:

@@ -75,7 +75,7 @@ class BoundedLines(io.RawIOBase):
         super().__init__()
         ensure_regular(path)
         try:
-            self._raw: BinaryIO = open(path, "rb")
+            self._raw: io.BufferedReader = open(path, "rb")
         except OSError as exc:
             raise LoadtestFormatError(f"{path}: cannot read: {exc.strerror or exc}") from None
         self.path, self.limit = path, limit
@@ -145,7 +145,7 @@ def read_csv(
     required = list(required)
     numeric = list(numeric)
     bounded = BoundedLines(path, MAX_CSV_LINE_BYTES) if data is None else None
-    source: BinaryIO = io.BytesIO(data) if bounded is None else io.BufferedReader(bounded, 1 << 18)
+    source: BinaryIO = io.BytesIO(data or b"") if bounded is None else io.BufferedReader(bounded, 1 << 18)
     frames: list[pd.DataFrame] = []
     try:
         with source:

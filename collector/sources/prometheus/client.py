@@ -32,7 +32,7 @@ NO_PARTIAL = {"partial_response": "false"}
 is not evidence. With ``partial_response=false`` it fails the query instead (Prometheus, Mimir and
 VictoriaMetrics ignore the parameter). A backend that still marks an answer partial (VictoriaMetrics
 cluster's ``isPartial``) gets fault ``partial``: the check errors, and the packet says why."""
-PARTIAL = "partial"
+PARTIAL = Fault.PARTIAL
 
 
 @dataclass
