@@ -236,3 +236,10 @@ def test_k6_summary_with_wrong_types_gives_a_result_or_a_gatepack_error(summary:
 @given(_gatling_stats())
 def test_gatling_stats_with_wrong_types_gives_a_result_or_a_gatepack_error(stats: dict) -> None:
     _read(gatling.read, _json_bytes(stats))
+
+
+@pytest.mark.parametrize("encoding", ["TF-8", "no-such-codec", "utf-32", "utf-16"])
+def test_jmeter_xml_with_an_odd_encoding_declaration_is_a_gatepack_error(encoding: str) -> None:
+    # found by the property test above: expat raised LookupError for an unknown encoding
+    data = f'<?xml version="1.0" encoding="{encoding}"?>\n<testResults version="1.2">\n</testResults>\n'.encode()
+    _read(jmeter.read, data)
