@@ -271,6 +271,8 @@ class _XmlReader:
                 raise LoadtestFormatError(
                     f"{self.path}:{exc.lineno}: malformed JMeter XML: {expat.ErrorString(exc.code)}"
                 ) from None
+            except LoadtestFormatError:
+                raise  # raised by a handler: it already names the line (and is a ValueError too)
             except (LookupError, UnicodeError, ValueError) as exc:  # e.g. an unknown encoding="…" declaration
                 line = self.parser.CurrentLineNumber
                 raise LoadtestFormatError(f"{self.path}:{line}: malformed JMeter XML: {str(exc)[:120]}") from None
