@@ -36,9 +36,13 @@ demo: $(STAMP) prometheus
 test: $(STAMP) prometheus hey
 	$(BIN)/python -m pytest -n 2 -q
 
+# ruff, mypy (strict on the pure core slo/, default on collector/) and the import contracts in pyproject.toml
 lint: $(STAMP)
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
+	$(BIN)/mypy --strict slo
+	$(BIN)/mypy collector
+	$(BIN)/lint-imports
 
 bench: $(STAMP) prometheus
 	$(BIN)/python bench/collect.py

@@ -1,24 +1,30 @@
-"""Evaluate one gate: plan its queries, send each distinct one once, decide every check.
+"""Gates × sources → runs → sealed packets: the engine, with no printing of its own.
 
-Checks that read a Prometheus backend go through :class:`~collector.sources.prometheus.client.PrometheusClient`;
-other kinds (attestations, load-test results) are answered by evaluators the caller registers by kind.
-A fault in one check never stops the others: it becomes that check's ``error`` or ``no_data``.
+Each check kind is routed to the first source that names it (:func:`collector.sources.base.route`);
+every source gets the whole batch of its checks for a gate at once and the sources of a gate run
+concurrently. A fault in one check or one source never stops the others: it becomes that check's
+``error`` or ``no_data``. Screens, progress bars and reports are the caller's (``collector.cli``,
+``collector.report``): :func:`collect` only reports each decided check through ``on_result``.
 """
 
 from __future__ import annotations
 
 import asyncio
+import os
 import platform
-from collections.abc import Callable, Mapping
+import time
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
+from pathlib import Path
 
-from collector.sources.prometheus.client import PrometheusClient, QueryResponse, reduce_to_number
-from collector.sources.prometheus.diagnose import diagnose
-from collector.sources.prometheus.grouping import GroupingClient
-from collector.timeutil import rfc3339
+from collector.sinks.files import write_atomic
+from collector.sources.base import RunContext, Source, missing_source_reason, route
+from collector.specs import LoadedGate
+from collector.subject import build_subject
+from collector.timeutil import compact, rfc3339
 from slo import __version__
 from slo.durations import parse_duration
-from slo.evaluate import GateSummary, error_result, evaluate_check, summarize
+from slo.evaluate import GateSummary, error_result, summarize
 from slo.evidence import (
     Backend,
     Collector,
@@ -29,16 +35,15 @@ from slo.evidence import (
     SpecRef,
     Subject,
     seal,
+    to_canonical_json,
 )
-from slo.promql.plan import PlanError, PlannedQuery, plan_check
-from slo.results import CheckResult, QueryOutcome
-from slo.spec import Check, Gate, SloCheck, ThresholdCheck
+from slo.results import CheckResult, Fault, Status, Verdict
+from slo.spec import Check, Gate
 
-CheckEvaluator = Callable[[Check, str], CheckResult]
-"""Answers a check of a non-Prometheus kind: ``(check, evaluated_at) -> result``."""
+UNREACHABLE_FAULTS = {Fault.CONNECT}
+EXIT_PASS, EXIT_FAIL, EXIT_USAGE, EXIT_UNREACHABLE = 0, 1, 2, 3
 
-PROMETHEUS_KINDS = (ThresholdCheck, SloCheck)
-UNREACHABLE_FAULTS = {"connect"}
+OnResult = Callable[[CheckResult], None]
 
 
 @dataclass(repr=False)  # asyncio formats the run's result into a discarded message; a full repr costs seconds
@@ -61,30 +66,17 @@ def gate_variables(gate: Gate, overrides: Mapping[str, str]) -> dict[str, str]:
     return {**gate.vars, **overrides}
 
 
-def _outcome(planned: PlannedQuery, response: QueryResponse, backend: str, at: str) -> QueryOutcome:
-    reduced = reduce_to_number(response)
-    return QueryOutcome(
-        role=planned.role,
-        window=planned.window,
-        query=response.query,  # the text really sent: a grouped query when several checks shared one
-        backend=backend,
-        time=at,
-        status=reduced.status,
-        value=reduced.value,
-        series=reduced.series,
-        reason=reduced.reason,
-        fault=response.fault,
-        response_sha256=response.response_sha256,
-        attempts=response.attempts,
-        warnings=response.warnings,
-        selected=response.selected,
-    )
-
-
-def _bind(evaluator: CheckEvaluator, gate: Gate) -> CheckEvaluator:
-    """Evaluators whose answer depends on the gate (attestations are per gate) offer ``bind_gate``."""
-    bind = getattr(evaluator, "bind_gate", None)
-    return bind(gate) if callable(bind) else evaluator
+async def _drain(source: Source, checks: list[Check], context: RunContext, done: OnResult) -> None:
+    """Every check of the batch gets a result, even when the source breaks half way."""
+    answered: set[str] = set()
+    try:
+        async for result in source.evaluate(checks, context):
+            answered.add(result.id)
+            done(result)
+    except Exception as exc:  # a source bug must not lose the rest of the gate
+        for check in checks:
+            if check.id not in answered:
+                done(error_result(check, f"{source.name} evaluation failed: {exc}", context.evaluated_at))
 
 
 async def evaluate_gate(
@@ -92,68 +84,36 @@ async def evaluate_gate(
     *,
     at: float,
     variables: Mapping[str, str] | None = None,
-    client: PrometheusClient | None = None,
-    evaluators: Mapping[str, CheckEvaluator] | None = None,
-    on_result: Callable[[CheckResult], None] | None = None,
+    sources: Sequence[Source] = (),
+    on_result: OnResult | None = None,
 ) -> GateRun:
     """Every check of ``gate`` evaluated at ``at``; results keep the spec's check order."""
-    values = gate_variables(gate, variables or {})
-    evaluated_at = rfc3339(at)
-    evaluators = {kind: _bind(fn, gate) for kind, fn in (evaluators or {}).items()}
+    context = RunContext(gate=gate, at=at, evaluated_at=rfc3339(at), variables=gate_variables(gate, variables or {}))
     results: dict[str, CheckResult] = {}
-    windows: set[str] = set()
 
     def done(result: CheckResult) -> None:
         results[result.id] = result
         if on_result is not None:
             on_result(result)
 
-    async def run_prometheus_check(check: Check, planned: list[PlannedQuery]) -> None:
-        assert client is not None
-        assert grouper is not None
-        responses = await asyncio.gather(*(grouper.instant(p.query) for p in planned))
-        outcomes = [_outcome(p, r, client.public_url, evaluated_at) for p, r in zip(planned, responses, strict=True)]
-        outcomes = list(await asyncio.gather(*(diagnose(client, o, at) for o in outcomes)))
-        done(evaluate_check(check, outcomes, evaluated_at))
-
-    # checks that differ only in one label value share a query; planned before any task runs
-    grouper = GroupingClient(client, at) if client is not None else None
-    pending: list[asyncio.Future[None]] = []
-    for check in gate.checks:
-        if isinstance(check, PROMETHEUS_KINDS):
-            try:
-                planned = plan_check(check, values)
-            except PlanError as exc:
-                done(error_result(check, str(exc), evaluated_at))
-                continue
-            windows.update(p.window for p in planned if p.window)
-            if client is None or grouper is None:
-                done(error_result(check, "no Prometheus backend given (--prometheus URL)", evaluated_at))
-                continue
-            grouper.add(p.query for p in planned)
-            pending.append(asyncio.ensure_future(run_prometheus_check(check, planned)))
-        elif check.kind in evaluators:
-            try:
-                done(evaluators[check.kind](check, evaluated_at))
-            except Exception as exc:  # an evaluator bug must not lose the rest of the gate
-                done(error_result(check, f"{check.kind} evaluation failed: {exc}", evaluated_at))
-        else:
-            done(error_result(check, f"no input for {check.kind} checks was given", evaluated_at))
-    if pending:
-        await asyncio.gather(*pending)
+    routed, unanswered = route(gate.checks, sources)
+    for check in unanswered:
+        done(error_result(check, missing_source_reason(check.kind), context.evaluated_at))
+    await asyncio.gather(*(_drain(sources[i], checks, context, done) for i, checks in routed.items()))
 
     ordered = [results[c.id] for c in gate.checks]
     queried = [q for r in ordered for q in r.queries]
-    unreachable = bool(queried) and all(q.status == "error" and q.fault in UNREACHABLE_FAULTS for q in queried)
+    unreachable = bool(queried) and all(q.status == Status.ERROR and q.fault in UNREACHABLE_FAULTS for q in queried)
+    windows = {q.window for q in queried if q.window}
     return GateRun(
         gate=gate,
         at=at,
-        variables=values,
+        variables=dict(context.variables),
         results=ordered,
         summary=summarize(ordered),
         windows=sorted(windows, key=parse_duration),
         backend_unreachable=unreachable,
-        requests_sent=client.requests_sent if client else 0,
+        requests_sent=sum(s.requests_sent for s in sources),
     )
 
 
@@ -189,3 +149,91 @@ def build_packet(
         counts=run.summary.counts,
     )
     return seal(packet)
+
+
+@dataclass
+class CollectOptions:
+    at: float
+    variables: dict[str, str] = field(default_factory=dict)
+    sources: list[Source] = field(default_factory=list)
+    out_dir: Path | None = Path("evidence")
+    fail_on: str = "fail"
+    environment: str | None = None
+    service: str | None = None
+    release: str | None = None
+    commit: str | None = None
+
+
+@dataclass
+class CollectOutcome:
+    packets: list[EvidencePacket]
+    written: list[Path]
+    runs: list[GateRun]
+    exit_code: int
+
+
+async def run_gates(
+    gates: list[LoadedGate], options: CollectOptions, on_result: OnResult | None = None
+) -> list[GateRun]:
+    """Every gate in turn over the same sources, which are closed at the end whatever happens."""
+    runs: list[GateRun] = []
+    try:
+        for loaded in gates:
+            run = await evaluate_gate(
+                loaded.gate, at=options.at, variables=options.variables, sources=options.sources, on_result=on_result
+            )
+            runs.append(run)
+    finally:
+        for source in options.sources:
+            await source.aclose()
+    return runs
+
+
+def packet_path(out_dir: Path, packet: EvidencePacket, at: float) -> Path:
+    return out_dir / f"{packet.gate.id}-{compact(at)}.json"
+
+
+def exit_code_for(packets: list[EvidencePacket], runs: list[GateRun], fail_on: str) -> int:
+    if runs and all(run.backend_unreachable for run in runs):
+        return EXIT_UNREACHABLE
+    verdicts = {p.verdict for p in packets}
+    if Verdict.FAIL in verdicts or Verdict.ERROR in verdicts:
+        return EXIT_FAIL
+    if fail_on == "warn" and Verdict.WARN in verdicts:
+        return EXIT_FAIL
+    return EXIT_PASS
+
+
+def collect(
+    gates: list[LoadedGate],
+    options: CollectOptions,
+    env: Mapping[str, str] | None = None,
+    on_result: OnResult | None = None,
+) -> CollectOutcome:
+    """Evaluate ``gates`` and write one sealed packet per gate atomically; nothing is printed."""
+    env = os.environ if env is None else env
+    started = time.time()
+    runs = asyncio.run(run_gates(gates, options, on_result))
+    finished = time.time()
+    subject = build_subject(env, options.environment, options.service, options.release, options.commit)
+    backends = [b for s in options.sources for b in s.backends()]
+    inputs = [i for s in options.sources for i in s.inputs()]
+    packets: list[EvidencePacket] = []
+    written: list[Path] = []
+    for loaded, run in zip(gates, runs, strict=True):
+        packet = build_packet(
+            run,
+            spec_path=loaded.path,
+            spec_sha256=loaded.sha256,
+            subject=subject,
+            started_at=started,
+            finished_at=finished,
+            backends=backends,
+            inputs=inputs,
+        )
+        packets.append(packet)
+        if options.out_dir is not None:
+            path = packet_path(options.out_dir, packet, options.at)
+            write_atomic(path, to_canonical_json(packet))
+            written.append(path)
+    return CollectOutcome(packets, written, runs, exit_code_for(packets, runs, options.fail_on))

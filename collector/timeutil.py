@@ -5,8 +5,10 @@ from __future__ import annotations
 import time
 from datetime import UTC, datetime
 
+from slo.errors import InputError
 
-class TimeError(ValueError):
+
+class TimeError(InputError):
     pass
 
 

@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import re
 
+from slo.errors import InputError
+
 _UNITS: dict[str, int] = {
     "ms": 0,  # handled separately: sub-second windows are not meaningful for gates
     "s": 1,
@@ -21,7 +23,7 @@ _PART = re.compile(r"(\d+)(ms|s|m|h|d|w|y)")
 _WHOLE = re.compile(r"^(?:\d+(?:ms|s|m|h|d|w|y))+$")
 
 
-class DurationError(ValueError):
+class DurationError(InputError):
     """A duration string that Prometheus would not accept."""
 
 

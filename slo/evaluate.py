@@ -18,6 +18,7 @@ from slo.results import (
     ErrorBudget,
     QueryOutcome,
     SloResult,
+    Status,
     Verdict,
 )
 from slo.spec import Check, CheckBase, OnNoData, Severity, SloCheck, ThresholdCheck
@@ -61,7 +62,7 @@ def result(
         effect=effect_of(check, verdict),
         reason=reason,
         evaluated_at=evaluated_at,
-        **fields,  # type: ignore[arg-type]
+        **fields,
     )
 
 
@@ -71,7 +72,7 @@ def error_result(check: Check, reason: str, evaluated_at: str | None = None, **f
 
 def _first_problem(outcomes: Iterable[QueryOutcome]) -> QueryOutcome | None:
     for outcome in outcomes:
-        if outcome.status == "error":
+        if outcome.status == Status.ERROR:
             return outcome
     return None
 
@@ -80,9 +81,9 @@ def evaluate_threshold(check: ThresholdCheck, outcomes: list[QueryOutcome], eval
     objective = f"{check.op.value} {quantity(check.target, check.unit)}"
     common = {"unit": check.unit, "objective": objective, "queries": outcomes}
     outcome = outcomes[0]
-    if outcome.status == "error":
+    if outcome.status == Status.ERROR:
         return result(check, Verdict.ERROR, outcome.reason or "query failed", evaluated_at, **common)
-    if outcome.status != "ok" or outcome.value is None:
+    if outcome.status != Status.OK or outcome.value is None:
         reason = outcome.reason or "query returned no data"
         return result(check, Verdict.NO_DATA, reason, evaluated_at, **common)
     value = outcome.value
@@ -125,7 +126,7 @@ def _window_row(
 def _no_data_reason(check: SloCheck, window: str, by_key: dict[tuple[str, str | None], QueryOutcome]) -> str:
     for role in ("total", "good" if check.good is not None else "bad"):
         outcome = by_key[(role, window)]
-        if outcome.status != "ok" or outcome.value is None:
+        if outcome.status != Status.OK or outcome.value is None:
             return f"{role} over {window}: {outcome.reason or 'no data'} ({outcome.query})"
     return f"total over {window} is 0: no events in the period"
 

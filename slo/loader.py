@@ -13,6 +13,7 @@ from typing import Any
 import yaml
 from pydantic import ValidationError
 
+from slo.errors import GatepackError
 from slo.spec import Gate
 
 # libyaml's loader when PyYAML was built with it: same documents and marks, several times faster on
@@ -36,7 +37,7 @@ class SpecProblem:
         return f"{where}: {self.field}: {self.message}" if self.field else f"{where}: {self.message}"
 
 
-class SpecError(Exception):
+class SpecError(GatepackError):
     """All problems found in one or more spec files; raised once, after everything was checked."""
 
     def __init__(self, problems: list[SpecProblem]) -> None:
@@ -132,7 +133,7 @@ def load_gates(text: str, source: str = "<spec>") -> list[Gate]:
         except ValidationError as exc:
             for error in exc.errors():
                 line, path = _line_for(tuple(error["loc"]), data, lines)
-                problems.append(SpecProblem(source, line, _field_path(path), _message(error)))
+                problems.append(SpecProblem(source, line, _field_path(path), _message(dict(error))))
     if problems:
         raise SpecError(problems)
     if not gates:

@@ -17,6 +17,7 @@ from typing import Any
 
 import numpy as np
 
+from slo.errors import InputError
 from slo.evaluate import result
 from slo.formatting import number, quantity
 from slo.results import CheckResult, Verdict
@@ -30,7 +31,7 @@ _THRESHOLD = re.compile(
 _PERCENTILE = re.compile(r"^p\(\s*(?P<p>[0-9]+(?:\.[0-9]+)?)\s*\)$")
 
 
-class ThresholdError(ValueError):
+class ThresholdError(InputError):
     """A threshold or aggregation that cannot be understood; the check becomes ``error``, never a pass."""
 
 

@@ -10,11 +10,13 @@ from __future__ import annotations
 import re
 from collections.abc import Mapping
 
+from slo.errors import InputError
+
 PLACEHOLDER = re.compile(r"\{\{\s*([A-Za-z_][A-Za-z0-9_]*)\s*\}\}")
 _BARE_VALUE = re.compile(r"^[A-Za-z0-9_:.]+$")
 
 
-class TemplateError(ValueError):
+class TemplateError(InputError):
     """A placeholder without a value, or a value that is unsafe where it stands."""
 
 

@@ -16,8 +16,9 @@ import pytest
 from collector.catalog import catalog_gates, load_catalog
 from collector.demo.world import attestations, build_world, lognormal_cdf
 from collector.run import GateRun, evaluate_gate
-from collector.sources.attestations import AttestationEvaluator
+from collector.sources.attestations import AttestationSource
 from collector.sources.prometheus.client import PrometheusClient, PrometheusConfig
+from collector.sources.prometheus.source import PrometheusSource
 from collector.testing.openmetrics import Family
 from slo.results import Verdict
 
@@ -70,12 +71,19 @@ def families(scenario: str) -> tuple[Family, ...]:
 
 def evaluate(url: str, scenario: str, gate_ids: list[str], variables: dict[str, str] | None = None) -> list[GateRun]:
     gates = catalog_gates(gate_ids)
-    evaluators = {"attestation": AttestationEvaluator(attestations(scenario, END), "demo")}
 
     async def go() -> list[GateRun]:
         async with PrometheusClient(PrometheusConfig(url=url)) as client:
             return [
-                await evaluate_gate(g.gate, at=END, client=client, evaluators=evaluators, variables=variables or {})
+                await evaluate_gate(
+                    g.gate,
+                    at=END,
+                    sources=[
+                        PrometheusSource(client, owns_client=False),
+                        AttestationSource(attestations(scenario, END), "demo"),
+                    ],
+                    variables=variables or {},
+                )
                 for g in gates
             ]
 

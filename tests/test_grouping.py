@@ -14,6 +14,7 @@ import pytest
 from collector.run import GateRun, evaluate_gate
 from collector.sources.prometheus.client import PrometheusClient, PrometheusConfig
 from collector.sources.prometheus.grouping import grouped_text, plan_groups, shapes
+from collector.sources.prometheus.source import PrometheusSource
 from collector.testing.openmetrics import Family, Series
 from slo.durations import parse_duration
 from slo.loader import load_gates
@@ -133,7 +134,7 @@ def evaluate(url: str, monkeypatch: pytest.MonkeyPatch, max_values: str | None) 
 
     async def go() -> tuple[GateRun, int]:
         async with PrometheusClient(PrometheusConfig(url=url)) as client:
-            run = await evaluate_gate(gate, at=END, client=client)
+            run = await evaluate_gate(gate, at=END, sources=[PrometheusSource(client)])
             return run, client.requests_sent
 
     return asyncio.run(go())

@@ -12,7 +12,9 @@ import time
 import pytest
 
 from collector.run import evaluate_gate
-from collector.sources.prometheus.client import PrometheusClient, PrometheusConfig, parse_retry_after
+from collector.sources.http import parse_retry_after
+from collector.sources.prometheus.client import PrometheusClient, PrometheusConfig
+from collector.sources.prometheus.source import PrometheusSource
 from collector.testing.promserver import free_port
 from slo.loader import load_gates
 from slo.results import Verdict
@@ -38,7 +40,7 @@ def run(url: str, **config: object):
 
     async def go():
         async with PrometheusClient(PrometheusConfig(url=url, **settings)) as client:  # type: ignore[arg-type]
-            return await evaluate_gate(gate, at=1767225600, client=client)
+            return await evaluate_gate(gate, at=1767225600, sources=[PrometheusSource(client)])
 
     return asyncio.run(go())
 

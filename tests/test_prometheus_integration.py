@@ -6,13 +6,12 @@ import asyncio
 import json
 import subprocess
 import sys
-from pathlib import Path
 
 import pytest
 
-from collector.run import GateRun, evaluate_gate
-from collector.runner import CollectOptions, collect
+from collector.run import CollectOptions, GateRun, collect, evaluate_gate
 from collector.sources.prometheus.client import PrometheusClient, PrometheusConfig
+from collector.sources.prometheus.source import PrometheusSource
 from collector.specs import LoadedGate
 from slo.burnrate import WORKBOOK_CONDITIONS
 from slo.durations import parse_duration
@@ -50,7 +49,7 @@ def run_gate(url: str, text: str, variables: dict[str, str] | None = None) -> tu
 
     async def go() -> tuple[GateRun, int]:
         async with PrometheusClient(PrometheusConfig(url=url)) as client:
-            run = await evaluate_gate(gate, at=truth.END, variables=variables or {}, client=client)
+            run = await evaluate_gate(gate, at=truth.END, variables=variables or {}, sources=[PrometheusSource(client)])
             return run, client.requests_sent
 
     return asyncio.run(go())
@@ -212,9 +211,8 @@ def test_collect_writes_a_verifiable_packet(prometheus, tmp_path):
     gates = [LoadedGate(load_gates(text, str(spec))[0], str(spec), "0" * 64)]
     options = CollectOptions(
         at=truth.END,
-        prometheus=PrometheusConfig(url=prometheus.url),
+        sources=[PrometheusSource(PrometheusClient(PrometheusConfig(url=prometheus.url)))],
         out_dir=tmp_path / "ev",
-        show_progress=False,
         commit="abc123",
         environment="staging",
     )
@@ -299,4 +297,5 @@ def test_markdown_and_table_formats(prometheus, tmp_path):
     )
     assert result.returncode == 1
     assert "| availability | ❌ fail |" in result.stdout
-    assert Path(tmp_path).glob("foundation-*.json")
+    [written] = tmp_path.glob("foundation-*.json")
+    assert verify_bytes(written.read_bytes()).ok

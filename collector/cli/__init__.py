@@ -1,5 +1,7 @@
-"""The ``gatepack`` command line."""
+"""The ``gatepack`` command line: one module per command, registered explicitly in ``app``."""
 
-from collector.cli.app import main
 
-__all__ = ["main"]
+def main() -> None:
+    from collector.cli.app import main as run
+
+    run()

@@ -1,56 +1,22 @@
-"""``gatepack gates`` (the shipped catalog) and ``gatepack attest`` (record a human statement).
-
-Also provides :func:`attestation_options`, which ``collect`` uses so that attestation checks of any
-gate (catalog or user spec) are answered from the attestations file, and that file is recorded in
-the evidence.
-"""
+"""``gatepack gates`` (the shipped catalog) and ``gatepack attest`` (record a human statement)."""
 
 from __future__ import annotations
 
 import time
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated
+from typing import Annotated
 
 import typer
 from rich.console import Console
 from rich.table import Table
 
-from collector.cli.app import UsageError, app, err
+from collector.cli.common import err
+from collector.errors import UsageError
 from collector.timeutil import parse_time, rfc3339
-
-if TYPE_CHECKING:
-    from collector.run import CheckEvaluator
-    from collector.specs import LoadedGate
-    from slo.evidence import InputFile
 
 ATTESTATIONS_HELP = "Attestations file (default ./gatepack-attestations.json)"
 
 
-def attestation_options(
-    path: Path | None, gates: list[LoadedGate]
-) -> tuple[dict[str, CheckEvaluator], list[InputFile]]:
-    """The ``attestation`` evaluator over ``path`` and, when gates use it and it exists, its input record."""
-    from collector.sources.attestations import (
-        DEFAULT_PATH,
-        AttestationEvaluator,
-        AttestationFileError,
-        input_file,
-        load_attestations,
-    )
-
-    path = path or DEFAULT_PATH
-    try:
-        records = load_attestations(path)
-    except AttestationFileError as exc:
-        raise UsageError(str(exc)) from None
-    source = str(path) if path.exists() else f"{path} (missing)"
-    evaluators: dict[str, CheckEvaluator] = {"attestation": AttestationEvaluator(records, source)}
-    used = any(c.kind == "attestation" for g in gates for c in g.gate.checks)
-    record = input_file(path) if used else None
-    return evaluators, [record] if record else []
-
-
-@app.command("gates")
 def gates_command() -> None:
     """List the release gates shipped with gatepack (use one with `collect --gate ID`)."""
     from collector.catalog import load_catalog
@@ -67,7 +33,6 @@ def gates_command() -> None:
     Console().print(table)
 
 
-@app.command("attest")
 def attest_command(
     gate: Annotated[str, typer.Argument(help="Gate id, e.g. 00-architecture")],
     item: Annotated[str, typer.Argument(help="Attested item, as named in the gate's attestation check")],
@@ -107,5 +72,5 @@ def attest_command(
         append_attestation(path, record)
     except (ValidationError, AttestationFileError) as exc:
         raise UsageError(str(exc)) from None
-    attached = f", file {file.name} sha256:{file_sha}" if file_sha else ""
+    attached = f", file {file.name} sha256:{file_sha}" if file is not None and file_sha else ""
     err.print(f"attested {gate}/{item} by {by} at {record.at}{attached} → {path}")

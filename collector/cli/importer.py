@@ -15,8 +15,8 @@ from typing import Annotated, Any, NoReturn
 import typer
 import yaml
 
-from collector.cli.app import err
-from collector.runner import EXIT_USAGE
+from collector.cli.common import err
+from collector.errors import EXIT_USAGE
 
 
 def fail(message: str) -> NoReturn:

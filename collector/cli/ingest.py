@@ -2,27 +2,26 @@
 
 A CI job runs a load test, then ``gatepack ingest results.json --gate perf --spec gate.yaml --junit
 report.xml --markdown "$GITHUB_STEP_SUMMARY"``; the exit code fails the build when the gate fails.
-Also provides :func:`loadtest_evaluators`, which ``collect --loadtest`` uses to mix load-test checks with
+Also provides :func:`load_inputs`, which ``collect --loadtest`` uses to mix load-test checks with
 Prometheus ones in one packet.
 """
 
 from __future__ import annotations
 
-import os
 import re
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
 
 import typer
 
-from collector.cli.app import FailOn, PrometheusOpt, UsageError, app, err, parse_vars, prometheus_config, select_gates
+from collector.cli.common import err, gates_from, write_reports
+from collector.cli.options import BackendOptions, ReportOptions, RunOptions, SubjectOptions, uses
+from collector.errors import UsageError
 from collector.sources.loadtest.formats import READERS
 
 if TYPE_CHECKING:
-    from collector.run import CheckEvaluator
     from collector.sources.loadtest.measure import LoadtestData, Window
     from collector.specs import LoadedGate
-    from slo.evidence import InputFile
 
 _SKIP = re.compile(r"^(?:(\d+(?:\.\d+)?)h)?(?:(\d+(?:\.\d+)?)m(?!s))?(?:(\d+(?:\.\d+)?)s)?(?:(\d+(?:\.\d+)?)ms)?$")
 
@@ -66,103 +65,62 @@ def load_inputs(
         raise UsageError(str(exc)) from None
 
 
-def loadtest_evaluators(data: LoadtestData) -> tuple[dict[str, CheckEvaluator], list[InputFile]]:
-    """The ``loadtest`` evaluator and the inputs' provenance for :class:`CollectOptions`."""
-    from collector.sources.loadtest.evaluator import input_files, make_evaluator
-
-    return {"loadtest": make_evaluator(data)}, input_files(data)
-
-
 def _gates(spec: list[Path], gate: str) -> list[LoadedGate]:
     """The gate from ``--spec`` files, or from the built-in catalog when no spec is given."""
-    from collector.specs import load_spec_files
-
-    if spec:
-        return select_gates(load_spec_files(spec), [gate])
-    try:
-        from collector.catalog import catalog_gates
-    except ImportError:
-        raise UsageError(f"give --spec: the gate spec file that defines gate {gate!r}") from None
-    return catalog_gates([gate])
+    return gates_from(spec, [gate])
 
 
-@app.command("ingest")
+@uses(backend=BackendOptions, run=RunOptions, subject=SubjectOptions, report=ReportOptions)
 def ingest_command(
-    files: Annotated[list[Path], typer.Argument(help="Load-test result files (k6, Locust, hey, JMeter, Gatling)")],
+    files: Annotated[
+        list[Path],
+        typer.Argument(help="Load-test result files (k6, Locust, hey, JMeter, Gatling)", metavar="FILE..."),
+    ],
     gate: Annotated[str, typer.Option("--gate", "-g", help="Gate id whose checks to decide")],
     spec: Annotated[
         list[Path], typer.Option("--spec", "-s", help="Gate spec YAML file(s); default: the built-in catalog")
     ] = [],
     input_format: Annotated[
-        str | None, typer.Option("--format", help=f"Force the input format: {', '.join(READERS)}")
-    ] = None,
-    out: Annotated[Path, typer.Option("--out", "-o", help="Directory for the evidence packet")] = Path("evidence"),
-    junit: Annotated[Path | None, typer.Option("--junit", help="Write a JUnit XML report here")] = None,
-    markdown_file: Annotated[
-        Path | None, typer.Option("--markdown", help="Write a Markdown summary here (e.g. $GITHUB_STEP_SUMMARY)")
+        str | None,
+        typer.Option("--input-format", "--format", help=f"Force the input format: {', '.join(READERS)}"),
     ] = None,
     skip_first: Annotated[str, typer.Option(help="Ramp-up to leave out, e.g. 30s")] = "0s",
     skip_last: Annotated[str, typer.Option(help="Ramp-down to leave out, e.g. 10s")] = "0s",
-    fail_on: Annotated[FailOn, typer.Option(help="Exit 1 on fail only, or on warn too")] = FailOn.fail,
-    prometheus: PrometheusOpt = None,
-    at: Annotated[str | None, typer.Option(help="Evaluation time: RFC 3339 or Unix seconds (default now)")] = None,
-    var: Annotated[list[str], typer.Option("--var", help="Override a spec variable: name=value")] = [],
-    environment: Annotated[str | None, typer.Option(help="Subject: environment")] = None,
-    service: Annotated[str | None, typer.Option(help="Subject: service")] = None,
-    release: Annotated[str | None, typer.Option(help="Subject: release (default from CI)")] = None,
-    commit: Annotated[str | None, typer.Option(help="Subject: commit (default from CI, e.g. GITHUB_SHA)")] = None,
+    *,
+    backend: BackendOptions,
+    run: RunOptions,
+    subject: SubjectOptions,
+    report: ReportOptions,
 ) -> None:
     """Decide a gate's load-test checks from result files and write a sealed evidence packet."""
-    from collector.report.junit import junit_xml
+    from collector.cli.output import collect_with_progress
+    from collector.cli.sources import prometheus_source
     from collector.report.loadtest import markdown_table, rich_table
-    from collector.report.table import markdown
-    from collector.runner import CollectOptions, collect
-    from collector.sinks.files import write_atomic
+    from collector.run import CollectOptions
+    from collector.sources.loadtest.evaluator import LoadtestSource
     from collector.sources.loadtest.measure import Window
-    from collector.timeutil import parse_time
 
     loaded = _gates(spec, gate)
     window = Window(parse_skip(skip_first, "--skip-first"), parse_skip(skip_last, "--skip-last"))
     data = load_inputs(files, input_format, window, loaded)
-    evaluators, inputs = loadtest_evaluators(data)
-    config = prometheus_config(prometheus)
     options = CollectOptions(
-        at=parse_time(at),
-        variables=parse_vars(var),
-        prometheus=config,
-        out_dir=out,
-        fail_on=fail_on.value,
-        environment=environment,
-        service=service,
-        release=release,
-        commit=commit,
-        evaluators=evaluators,
-        inputs=inputs,
-        show_progress=False,
+        at=run.time(),
+        variables=run.variables(),
+        sources=[*prometheus_source(backend.config()), LoadtestSource(data)],
+        out_dir=report.out,
+        fail_on=report.fail_on.value,
+        environment=subject.environment,
+        service=subject.service,
+        release=subject.release,
+        commit=subject.commit,
     )
     view = rich_table(data)
     if view is not None:
         err.print(view)
     for note in data.notes:
         err.print(f"note: {note}")
-    outcome = collect(loaded, options, console=err)
-    if junit is not None:
-        write_atomic(junit, junit_xml(outcome.packets))
-        err.print(f"junit written: {junit}")
-    if markdown_file is not None:
-        text = markdown(outcome.packets) + "\n" + markdown_table(data)
-        _append(markdown_file, text)
-        err.print(f"markdown written: {markdown_file}")
+    outcome = collect_with_progress(loaded, options, err, show_progress=False)
+    for path in outcome.written:
+        err.print(f"evidence written: {path}")
+    write_reports(outcome.packets, report, extra_markdown=markdown_table(data))
     raise typer.Exit(outcome.exit_code)
-
-
-def _append(path: Path, text: str) -> None:
-    """$GITHUB_STEP_SUMMARY is appended to by every step; other targets are written whole."""
-    summary = os.environ.get("GITHUB_STEP_SUMMARY")
-    if summary and Path(summary).resolve() == path.resolve():
-        with path.open("a", encoding="utf-8") as handle:
-            handle.write(text)
-        return
-    from collector.sinks.files import write_atomic
-
-    write_atomic(path, text.encode("utf-8"))

@@ -14,11 +14,13 @@ from typing import TYPE_CHECKING, Annotated, Any, NoReturn
 import httpx
 import typer
 
-from collector.cli.app import GateIds, OptionalSpecs, PrometheusOpt, err, parse_vars, prometheus_config, select_gates
-from collector.runner import EXIT_FAIL, EXIT_UNREACHABLE, EXIT_USAGE
+from collector.cli.collect import GateIds, OptionalSpecs
+from collector.cli.common import err, gates_from
+from collector.cli.options import BackendOptions, parse_vars, uses
+from collector.errors import EXIT_FAIL, EXIT_UNREACHABLE, EXIT_USAGE
 
 if TYPE_CHECKING:
-    from collector.sources.prometheus.client import PrometheusConfig
+    from collector.sources.http import HttpConfig
 
 
 def fail(message: str) -> NoReturn:
@@ -32,6 +34,7 @@ class RulesFormat(StrEnum):
     prometheus_operator = "prometheus-operator"
 
 
+@uses(backend=BackendOptions)
 def rules_command(
     specs: OptionalSpecs = None,
     gate: GateIds = [],
@@ -46,23 +49,20 @@ def rules_command(
     check: Annotated[
         bool, typer.Option("--check", help="Compare with the rules the server runs (-p); exit 1 on drift")
     ] = False,
-    prometheus: PrometheusOpt = None,
-    bearer_token_file: Annotated[Path | None, typer.Option(help="File holding a bearer token")] = None,
-    ca_file: Annotated[Path | None, typer.Option(help="CA bundle to verify the server's TLS certificate")] = None,
+    *,
+    backend: BackendOptions,
 ) -> None:
     """Generate Sloth-compatible SLO recording rules and burn-rate alerts from the gate specs."""
-    from collector.catalog import catalog_gates
-    from collector.specs import load_spec_files
     from slo.generate.rules import RuleOptions, RulesError, dump_yaml, prometheus_rule, rules_document
 
-    loaded = select_gates(load_spec_files(specs), gate) if specs else catalog_gates(gate)
+    loaded = gates_from(specs, gate)
     options = RuleOptions(variables=parse_vars(var), runbook=runbook)
     try:
         document = rules_document([item.gate for item in loaded], options)
     except RulesError as exc:
         fail(str(exc))
     if check:
-        config = prometheus_config(prometheus, bearer_token_file=bearer_token_file, ca_file=ca_file)
+        config = backend.config()
         if config is None:
             fail("--check needs --prometheus URL (or GATEPACK_PROMETHEUS_URL)")
         _check_drift(document, config)
@@ -82,7 +82,7 @@ def rules_command(
     err.print(f"wrote {count} rules in {len(groups)} groups for {len(loaded)} gate(s) to {out}")
 
 
-def _check_drift(document: dict[str, Any], config: PrometheusConfig) -> None:
+def _check_drift(document: dict[str, Any], config: HttpConfig) -> None:
     """Print every missing, extra or changed rule; exit 1 on drift, 3 when the server cannot be read."""
     from slo.generate.drift import compare
 
@@ -97,7 +97,7 @@ def _check_drift(document: dict[str, Any], config: PrometheusConfig) -> None:
     err.print(f"ok: the server runs all {expected} generated rules unchanged", markup=False, highlight=False)
 
 
-def fetch_rules(config: PrometheusConfig) -> dict[str, Any]:
+def fetch_rules(config: HttpConfig) -> dict[str, Any]:
     """``/api/v1/rules`` data from the server; failures name the public URL, never a credential."""
     headers = {"Accept": "application/json", "User-Agent": "gatepack", **config.headers}
     if config.bearer_token:

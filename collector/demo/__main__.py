@@ -40,7 +40,7 @@ def run_scenario(scenario: str, end: int, out_dir: Path, console: Console) -> li
         command = [
             sys.executable,
             "-m",
-            "collector.cli.app",
+            "collector.cli",
             "collect",
             "--prometheus",
             prometheus.url,

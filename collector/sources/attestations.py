@@ -8,22 +8,24 @@ sha256) in every packet whose checks it answered.
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass, field
+from collections.abc import AsyncIterator, Sequence
 from pathlib import Path
 
 from pydantic import ValidationError
 
-from collector.run import CheckEvaluator
 from collector.sinks.files import sha256_file, write_atomic
+from collector.sources.base import RunContext
 from slo.attestation import AttestationRecord, evaluate_attestation
-from slo.evidence import InputFile
+from slo.errors import InputError
+from slo.evaluate import error_result
+from slo.evidence import Backend, InputFile
 from slo.results import CheckResult
-from slo.spec import AttestationCheck, Check, Gate
+from slo.spec import AttestationCheck, Check
 
 DEFAULT_PATH = Path("gatepack-attestations.json")
 
 
-class AttestationFileError(ValueError):
+class AttestationFileError(InputError):
     """An attestations file that exists but cannot be used."""
 
 
@@ -67,17 +69,34 @@ def input_file(path: Path) -> InputFile | None:
     return InputFile(path=str(path), sha256=sha, size=size, role="attestations", format="gatepack-attestations")
 
 
-@dataclass
-class AttestationEvaluator:
-    """Answers ``attestation`` checks from loaded records; the engine binds it to each gate."""
+class AttestationSource:
+    """``attestation`` checks answered from the loaded records of one attestations file."""
 
-    records: list[AttestationRecord]
-    source: str | None = None
-    gate_id: str = field(default="")
+    name = "attestations"
+    kinds = frozenset({"attestation"})
+    requests_sent = 0
 
-    def bind_gate(self, gate: Gate) -> CheckEvaluator:
-        return AttestationEvaluator(self.records, self.source, gate.id)
+    def __init__(self, records: list[AttestationRecord], source: str | None = None, path: Path | None = None) -> None:
+        self.records = records
+        self.source = source
+        self.path = path
+        self._used = False
 
-    def __call__(self, check: Check, evaluated_at: str) -> CheckResult:
-        assert isinstance(check, AttestationCheck)
-        return evaluate_attestation(check, self.gate_id, self.records, evaluated_at, self.source)
+    def backends(self) -> list[Backend]:
+        return []
+
+    def inputs(self) -> list[InputFile]:
+        """The file is evidence only when some check read it."""
+        record = input_file(self.path) if self._used and self.path is not None else None
+        return [record] if record else []
+
+    async def aclose(self) -> None:
+        return None
+
+    async def evaluate(self, checks: Sequence[Check], context: RunContext) -> AsyncIterator[CheckResult]:
+        for check in checks:
+            if not isinstance(check, AttestationCheck):
+                yield error_result(check, f"not an attestation check: {check.kind}", context.evaluated_at)
+                continue
+            self._used = True
+            yield evaluate_attestation(check, context.gate.id, self.records, context.evaluated_at, self.source)

@@ -10,10 +10,12 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from slo.errors import InputError
+
 ENV_PREFIX = "GATEPACK_PROMETHEUS_"
 
 
-class CredentialError(ValueError):
+class CredentialError(InputError):
     pass
 
 

@@ -6,6 +6,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 
 from slo.burnrate import default_conditions, windows_to_query
+from slo.errors import InputError
 from slo.spec import BurnRateWindow, Check, SloCheck, ThresholdCheck
 from slo.templating import TemplateError, render
 
@@ -17,7 +18,7 @@ class PlannedQuery:
     query: str
 
 
-class PlanError(ValueError):
+class PlanError(InputError):
     """A check whose queries cannot be rendered (missing or unsafe variable)."""
 
 

@@ -1,17 +1,17 @@
-"""The ``loadtest`` check evaluator that ``collect`` and ``ingest`` register with the engine."""
+"""The load-test source: reads result files once and decides ``loadtest`` checks for ``collect`` and ``ingest``."""
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import AsyncIterator, Iterable, Sequence
 from pathlib import Path
 from typing import Any
 
-from collector.run import CheckEvaluator
 from collector.sinks.files import sha256_file
+from collector.sources.base import RunContext
 from collector.sources.loadtest.detect import read_file, reconcile
 from collector.sources.loadtest.measure import LoadtestData, Window, aggregates, measure, prepare, select
 from slo.evaluate import error_result
-from slo.evidence import InputFile
+from slo.evidence import Backend, InputFile
 from slo.loadtest import evaluate_loadtest
 from slo.results import CheckResult
 from slo.spec import Check, LoadtestCheck
@@ -82,10 +82,29 @@ def evaluate(data: LoadtestData, check: LoadtestCheck, evaluated_at: str) -> Che
     return evaluate_loadtest(check, measurement, evaluated_at, missing_reason=reason, details=details_for(data, check))
 
 
-def make_evaluator(data: LoadtestData) -> CheckEvaluator:
-    def evaluator(check: Check, evaluated_at: str) -> CheckResult:
-        if not isinstance(check, LoadtestCheck):
-            return error_result(check, f"not a loadtest check: {check.kind}", evaluated_at)
-        return evaluate(data, check, evaluated_at)
+class LoadtestSource:
+    """``loadtest`` checks decided from load-test result files read once for the whole run."""
 
-    return evaluator
+    name = "loadtest"
+    kinds = frozenset({"loadtest"})
+    requests_sent = 0
+
+    def __init__(self, data: LoadtestData) -> None:
+        self.data = data
+        self._inputs = input_files(data)
+
+    def backends(self) -> list[Backend]:
+        return []
+
+    def inputs(self) -> list[InputFile]:
+        return list(self._inputs)
+
+    async def aclose(self) -> None:
+        return None
+
+    async def evaluate(self, checks: Sequence[Check], context: RunContext) -> AsyncIterator[CheckResult]:
+        for check in checks:
+            if not isinstance(check, LoadtestCheck):
+                yield error_result(check, f"not a loadtest check: {check.kind}", context.evaluated_at)
+                continue
+            yield evaluate(self.data, check, context.evaluated_at)

@@ -493,9 +493,9 @@ class Aggregate:
             if hi == lo:
                 continue
             chunk = values[lo:hi]
-            row: dict[str, float | int | str] = {"name": name, "count": int(hi - lo)}
-            row["failed"] = int(failed[lo:hi].sum())
-            row["error_ratio"] = row["failed"] / row["count"]
+            count, failures = int(hi - lo), int(failed[lo:hi].sum())
+            row: dict[str, float | int | str] = {"name": name, "count": count, "failed": failures}
+            row["error_ratio"] = failures / count
             for pct, value in zip(percentiles, np.percentile(chunk, percentiles), strict=True):
                 row[f"p({pct:g})"] = float(value)
             rows.append(row)
@@ -527,11 +527,11 @@ def _stitch(path: Path, parts: list[_Part]) -> tuple[list[str], np.ndarray, np.n
         failed.append(flags)
         fallback.append(np.array(part.fallback, dtype=np.int8))
         for key, flag in part.open_failed.items():
-            at = open_durations.pop(key, None)
-            if at is None:
+            found = open_durations.pop(key, None)
+            if found is None:
                 open_failed[key] = flag
             else:
-                _set_flag(failed, at, flag)
+                _set_flag(failed, found, flag)
         base += len(part.values)
     all_failed = np.concatenate(failed) if failed else np.zeros(0, np.int8)
     all_fallback = np.concatenate(fallback) if fallback else np.zeros(0, np.int8)

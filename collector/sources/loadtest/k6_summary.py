@@ -57,7 +57,8 @@ def read(path: Path) -> LoadtestResult:
         metric = _handle_summary_metric(path, name, body) if handle_summary else _export_metric(path, name, body)
         metrics[name] = metric
         thresholds.extend(_thresholds(path, name, body.get("thresholds"), handle_summary))
-    state = document.get("state") if isinstance(document.get("state"), dict) else {}
+    raw_state = document.get("state")
+    state: dict[str, Any] = raw_state if isinstance(raw_state, dict) else {}
     duration_ms = state.get("testRunDurationMs")
     notes = []
     if not handle_summary:

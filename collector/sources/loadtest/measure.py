@@ -52,7 +52,9 @@ class LoadtestData:
 def prepare(results: list[LoadtestResult], window: Window | None = None) -> LoadtestData:
     """Trim each file to its steady state and merge them; trimming data without timestamps is an error."""
     window = window or Window()
-    frames, spans, notes = [], [], []
+    frames: list[Any] = []
+    spans: list[Any] = []
+    notes: list[str] = []
     metrics: dict[str, SummaryMetric] = {}
     samples: dict[str, list[pd.DataFrame]] = {}
     trimming = window.skip_first > 0 or window.skip_last > 0

@@ -13,6 +13,8 @@ from pathlib import Path
 
 import pandas as pd
 
+from slo.errors import InputError
+
 REQUEST_COLUMNS = ("timestamp", "label", "method", "status", "ok", "duration", "bytes", "count")
 """timestamp: float Unix seconds (NaN when unknown); label: request name; method: HTTP method or "";
 status: status code as text ("" when no response); ok: bool (the tool's own failure flag wins);
@@ -55,5 +57,5 @@ class LoadtestResult:
     notes: list[str] = field(default_factory=list)
 
 
-class LoadtestFormatError(ValueError):
+class LoadtestFormatError(InputError):
     """A result file that cannot be read: names the file and, where known, the line."""

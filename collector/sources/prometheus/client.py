@@ -11,43 +11,20 @@ it came from. Faults never raise to the caller: they come back as a :class:`Quer
 from __future__ import annotations
 
 import asyncio
-import base64
-import email.utils
 import hashlib
 import json
 import math
-import random
-import time
 from dataclasses import dataclass, field
 from typing import Any
 
 import httpx
 
-from collector.sources.redact import Redactor, redact_url
+from collector.sources.http import HttpConfig, HttpTransport
+from collector.sources.redact import Redactor
+from slo.results import Fault
 
-DEFAULT_MAX_RESPONSE_BYTES = 32 * 1024 * 1024
-
-
-@dataclass(frozen=True)
-class PrometheusConfig:
-    """How to reach one Prometheus-compatible backend. Secrets come from env or files, never specs."""
-
-    url: str
-    bearer_token: str | None = field(default=None, repr=False)
-    basic_auth: tuple[str, str] | None = field(default=None, repr=False)
-    headers: dict[str, str] = field(default_factory=dict, repr=False)
-    verify: bool | str = True
-    timeout: float = 30.0
-    deadline: float = 300.0
-    concurrency: int = 8
-    max_retries: int = 3
-    backoff_base: float = 0.25
-    backoff_max: float = 8.0
-    max_response_bytes: int = DEFAULT_MAX_RESPONSE_BYTES
-
-    @property
-    def public_url(self) -> str:
-        return redact_url(self.url)
+PrometheusConfig = HttpConfig
+"""A Prometheus-compatible backend is reached like any other HTTP backend."""
 
 
 @dataclass
@@ -61,74 +38,30 @@ class QueryResponse:
     result: Any = None
     warnings: list[str] = field(default_factory=list)
     reason: str | None = None
-    fault: str | None = None  # connect, timeout, http, bad_data, garbage, too_large, deadline
+    fault: Fault | None = None
     response_sha256: str | None = None
     attempts: int = 0
     selected: dict[str, str] | None = None  # set when this answers one member of a grouped query
 
 
-class _Fault(Exception):
-    def __init__(
-        self, fault: str, reason: str, retry: bool, retry_after: float | None = None, body: bytes | None = None
-    ) -> None:
-        super().__init__(reason)
-        self.fault = fault
-        self.reason = reason
-        self.retry = retry
-        self.retry_after = retry_after
-        self.body = body
-
-
-def parse_retry_after(value: str | None, now: float | None = None) -> float | None:
-    """Seconds to wait from a Retry-After header (delta-seconds or HTTP-date)."""
-    if not value:
-        return None
-    value = value.strip()
-    try:
-        return max(0.0, float(value))
-    except ValueError:
-        pass
-    try:
-        when = email.utils.parsedate_to_datetime(value)
-    except (TypeError, ValueError):
-        return None
-    return max(0.0, when.timestamp() - (time.time() if now is None else now))
-
-
-def _split_userinfo(url: str) -> tuple[str, tuple[str, str] | None]:
-    parts = httpx.URL(url)
-    if parts.username or parts.password:
-        return str(parts.copy_with(username=None, password=None)), (parts.username, parts.password)
-    return url, None
-
-
 class PrometheusClient:
     """Use as ``async with PrometheusClient(config) as client: await client.instant(q, t)``."""
 
-    def __init__(self, config: PrometheusConfig, redactor: Redactor | None = None) -> None:
-        base_url, userinfo = _split_userinfo(config.url)
+    def __init__(
+        self,
+        config: PrometheusConfig,
+        redactor: Redactor | None = None,
+        *,
+        transport: httpx.AsyncBaseTransport | None = None,
+    ) -> None:
         self.config = config
-        self.base_url = base_url.rstrip("/")
-        self.redactor = redactor or Redactor()
-        auth = config.basic_auth or userinfo
-        self.redactor.add(config.bearer_token, *(auth or ()), *config.headers.values())
-        if auth:  # the header form of basic auth is a credential too
-            self.redactor.add(base64.b64encode(f"{auth[0]}:{auth[1]}".encode()).decode())
-        headers = {"Accept": "application/json", "User-Agent": "gatepack", **config.headers}
-        if config.bearer_token:
-            headers["Authorization"] = f"Bearer {config.bearer_token}"
-        self._client = httpx.AsyncClient(
-            auth=httpx.BasicAuth(*auth) if auth else None,
-            headers=headers,
-            verify=config.verify,
-            timeout=httpx.Timeout(config.timeout),
-            limits=httpx.Limits(max_connections=config.concurrency, max_keepalive_connections=config.concurrency),
-            follow_redirects=False,
-        )
-        self._semaphore = asyncio.Semaphore(config.concurrency)
+        self.http = HttpTransport(config, redactor, transport=transport)
+        self.redactor = self.http.redactor
         self._cache: dict[tuple[str, str, float], asyncio.Task[QueryResponse]] = {}
-        self._deadline = time.monotonic() + config.deadline
-        self.requests_sent = 0
+
+    @property
+    def requests_sent(self) -> int:
+        return self.http.requests_sent
 
     async def __aenter__(self) -> PrometheusClient:
         return self
@@ -137,7 +70,7 @@ class PrometheusClient:
         await self.aclose()
 
     async def aclose(self) -> None:
-        await self._client.aclose()
+        await self.http.aclose()
 
     @property
     def public_url(self) -> str:
@@ -170,103 +103,19 @@ class PrometheusClient:
         return response
 
     async def _request(self, path: str, form: dict[str, str], query: str, at: float) -> QueryResponse:
-        attempts = 0
-        last: _Fault | None = None
-        async with self._semaphore:
-            while True:
-                remaining = self._deadline - time.monotonic()
-                if remaining <= 0:
-                    reason = "overall deadline exceeded"
-                    if last is not None:
-                        reason += f" (last attempt: {last.reason})"
-                    return QueryResponse(
-                        query, at, "error", reason=reason, fault=last.fault if last else "deadline", attempts=attempts
-                    )
-                attempts += 1
-                try:
-                    body = await self._post(path, form, min(self.config.timeout, remaining))
-                    return self._decode(body, query, at, attempts)
-                except _Fault as fault:
-                    last = fault
-                    if not fault.retry or attempts > self.config.max_retries:
-                        sha = hashlib.sha256(fault.body).hexdigest() if fault.body else None
-                        return QueryResponse(
-                            query,
-                            at,
-                            "error",
-                            reason=self.redactor(fault.reason),
-                            fault=fault.fault,
-                            attempts=attempts,
-                            response_sha256=sha,
-                        )
-                    delay = self._backoff(attempts, fault.retry_after)
-                    if delay > self._deadline - time.monotonic():
-                        return QueryResponse(
-                            query,
-                            at,
-                            "error",
-                            attempts=attempts,
-                            fault=fault.fault,
-                            reason=self.redactor(f"{fault.reason}; retry in {delay:.1f}s would pass the deadline"),
-                        )
-                    await asyncio.sleep(delay)
-
-    def _backoff(self, attempt: int, retry_after: float | None) -> float:
-        if retry_after is not None:
-            return retry_after
-        ceiling = min(self.config.backoff_max, self.config.backoff_base * 2 ** (attempt - 1))
-        return random.uniform(ceiling / 2, ceiling)
-
-    async def _post(self, path: str, form: dict[str, str], timeout: float) -> bytes:
-        self.requests_sent += 1
-        try:
-            # waiting for a pooled connection is bounded by the semaphore and the deadline, not the timeout
-            limits = httpx.Timeout(timeout, pool=None)
-            async with self._client.stream("POST", self.base_url + path, data=form, timeout=limits) as response:
-                body = await self._read_bounded(response)
-                status = response.status_code
-                retry_after = parse_retry_after(response.headers.get("Retry-After"))
-        except httpx.TimeoutException as exc:
-            connect = isinstance(exc, httpx.ConnectTimeout)
-            kind = "connect timeout" if connect else "timed out waiting for the response"
-            raise _Fault("connect" if connect else "timeout", f"{kind} after {timeout:.1f}s", retry=connect) from None
-        except httpx.ConnectError as exc:
-            raise _Fault("connect", f"cannot connect to {self.public_url}: {_short(exc)}", retry=True) from None
-        except httpx.TransportError as exc:
-            raise _Fault(
-                "connect", f"transport error talking to {self.public_url}: {_short(exc)}", retry=True
-            ) from None
-        if status == 429:
-            raise _Fault(
-                "http", "HTTP 429 Too Many Requests (rate limited)", retry=True, retry_after=retry_after, body=body
+        # 400 and 422 carry Prometheus' own JSON error (errorType, error): decoded, never retried
+        reply = await self.http.request("POST", path, form=form, accept=(400, 422))
+        if not reply.ok or reply.body is None:
+            return QueryResponse(
+                query,
+                at,
+                "error",
+                reason=reply.reason,
+                fault=reply.fault,
+                attempts=reply.attempts,
+                response_sha256=reply.sha256,
             )
-        if status >= 500:
-            detail = _api_error(body)
-            raise _Fault(
-                "http",
-                f"HTTP {status}" + (f": {detail}" if detail else ""),
-                retry=True,
-                retry_after=retry_after,
-                body=body,
-            )
-        if status >= 300 and status not in (400, 422):
-            detail = _api_error(body)
-            raise _Fault("http", f"HTTP {status}" + (f": {detail}" if detail else ""), retry=False, body=body)
-        return body
-
-    async def _read_bounded(self, response: httpx.Response) -> bytes:
-        limit = self.config.max_response_bytes
-        declared = response.headers.get("Content-Length")
-        if declared and declared.isdigit() and int(declared) > limit:
-            raise _Fault("too_large", f"response of {int(declared)} bytes exceeds the {limit}-byte limit", retry=False)
-        chunks: list[bytes] = []
-        size = 0
-        async for chunk in response.aiter_bytes():
-            size += len(chunk)
-            if size > limit:
-                raise _Fault("too_large", f"response exceeds the {limit}-byte limit", retry=False)
-            chunks.append(chunk)
-        return b"".join(chunks)
+        return self._decode(reply.body, query, at, reply.attempts)
 
     def _decode(self, body: bytes, query: str, at: float, attempts: int) -> QueryResponse:
         sha = hashlib.sha256(body).hexdigest()
@@ -283,7 +132,7 @@ class PrometheusClient:
                 query,
                 at,
                 "error",
-                fault="garbage",
+                fault=Fault.GARBAGE,
                 response_sha256=sha,
                 attempts=attempts,
                 reason=self.redactor(garbage),
@@ -296,7 +145,7 @@ class PrometheusClient:
                 query,
                 at,
                 "error",
-                fault="bad_data",
+                fault=Fault.BAD_DATA,
                 reason=self.redactor(reason),
                 response_sha256=sha,
                 attempts=attempts,
@@ -320,21 +169,6 @@ class PrometheusClient:
 
 def _fmt_time(at: float) -> str:
     return f"{at:.3f}".rstrip("0").rstrip(".")
-
-
-def _short(exc: Exception) -> str:
-    text = str(exc) or type(exc).__name__
-    return text.splitlines()[0][:200]
-
-
-def _api_error(body: bytes) -> str | None:
-    try:
-        document = json.loads(body)
-    except (UnicodeDecodeError, json.JSONDecodeError):
-        return None
-    if isinstance(document, dict) and document.get("error"):
-        return f"{document.get('errorType', 'error')}: {document['error']}"
-    return None
 
 
 @dataclass(frozen=True)

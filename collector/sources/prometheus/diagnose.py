@@ -14,7 +14,7 @@ import math
 
 from collector.sources.prometheus.client import PrometheusClient, QueryResponse
 from slo.promql.selectors import Selector, find_selectors
-from slo.results import QueryOutcome
+from slo.results import Fault, QueryOutcome, Status
 
 DEFAULT_LOOKUP_RANGE = "1d"
 
@@ -83,7 +83,9 @@ async def diagnose(client: PrometheusClient, outcome: QueryOutcome, at: float) -
         return outcome
     problem = await bucket_problem(client, outcome.query, at)
     if problem is not None:
-        return outcome.model_copy(update={"status": "error", "value": None, "reason": problem, "fault": "bad_data"})
+        return outcome.model_copy(
+            update={"status": Status.ERROR, "value": None, "reason": problem, "fault": Fault.BAD_DATA}
+        )
     if outcome.status == "no_data" and outcome.series == 0 and (outcome.reason or "").startswith("no series matched"):
         empty = await empty_selectors(client, outcome.query, at)
         if empty:

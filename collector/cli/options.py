@@ -1,0 +1,171 @@
+"""Option groups shared by the commands, so one flag means one thing everywhere.
+
+A group is a dataclass whose fields are Typer options; :func:`uses` adds a group's options to a
+command's signature and hands the command one built group object instead of a dozen loose
+parameters. ``collect``, ``ingest`` and ``validate`` read the backend the same way because they use
+the same :class:`BackendOptions`, not three hand-kept copies of its flags.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import functools
+import inspect
+import os
+import sys
+from collections.abc import Callable
+from enum import StrEnum
+from pathlib import Path
+from typing import Annotated, Any, TypeVar, get_type_hints
+
+import typer
+
+from collector.errors import UsageError
+from collector.sources.credentials import load_credentials, parse_headers
+from collector.sources.http import HttpConfig
+from collector.timeutil import parse_time
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+
+class OutputFormat(StrEnum):
+    table = "table"
+    json = "json"
+    markdown = "markdown"
+
+
+class FailOn(StrEnum):
+    fail = "fail"
+    warn = "warn"
+
+
+def uses(**groups: type) -> Callable[[F], F]:
+    """Expand each ``name=GroupClass`` into the group's options; the command receives ``name=GroupClass(...)``."""
+
+    def decorate(func: F) -> F:
+        own = inspect.signature(func)
+        own_hints = get_type_hints(func, include_extras=True)
+        params = [p.replace(annotation=own_hints.get(p.name, p.annotation)) for p in own.parameters.values()]
+        params = [p for p in params if p.name not in groups]
+        members: dict[str, list[str]] = {}
+        for name, group in groups.items():
+            hints = get_type_hints(group, include_extras=True)
+            fields = dataclasses.fields(group)
+            members[name] = [f.name for f in fields]
+            for f in fields:
+                default = f.default if f.default is not dataclasses.MISSING else f.default_factory()  # type: ignore[misc,operator]
+                params.append(
+                    inspect.Parameter(f.name, inspect.Parameter.KEYWORD_ONLY, default=default, annotation=hints[f.name])
+                )
+
+        @functools.wraps(func)
+        def wrapper(**kwargs: Any) -> Any:
+            for name, group in groups.items():
+                kwargs[name] = group(**{m: kwargs.pop(m) for m in members[name]})
+            return func(**kwargs)
+
+        wrapper.__signature__ = inspect.Signature(sorted(params, key=_positional_first))  # type: ignore[attr-defined]
+        wrapper.__annotations__ = {p.name: p.annotation for p in params}
+        return wrapper  # type: ignore[return-value]
+
+    return decorate
+
+
+def _positional_first(param: inspect.Parameter) -> int:
+    return 0 if param.kind in (inspect.Parameter.POSITIONAL_ONLY, inspect.Parameter.POSITIONAL_OR_KEYWORD) else 1
+
+
+@dataclasses.dataclass
+class BackendOptions:
+    """Where the Prometheus-compatible backend is and how to reach it (credentials from env or files)."""
+
+    prometheus: Annotated[
+        str | None,
+        typer.Option("--prometheus", "-p", help="Prometheus-compatible base URL (or GATEPACK_PROMETHEUS_URL)"),
+    ] = None
+    bearer_token_file: Annotated[Path | None, typer.Option(help="File holding a bearer token")] = None
+    username: Annotated[
+        str | None, typer.Option(help="Basic-auth user (password from --password-file or GATEPACK_PROMETHEUS_PASSWORD)")
+    ] = None
+    password_file: Annotated[Path | None, typer.Option(help="File holding the basic-auth password")] = None
+    header: Annotated[list[str], typer.Option(help="Extra header, e.g. 'X-Scope-OrgID: team-a'")] = dataclasses.field(
+        default_factory=list
+    )
+    ca_file: Annotated[Path | None, typer.Option(help="CA bundle to verify the backend's TLS certificate")] = None
+    insecure: Annotated[bool, typer.Option(help="Skip TLS verification (not recommended)")] = False
+    timeout: Annotated[float, typer.Option(help="Per-request timeout in seconds")] = 30.0
+    deadline: Annotated[float, typer.Option(help="Overall deadline in seconds")] = 300.0
+    concurrency: Annotated[int, typer.Option(min=1, max=256, help="Requests in flight at once")] = 8
+
+    def config(self, *, deadline: float | None = None) -> HttpConfig | None:
+        """Backend settings from flags and the environment (``GATEPACK_PROMETHEUS_*``); None without a URL."""
+        url = self.prometheus or os.environ.get("GATEPACK_PROMETHEUS_URL")
+        if not url:
+            return None
+        if not url.startswith(("http://", "https://")):
+            raise UsageError(f"--prometheus must be an http:// or https:// URL, got {url.split('://')[0]!r}")
+        creds = load_credentials(os.environ, self.bearer_token_file, self.password_file, self.username)
+        verify: bool | str = False if self.insecure else (str(self.ca_file) if self.ca_file else True)
+        return HttpConfig(
+            url=url,
+            bearer_token=creds.bearer_token,
+            basic_auth=creds.basic_auth,
+            headers=parse_headers(self.header),
+            verify=verify,
+            timeout=self.timeout,
+            deadline=self.deadline if deadline is None else deadline,
+            concurrency=self.concurrency,
+        )
+
+
+@dataclasses.dataclass
+class RunOptions:
+    """When the gate is evaluated and with which variable overrides."""
+
+    at: Annotated[str | None, typer.Option(help="Evaluation time: RFC 3339 or Unix seconds (default now)")] = None
+    var: Annotated[list[str], typer.Option("--var", help="Override a spec variable: name=value")] = dataclasses.field(
+        default_factory=list
+    )
+
+    def time(self) -> float:
+        return parse_time(self.at)
+
+    def variables(self) -> dict[str, str]:
+        return parse_vars(self.var)
+
+
+@dataclasses.dataclass
+class SubjectOptions:
+    """What the evidence is about; defaults come from CI variables (GITHUB_SHA, CI_COMMIT_SHA, …)."""
+
+    environment: Annotated[str | None, typer.Option(help="Subject: environment")] = None
+    service: Annotated[str | None, typer.Option(help="Subject: service")] = None
+    release: Annotated[str | None, typer.Option(help="Subject: release (default from CI)")] = None
+    commit: Annotated[str | None, typer.Option(help="Subject: commit (default from CI, e.g. GITHUB_SHA)")] = None
+
+
+@dataclasses.dataclass
+class ReportOptions:
+    """Where the packets and the CI reports go, and which verdicts fail the command."""
+
+    out: Annotated[Path, typer.Option("--out", "-o", help="Directory for evidence packets")] = Path("evidence")
+    junit: Annotated[Path | None, typer.Option("--junit", help="Write a JUnit XML report here")] = None
+    markdown: Annotated[
+        Path | None,
+        typer.Option("--markdown", help='Append a Markdown summary here (e.g. "$GITHUB_STEP_SUMMARY")'),
+    ] = None
+    fail_on: Annotated[FailOn, typer.Option(help="Exit 1 on fail only, or on warn too")] = FailOn.fail
+
+
+def parse_vars(values: list[str]) -> dict[str, str]:
+    result: dict[str, str] = {}
+    for value in values:
+        name, sep, content = value.partition("=")
+        if not sep or not name.strip():
+            raise UsageError(f"invalid --var {value!r}: use name=value")
+        result[name.strip()] = content
+    return result
+
+
+def stderr_is_terminal() -> bool:
+    return sys.stderr.isatty()

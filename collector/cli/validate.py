@@ -1,0 +1,61 @@
+"""``gatepack validate``: check specs offline; with a backend, the server parses every query too."""
+
+from __future__ import annotations
+
+import asyncio
+
+import typer
+
+from collector.cli.collect import GateIds, OptionalSpecs
+from collector.cli.common import err, gates_from
+from collector.cli.options import BackendOptions, RunOptions, uses
+from collector.errors import EXIT_USAGE, BackendUnreachable
+from collector.sources.http import HttpConfig
+from slo.promql.plan import PlanError, plan_check
+from slo.results import Fault
+
+SERVER_PARSE_DEADLINE = 120.0
+
+
+@uses(backend=BackendOptions, run=RunOptions)
+def validate_command(
+    specs: OptionalSpecs = None, gate: GateIds = [], *, backend: BackendOptions, run: RunOptions
+) -> None:
+    """Check specs offline; with --prometheus, the server also parses every query."""
+    loaded = gates_from(specs, gate)
+    variables = run.variables()
+    problems: list[str] = []
+    queries: list[tuple[str, str, str]] = []
+    for item in loaded:
+        values = {**item.gate.vars, **variables}
+        for check in item.gate.checks:
+            try:
+                queries.extend((item.path, f"{item.gate.id}/{check.id}", p.query) for p in plan_check(check, values))
+            except PlanError as exc:
+                problems.append(f"{item.path}: {item.gate.id}/{check.id}: {exc}")
+    config = backend.config(deadline=min(backend.deadline, SERVER_PARSE_DEADLINE))
+    if config is not None and not problems:
+        problems.extend(asyncio.run(_server_parse(config, queries)))
+    for problem in problems:
+        err.print(problem)
+    if problems:
+        raise typer.Exit(EXIT_USAGE)
+    checks = sum(len(g.gate.checks) for g in loaded)
+    suffix = f", {len({q for *_, q in queries})} queries parsed by {config.public_url}" if config else ""
+    err.print(f"ok: {len(loaded)} gate(s), {checks} check(s){suffix}")
+
+
+async def _server_parse(config: HttpConfig, queries: list[tuple[str, str, str]]) -> list[str]:
+    from collector.sources.prometheus.client import PrometheusClient
+
+    async with PrometheusClient(config) as client:
+        unique = list(dict.fromkeys(q for *_, q in queries))
+        responses = dict(zip(unique, await asyncio.gather(*(client.check_syntax(q) for q in unique)), strict=True))
+    problems = []
+    for path, name, query in queries:
+        response = responses[query]
+        if response.status != "ok":
+            if response.fault in {Fault.CONNECT, Fault.TIMEOUT}:
+                raise BackendUnreachable(f"cannot validate against the server: {response.reason}")
+            problems.append(f"{path}: {name}: {response.reason} in: {query}")
+    return problems

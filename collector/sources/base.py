@@ -1,0 +1,96 @@
+"""What every source of measurements is: the one interface the run engine talks to.
+
+A *source* answers checks of the kinds it names (``threshold`` and ``slo`` from Prometheus,
+``loadtest`` from result files, ``attestation`` from the attestations file, trace kinds from Tempo or
+Jaeger…). The engine hands each source the whole batch of its checks for a gate at once, so a source
+can plan before sending anything (Prometheus groups checks that differ only in one label value into
+one query). A source yields results as they are decided, never raises for a faulty backend (that is a
+check's ``error`` or ``no_data``), and says where its numbers came from (backends, input files) for
+the packet.
+
+Adding a backend: see docs/architecture.md ("Adding a backend").
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Mapping, Sequence
+from dataclasses import dataclass
+from typing import Protocol, runtime_checkable
+
+from slo.evidence import Backend, InputFile
+from slo.results import CheckResult
+from slo.spec import Check, Gate
+
+
+@dataclass(frozen=True)
+class RunContext:
+    """What a source needs to know about the gate run it answers for."""
+
+    gate: Gate
+    at: float
+    """The evaluation instant, Unix seconds: every query is pinned to it."""
+    evaluated_at: str
+    """``at`` in RFC 3339, as recorded in results."""
+    variables: Mapping[str, str]
+    """The gate's vars with ``--var`` overrides applied."""
+
+
+@runtime_checkable
+class Source(Protocol):
+    """A provider of check results for some check kinds."""
+
+    name: str
+    """Short, stable name for messages and provenance: ``prometheus``, ``loadtest``, ``tempo``…"""
+    kinds: frozenset[str]
+    """The check kinds this source answers."""
+
+    def evaluate(self, checks: Sequence[Check], context: RunContext) -> AsyncIterator[CheckResult]:
+        """One result per check, in any order, as each is decided; faults become ``error`` results."""
+        ...
+
+    def backends(self) -> list[Backend]:
+        """The backends this source queried (URLs redacted), for the packet."""
+        ...
+
+    def inputs(self) -> list[InputFile]:
+        """The input files this source read (path, sha256, size, format), for the packet."""
+        ...
+
+    @property
+    def requests_sent(self) -> int:
+        """HTTP requests sent so far (0 for file sources): benchmarks and dedup tests read it."""
+        ...
+
+    async def aclose(self) -> None:
+        """Release connections and files."""
+        ...
+
+
+MISSING_SOURCE_HINTS: Mapping[str, str] = {
+    "threshold": "no Prometheus backend given (--prometheus URL)",
+    "slo": "no Prometheus backend given (--prometheus URL)",
+    "loadtest": "no input for loadtest checks was given (--loadtest FILE or gatepack ingest)",
+    "attestation": "no input for attestation checks was given (--attestations FILE)",
+}
+"""Why a check has no answer when no source of its kind was configured: says what to pass."""
+
+
+def missing_source_reason(kind: str) -> str:
+    return MISSING_SOURCE_HINTS.get(kind, f"no input for {kind} checks was given")
+
+
+def route(checks: Sequence[Check], sources: Sequence[Source]) -> tuple[dict[int, list[Check]], list[Check]]:
+    """Checks grouped by the index of the first source that answers their kind, and the unanswered ones."""
+    by_kind: dict[str, int] = {}
+    for index, source in enumerate(sources):
+        for kind in source.kinds:
+            by_kind.setdefault(kind, index)
+    routed: dict[int, list[Check]] = {}
+    unanswered: list[Check] = []
+    for check in checks:
+        chosen = by_kind.get(check.kind)
+        if chosen is None:
+            unanswered.append(check)
+        else:
+            routed.setdefault(chosen, []).append(check)
+    return routed, unanswered
