@@ -45,6 +45,7 @@ class Fault(StrEnum):
     DEADLINE = "deadline"
     BAD_DATA = "bad_data"
     GARBAGE = "garbage"
+    PARTIAL = "partial"
 
 
 class _Record(BaseModel):

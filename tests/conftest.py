@@ -96,3 +96,9 @@ def golden(request: pytest.FixtureRequest) -> Callable[[str, str], None]:
         assert text == path.read_text(encoding="utf-8"), f"{name} drifted: review, then pytest --update-golden"
 
     return check
+
+
+@pytest.fixture
+def update_golden(request: pytest.FixtureRequest) -> bool:
+    """True under ``pytest --update-golden``: tests write their golden files instead of comparing."""
+    return bool(request.config.getoption("--update-golden"))

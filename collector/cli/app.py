@@ -8,7 +8,7 @@ from typing import Annotated
 
 import typer
 
-from collector.cli import catalog, collect, ingest, validate
+from collector.cli import catalog, collect, importer, ingest, rules, validate
 from collector.cli.common import err
 from collector.errors import EXIT_FAIL, EXIT_USAGE, GatepackError, UsageError
 from slo import __version__
@@ -67,15 +67,11 @@ COMMANDS = {
     "gates": catalog.gates_command,
     "attest": catalog.attest_command,
     "version": version_command,
+    "rules": rules.rules_command,
 }
 for _name, _command in COMMANDS.items():
     app.command(_name)(_command)  # type: ignore[type-var]
-
-from collector.cli import importer as _importer  # noqa: E402
-from collector.cli import rules as _rules  # noqa: E402
-
-app.command("rules")(_rules.rules_command)
-app.add_typer(_importer.import_app, name="import")
+app.add_typer(importer.import_app, name="import")
 
 
 def main() -> None:

@@ -8,7 +8,15 @@ from typing import Annotated
 import typer
 
 from collector.cli.common import err, gates_from, write_reports
-from collector.cli.options import BackendOptions, OutputFormat, ReportOptions, RunOptions, SubjectOptions, uses
+from collector.cli.options import (
+    BackendOptions,
+    OutputFormat,
+    ReportOptions,
+    RunOptions,
+    SubjectOptions,
+    TraceOptions,
+    uses,
+)
 from collector.cli.sources import build_sources
 from collector.errors import EXIT_UNREACHABLE
 
@@ -19,7 +27,7 @@ OptionalSpecs = Annotated[
 GateIds = Annotated[list[str], typer.Option("--gate", "-g", help="Only these gate ids")]
 
 
-@uses(backend=BackendOptions, run=RunOptions, subject=SubjectOptions, report=ReportOptions)
+@uses(backend=BackendOptions, traces=TraceOptions, run=RunOptions, subject=SubjectOptions, report=ReportOptions)
 def collect_command(
     specs: OptionalSpecs = None,
     gate: GateIds = [],
@@ -30,6 +38,7 @@ def collect_command(
     attestations: Annotated[Path | None, typer.Option("--attestations", help="Attestations file")] = None,
     *,
     backend: BackendOptions,
+    traces: TraceOptions,
     run: RunOptions,
     subject: SubjectOptions,
     report: ReportOptions,
@@ -43,7 +52,13 @@ def collect_command(
     options = CollectOptions(
         at=run.time(),
         variables=run.variables(),
-        sources=build_sources(loaded, backend=backend.config(), loadtest=loadtest, attestations=attestations),
+        sources=build_sources(
+            loaded,
+            backend=backend.config(),
+            loadtest=loadtest,
+            attestations=attestations,
+            traces=traces.targets(),
+        ),
         out_dir=report.out,
         fail_on=report.fail_on.value,
         environment=subject.environment,
@@ -52,7 +67,7 @@ def collect_command(
         commit=subject.commit,
     )
     outcome = collect_with_progress(loaded, options, err, stderr_is_terminal())
-    show(outcome.packets, outcome.written, output_format.value)
+    show(outcome.packets, outcome.written, output_format.value, outcome.placed)
     write_reports(outcome.packets, report)
     if outcome.exit_code == EXIT_UNREACHABLE:
         err.print("no backend was reachable: every query failed to connect", style="bold red")

@@ -5,18 +5,18 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-from rich.console import Console
-
 from collector.cli.options import ReportOptions
 from collector.errors import UsageError
 from collector.report.junit import junit_xml
+from collector.report.safe import SafeConsole
 from collector.report.table import markdown
 from collector.sinks.files import write_atomic
 from collector.specs import LoadedGate, load_spec_files
 from slo.evidence import EvidencePacket
 
-err = Console(stderr=True, highlight=False, soft_wrap=True)
-"""stderr: one line per message, never hard-wrapped in the middle of a path or digest."""
+err = SafeConsole(stderr=True, highlight=False, soft_wrap=True)
+"""stderr: one line per message, never hard-wrapped in the middle of a path or digest; messages quote
+backend errors and file contents, so control characters are escaped and markup is never interpreted."""
 
 
 def select_gates(loaded: list[LoadedGate], gate_ids: list[str]) -> list[LoadedGate]:

@@ -8,6 +8,7 @@ Prometheus ones in one packet.
 
 from __future__ import annotations
 
+import math
 import re
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
@@ -37,6 +38,8 @@ def parse_skip(text: str, option: str) -> float:
             raise UsageError(f"invalid {option} {text!r}: use e.g. 30s, 1m30s or 500ms") from None
         h, m, s, ms = (float(g) if g else 0.0 for g in match.groups())
         value = h * 3600 + m * 60 + s + ms / 1000
+    if not math.isfinite(value):  # float() accepts nan and inf; nan would silently skip nothing
+        raise UsageError(f"invalid {option} {text!r}: not a finite duration")
     if value < 0:
         raise UsageError(f"invalid {option} {text!r}: must not be negative")
     return value
@@ -120,7 +123,7 @@ def ingest_command(
     for note in data.notes:
         err.print(f"note: {note}")
     outcome = collect_with_progress(loaded, options, err, show_progress=False)
-    for path in outcome.written:
-        err.print(f"evidence written: {path}")
+    for placement in outcome.placed:
+        err.print(placement.describe())
     write_reports(outcome.packets, report, extra_markdown=markdown_table(data))
     raise typer.Exit(outcome.exit_code)

@@ -7,13 +7,16 @@ Results go to stdout in the chosen format; file locations and notes go to stderr
 from __future__ import annotations
 
 import sys
+from collections.abc import Sequence
 from pathlib import Path
 
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
+from collector.report.safe import SafeConsole
 from collector.report.table import markdown, verdict_table
 from collector.run import CollectOptions, CollectOutcome, collect
+from collector.sinks.files import Placed
 from collector.specs import LoadedGate
 from slo.evidence import EvidencePacket, to_canonical_json
 
@@ -37,9 +40,9 @@ def collect_with_progress(
         return collect(gates, options, on_result=lambda _r: progress.advance(task))
 
 
-def show(packets: list[EvidencePacket], written: list[Path], output_format: str) -> None:
+def show(packets: list[EvidencePacket], written: list[Path], output_format: str, placed: Sequence[Placed] = ()) -> None:
     """Print the run in the chosen format on stdout; file locations go to stderr."""
-    stdout = Console(soft_wrap=output_format != "table")
+    stdout = SafeConsole(soft_wrap=output_format != "table")
     if output_format == "json":
         for packet in packets:
             sys.stdout.write(to_canonical_json(packet).decode("utf-8") + "\n")
@@ -48,5 +51,10 @@ def show(packets: list[EvidencePacket], written: list[Path], output_format: str)
     else:
         for packet in packets:
             stdout.print(verdict_table(packet))
+    console = SafeConsole(stderr=True, soft_wrap=True)  # one line per path: never wrapped mid-name
+    if placed:
+        for placement in placed:
+            console.print(placement.describe())
+        return
     for path in written:
-        Console(stderr=True).print(f"evidence written: {path}", highlight=False)
+        console.print(f"evidence written: {path}")

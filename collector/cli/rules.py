@@ -6,21 +6,20 @@ catalog, like ``collect``), applies ``--var`` and writes the file.
 
 from __future__ import annotations
 
+import asyncio
+import json
 import sys
 from enum import StrEnum
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated, Any, NoReturn
+from typing import Annotated, Any, NoReturn
 
-import httpx
 import typer
 
 from collector.cli.collect import GateIds, OptionalSpecs
 from collector.cli.common import err, gates_from
-from collector.cli.options import BackendOptions, parse_vars, uses
-from collector.errors import EXIT_FAIL, EXIT_UNREACHABLE, EXIT_USAGE
-
-if TYPE_CHECKING:
-    from collector.sources.http import HttpConfig
+from collector.cli.options import BackendOptions, RunOptions, uses
+from collector.errors import EXIT_FAIL, EXIT_USAGE, BackendUnreachable
+from collector.sources.http import HttpConfig, HttpTransport
 
 
 def fail(message: str) -> NoReturn:
@@ -34,13 +33,12 @@ class RulesFormat(StrEnum):
     prometheus_operator = "prometheus-operator"
 
 
-@uses(backend=BackendOptions)
+@uses(backend=BackendOptions, run=RunOptions)
 def rules_command(
     specs: OptionalSpecs = None,
     gate: GateIds = [],
     out: Annotated[Path | None, typer.Option("--out", "-o", help="Rules file to write (default stdout)")] = None,
     output_format: Annotated[RulesFormat, typer.Option("--format", "-f")] = RulesFormat.prometheus,
-    var: Annotated[list[str], typer.Option("--var", help="Override a spec variable: name=value")] = [],
     runbook: Annotated[
         str, typer.Option(help="Runbook link template for alerts; {gate} and {check} are filled in")
     ] = "docs/gates.md#{gate}",
@@ -51,12 +49,13 @@ def rules_command(
     ] = False,
     *,
     backend: BackendOptions,
+    run: RunOptions,
 ) -> None:
     """Generate Sloth-compatible SLO recording rules and burn-rate alerts from the gate specs."""
     from slo.generate.rules import RuleOptions, RulesError, dump_yaml, prometheus_rule, rules_document
 
     loaded = gates_from(specs, gate)
-    options = RuleOptions(variables=parse_vars(var), runbook=runbook)
+    options = RuleOptions(variables=run.variables(), runbook=runbook)
     try:
         document = rules_document([item.gate for item in loaded], options)
     except RulesError as exc:
@@ -98,23 +97,20 @@ def _check_drift(document: dict[str, Any], config: HttpConfig) -> None:
 
 
 def fetch_rules(config: HttpConfig) -> dict[str, Any]:
-    """``/api/v1/rules`` data from the server; failures name the public URL, never a credential."""
-    headers = {"Accept": "application/json", "User-Agent": "gatepack", **config.headers}
-    if config.bearer_token:
-        headers["Authorization"] = f"Bearer {config.bearer_token}"
-    auth = httpx.BasicAuth(*config.basic_auth) if config.basic_auth else None
-    url = config.url.rstrip("/") + "/api/v1/rules"
+    """``/api/v1/rules`` data from the server through the shared transport; errors name the public URL only."""
+
+    async def get() -> Any:
+        async with HttpTransport(config) as transport:
+            return await transport.request("GET", "/api/v1/rules")
+
+    reply = asyncio.run(get())
+    if not reply.ok or reply.body is None:
+        if reply.fault in {"connect", "timeout", "deadline"}:
+            raise BackendUnreachable(f"cannot read rules from {config.public_url}: {reply.reason}")
+        fail(f"{config.public_url}/api/v1/rules: {reply.reason}")
     try:
-        response = httpx.get(url, headers=headers, auth=auth, verify=config.verify, timeout=config.timeout)
-    except httpx.HTTPError as exc:
-        err.print(f"cannot read rules from {config.public_url}: {type(exc).__name__}", markup=False)
-        raise typer.Exit(EXIT_UNREACHABLE) from None
-    if response.status_code != 200:
-        fail(f"{config.public_url}/api/v1/rules answered HTTP {response.status_code}")
-    try:
-        body = response.json()
-        data = body["data"]
+        data = json.loads(reply.body)["data"]
         assert isinstance(data, dict)
-    except (ValueError, KeyError, AssertionError):
+    except (ValueError, KeyError, TypeError, AssertionError):
         fail(f"{config.public_url}/api/v1/rules did not answer Prometheus rules JSON")
     return data

@@ -14,7 +14,6 @@ Tests can pass an ``httpx.MockTransport`` (or any ``httpx.AsyncBaseTransport``) 
 from __future__ import annotations
 
 import asyncio
-import base64
 import email.utils
 import hashlib
 import json
@@ -26,6 +25,7 @@ from dataclasses import dataclass, field
 
 import httpx
 
+from collector.sources.credentials import is_secret_header
 from collector.sources.redact import Redactor, redact_url
 from slo.results import Fault
 
@@ -63,6 +63,11 @@ class HttpConfig:
     @property
     def public_url(self) -> str:
         return redact_url(self.url)
+
+    @property
+    def public_headers(self) -> dict[str, str]:
+        """The extra headers that are not credentials, for the evidence (a tenant id says whose data it is)."""
+        return {k: v for k, v in sorted(self.headers.items()) if not is_secret_header(k)}
 
 
 @dataclass
@@ -159,9 +164,12 @@ class HttpTransport:
         self.redactor = redactor or Redactor()
         self._error_detail = error_detail
         auth = config.basic_auth or userinfo
-        self.redactor.add(config.bearer_token, *(auth or ()), *config.headers.values())
-        if auth:  # the header form of basic auth is a credential too
-            self.redactor.add(base64.b64encode(f"{auth[0]}:{auth[1]}".encode()).decode())
+        # only credentials are secret: a tenant id (X-Scope-OrgID) is configuration and stays readable
+        secret_headers = [v for k, v in config.headers.items() if is_secret_header(k)]
+        # "Authorization: Bearer abc" as a --header: the credential is also the part after the scheme
+        self.redactor.add(config.bearer_token, *secret_headers, *(v.split()[-1] for v in secret_headers if v.split()))
+        if auth:  # the raw parts and the base64 header form of basic auth
+            self.redactor.add_basic_auth(*auth)
         headers = {"Accept": "application/json", "User-Agent": "gatepack", **config.headers}
         if config.bearer_token:
             headers["Authorization"] = f"Bearer {config.bearer_token}"

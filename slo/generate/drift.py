@@ -11,9 +11,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
-import promql_parser
-
 from slo.durations import DurationError, parse_duration
+from slo.promql.parse import canonical
 
 _DISCRIMINATORS = ("gatepack_check", "sloth_window", "sloth_severity")
 
@@ -46,14 +45,6 @@ class Drift:
 
     def __str__(self) -> str:
         return f"{self.kind}: {self.rule}" + (f" ({self.detail})" if self.detail else "")
-
-
-def canonical(expr: str) -> str:
-    """Canonical PromQL text; unparsable text is compared as written (whitespace-trimmed)."""
-    try:
-        return str(promql_parser.parse(expr).prettify())
-    except ValueError:
-        return expr.strip()
 
 
 def _identity(group: str, name: str, labels: Mapping[str, str]) -> RuleId:
