@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import re
 import time
 from datetime import UTC, datetime
 
+from slo.durations import DurationError, parse_duration
 from slo.errors import InputError
 
 
@@ -12,11 +14,30 @@ class TimeError(InputError):
     pass
 
 
+_RELATIVE = re.compile(r"^now\s*-\s*(\S+)$", re.IGNORECASE)
+
+
+def relative_time(text: str, now: float | None = None) -> float | None:
+    """``now-1h``, ``now - 30m``, ``now-1d12h`` (Grafana's and promtool's spelling) as Unix seconds; else None."""
+    match = _RELATIVE.match(text.strip())
+    if not match:
+        return None
+    try:
+        offset = parse_duration(match.group(1))
+    except DurationError:
+        raise TimeError(f"invalid time {text!r}: use now-<duration> such as now-1h or now-30m") from None
+    base = float(int(time.time())) if now is None else now
+    return base - offset
+
+
 def parse_time(text: str | None) -> float:
-    """Unix seconds from RFC 3339 (``2026-01-01T00:00:00Z``), Unix seconds, or ``now``/None."""
+    """Unix seconds from RFC 3339 (``2026-01-01T00:00:00Z``), Unix seconds, ``now``, ``now-1h`` or None (now)."""
     if text is None or text.strip().lower() == "now":
         return float(int(time.time()))
     text = text.strip()
+    relative = relative_time(text)
+    if relative is not None:
+        return relative
     try:
         return float(text)
     except ValueError:
@@ -24,7 +45,9 @@ def parse_time(text: str | None) -> float:
     try:
         parsed = datetime.fromisoformat(text.replace("Z", "+00:00").replace("z", "+00:00"))
     except ValueError:
-        raise TimeError(f"invalid time {text!r}: use RFC 3339 (2026-01-01T00:00:00Z) or Unix seconds") from None
+        raise TimeError(
+            f"invalid time {text!r}: use RFC 3339 (2026-01-01T00:00:00Z), Unix seconds, now or now-1h"
+        ) from None
     if parsed.tzinfo is None:
         raise TimeError(f"time {text!r} has no timezone: add Z or an offset")
     return parsed.timestamp()

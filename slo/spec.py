@@ -184,8 +184,31 @@ class LoadtestCheck(CheckBase):
         return self
 
 
+class TestMetric(StrEnum):
+    COUNT = "count"
+    PASSED = "passed"
+    FAILED = "failed"
+    ERRORS = "errors"
+    SKIPPED = "skipped"
+    FAILURE_RATIO = "failure_ratio"
+
+
+class CiTestsCheck(CheckBase):
+    """A bound on a test run's JUnit XML reports (pytest, gotestsum, Maven Surefire, jest-junit…).
+
+    ``failure_ratio`` is (failed + errors) / executed tests (skipped ones are not executed).
+    """
+
+    kind: Literal["tests"]
+    metric: TestMetric
+    op: Op
+    target: float
+    warn: float | None = None
+    suite: str | None = Field(None, description="Only test cases whose suite or class name matches this glob")
+
+
 Check = Annotated[
-    ThresholdCheck | SloCheck | AttestationCheck | LoadtestCheck,
+    ThresholdCheck | SloCheck | AttestationCheck | LoadtestCheck | CiTestsCheck,
     Field(discriminator="kind"),
 ]
 

@@ -8,7 +8,7 @@ from typing import Annotated
 
 import typer
 
-from collector.cli import catalog, collect, ingest, validate
+from collector.cli import catalog, collect, demo, ingest, validate
 from collector.cli.common import err
 from collector.errors import EXIT_FAIL, EXIT_USAGE, GatepackError, UsageError
 from slo import __version__
@@ -20,7 +20,7 @@ app = typer.Typer(
     "Exit codes: 0 pass (and warn unless --fail-on warn), 1 fail, 2 spec or usage error, 3 no backend reachable.",
     no_args_is_help=True,
     pretty_exceptions_enable=False,
-    add_completion=False,
+    add_completion=True,
     rich_markup_mode=None,
     context_settings={"help_option_names": ["-h", "--help"]},
 )
@@ -58,6 +58,25 @@ def version_command() -> None:
     print(f"gatepack {__version__}")
 
 
+def _print_version(value: bool) -> None:
+    if value:
+        print(f"gatepack {__version__}")
+        raise typer.Exit(0)
+
+
+@app.callback()
+def _root(
+    version: Annotated[
+        bool,
+        typer.Option("--version", "-V", callback=_print_version, is_eager=True, help="Print the version and exit"),
+    ] = False,
+) -> None:
+    """Turn live telemetry into verifiable release-gate evidence.
+
+    Exit codes: 0 pass (and warn unless --fail-on warn), 1 fail, 2 spec or usage error, 3 no backend reachable.
+    """
+
+
 COMMANDS = {
     "collect": collect.collect_command,
     "validate": validate.validate_command,
@@ -67,6 +86,7 @@ COMMANDS = {
     "gates": catalog.gates_command,
     "attest": catalog.attest_command,
     "version": version_command,
+    "demo": demo.demo_command,
 }
 for _name, _command in COMMANDS.items():
     app.command(_name)(_command)

@@ -7,8 +7,16 @@ from typing import Annotated
 
 import typer
 
-from collector.cli.common import err, gates_from, write_reports
-from collector.cli.options import BackendOptions, OutputFormat, ReportOptions, RunOptions, SubjectOptions, uses
+from collector.cli.common import err, gates_from, require_backend, set_quiet, write_reports
+from collector.cli.options import (
+    BackendOptions,
+    OutputFormat,
+    OutputOptions,
+    ReportOptions,
+    RunOptions,
+    SubjectOptions,
+    uses,
+)
 from collector.cli.sources import build_sources
 from collector.errors import EXIT_UNREACHABLE
 
@@ -16,43 +24,74 @@ OptionalSpecs = Annotated[
     list[Path] | None,
     typer.Argument(help="Gate spec YAML files (default: the built-in catalog)", show_default=False, metavar="SPEC..."),
 ]
-GateIds = Annotated[list[str], typer.Option("--gate", "-g", help="Only these gate ids")]
+GateIds = Annotated[list[str], typer.Option("--gate", "-g", metavar="ID", help="Only these gate ids (repeatable)")]
+DeprecatedFormat = Annotated[
+    OutputFormat | None,
+    typer.Option("--format", "-f", hidden=True, help="Deprecated spelling of --output"),
+]
 
 
-@uses(backend=BackendOptions, run=RunOptions, subject=SubjectOptions, report=ReportOptions)
+def output_choice(output: OutputFormat, deprecated: OutputFormat | None) -> str:
+    """``--output``, or the old ``--format`` with a notice on stderr (it keeps working)."""
+    if deprecated is None:
+        return output.value
+    err.print(f"note: --format is deprecated here, use --output {deprecated.value}")
+    return deprecated.value
+
+
+@uses(backend=BackendOptions, run=RunOptions, subject=SubjectOptions, report=ReportOptions, show=OutputOptions)
 def collect_command(
     specs: OptionalSpecs = None,
     gate: GateIds = [],
-    output_format: Annotated[OutputFormat, typer.Option("--format", "-f", help="What to print on stdout")] = (
-        OutputFormat.table
-    ),
-    loadtest: Annotated[list[Path], typer.Option("--loadtest", help="Load-test result file for loadtest checks")] = [],
-    attestations: Annotated[Path | None, typer.Option("--attestations", help="Attestations file")] = None,
+    output_format: DeprecatedFormat = None,
+    loadtest: Annotated[
+        list[Path], typer.Option("--loadtest", metavar="FILE", help="Load-test result file for loadtest checks")
+    ] = [],
+    tests: Annotated[
+        list[Path], typer.Option("--tests", metavar="FILE", help="JUnit XML test report for tests checks")
+    ] = [],
+    attestations: Annotated[
+        Path | None, typer.Option("--attestations", metavar="FILE", help="Attestations file")
+    ] = None,
     *,
     backend: BackendOptions,
     run: RunOptions,
     subject: SubjectOptions,
     report: ReportOptions,
+    show: OutputOptions,
 ) -> None:
     """Query the backend for every check of the gates and write sealed evidence packets."""
     from collector.cli.options import stderr_is_terminal
-    from collector.cli.output import collect_with_progress, show
+    from collector.cli.output import collect_with_progress
+    from collector.cli.output import show as print_run
+    from collector.cli.overrides import apply_overrides
     from collector.run import CollectOptions
 
-    loaded = gates_from(specs, gate)
+    set_quiet(show.quiet)
+    chosen = output_choice(show.output, output_format)
+    variables = run.variables()
+    loaded, overrides = apply_overrides(gates_from(specs, gate, variables), run.overrides())
+    config = backend.config()
+    require_backend(loaded, config is not None)
     options = CollectOptions(
         at=run.time(),
-        variables=run.variables(),
-        sources=build_sources(loaded, backend=backend.config(), loadtest=loadtest, attestations=attestations),
+        variables=variables,
+        sources=build_sources(loaded, backend=config, loadtest=loadtest, tests=tests, attestations=attestations),
         out_dir=report.out,
         fail_on=report.fail_on.value,
         environment=subject.environment,
         service=subject.service,
         release=subject.release,
         commit=subject.commit,
+        overrides=overrides,
     )
-    outcome = collect_with_progress(loaded, options, err, stderr_is_terminal())
-    show(outcome.packets, outcome.written, output_format.value)
+    outcome = collect_with_progress(loaded, options, err, stderr_is_terminal() and not show.quiet)
+    if show.verbose:
+        for packet in outcome.packets:
+            for check in packet.checks:
+                for query in check.queries:
+                    err.print(f"query {packet.gate.id}/{check.id}: {query.query}")
+    print_run(outcome.packets, outcome.written, chosen, quiet=show.quiet)
     write_reports(outcome.packets, report)
     if outcome.exit_code == EXIT_UNREACHABLE:
         err.print("no backend was reachable: every query failed to connect", style="bold red")

@@ -28,19 +28,29 @@ def attestation_source(path: Path | None) -> Source:
     return AttestationSource(records, label, path)
 
 
+def tests_source(paths: list[Path]) -> Source:
+    """The ``tests`` source over JUnit XML reports (a file that is not JUnit is a usage error)."""
+    from collector.sources.tests_junit import TestsSource, load_reports
+
+    return TestsSource(load_reports(paths))
+
+
 def build_sources(
     gates: list[LoadedGate],
     *,
     backend: HttpConfig | None,
     loadtest: list[Path] = [],
+    tests: list[Path] = [],
     attestations: Path | None = None,
 ) -> list[Source]:
-    """Prometheus (when a URL is given), load-test files (when given) and the attestations file."""
+    """Prometheus (when a URL is given), load-test files and JUnit reports (when given), the attestations file."""
     sources = prometheus_source(backend)
     if loadtest:
         from collector.cli.ingest import load_inputs
         from collector.sources.loadtest.evaluator import LoadtestSource
 
         sources.append(LoadtestSource(load_inputs(loadtest, gates=gates)))
+    if tests:
+        sources.append(tests_source(tests))
     sources.append(attestation_source(attestations))
     return sources

@@ -71,6 +71,7 @@ MISSING_SOURCE_HINTS: Mapping[str, str] = {
     "slo": "no Prometheus backend given (--prometheus URL)",
     "loadtest": "no input for loadtest checks was given (--loadtest FILE or gatepack ingest)",
     "attestation": "no input for attestation checks was given (--attestations FILE)",
+    "tests": "no JUnit XML report was given (--tests FILE, or pass it to gatepack ingest)",
 }
 """Why a check has no answer when no source of its kind was configured: says what to pass."""
 
