@@ -71,3 +71,61 @@ def prometheus_pool(prometheus_binaries: None) -> Iterator[PrometheusPool]:
         yield pool
     finally:
         pool.close()
+
+
+def pytest_addoption(parser: pytest.Parser) -> None:
+    parser.addoption("--update-golden", action="store_true", help="rewrite tests/golden/* from the current output")
+
+
+@pytest.fixture()
+def golden(request: pytest.FixtureRequest) -> Callable[[str, str], None]:
+    """``golden("name.txt", text)``: compare with tests/golden/name.txt (``--update-golden`` rewrites it)."""
+
+    def check(name: str, text: str) -> None:
+        path = ROOT / "tests" / "golden" / name
+        if request.config.getoption("--update-golden"):
+            path.parent.mkdir(parents=True, exist_ok=True)
+            path.write_text(text, encoding="utf-8")
+            return
+        assert path.exists(), f"no golden file {path}: run pytest --update-golden"
+        assert text == path.read_text(encoding="utf-8"), f"{name} changed: review, then pytest --update-golden"
+
+    return check
+
+
+class Ran:
+    """What one in-process ``gatepack`` call did."""
+
+    def __init__(self, code: int, out: str, err: str) -> None:
+        self.code, self.out, self.err = code, out, err
+
+    def __repr__(self) -> str:
+        return f"Ran(code={self.code}, err={self.err[-800:]!r})"
+
+
+@pytest.fixture()
+def gatepack(capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch) -> Callable[..., Ran]:
+    """Call the real ``gatepack`` entry point in-process; stdout/stderr are pipes (not terminals)."""
+    from collector.cli import common
+    from collector.cli.app import main
+
+    for name in ("GITHUB_STEP_SUMMARY", "GITHUB_ACTIONS", "GATEPACK_PROMETHEUS_URL"):
+        monkeypatch.delenv(name, raising=False)
+
+    def call(*args: object, env: dict[str, str] | None = None) -> Ran:
+        for key, value in (env or {}).items():
+            monkeypatch.setenv(key, value)
+        monkeypatch.setattr("sys.argv", ["gatepack", *map(str, args)])
+        common.set_quiet(False)
+        capsys.readouterr()
+        code = 0
+        try:
+            main()
+        except SystemExit as exc:
+            code = int(exc.code or 0)
+        captured = capsys.readouterr()
+        for key in env or {}:
+            monkeypatch.delenv(key, raising=False)
+        return Ran(code, captured.out, captured.err)
+
+    return call
