@@ -89,7 +89,7 @@ def plain_rows(headings: Sequence[str] | None, rows: Sequence[Sequence[Cell]]) -
     Cells never contain newlines or tabs (they are replaced by spaces), so one item is one line.
     """
     lines = [list(headings)] if headings else []
-    lines += [[" ".join(_text(c).split()) if _text(c) else "-" for c in row] for row in rows]
+    lines += [[" ".join(_text(c).split()) or "-" for c in row] for row in rows]
     if not lines:
         return ""
     count = max(len(line) for line in lines)
