@@ -7,12 +7,23 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
+import typer.core
 
 from collector.cli import catalog, collect, demo, ingest, validate
 from collector.cli.common import err
 from collector.errors import EXIT_FAIL, EXIT_USAGE, GatepackError, UsageError
 from slo import __version__
 from slo.loader import SpecError
+
+_argument_type = typer.core.TyperArgument.display_type_rich
+
+
+def _argument_type_unless_named(self: typer.core.TyperArgument, ctx: object) -> str | None:
+    """An argument with a metavar (``SPEC...``) shows only that, not also ``<list[Path]>`` after it."""
+    return None if self.metavar else _argument_type(self, ctx)  # type: ignore[arg-type]
+
+
+typer.core.TyperArgument.display_type_rich = _argument_type_unless_named  # type: ignore[method-assign]
 
 app = typer.Typer(
     name="gatepack",
@@ -26,7 +37,7 @@ app = typer.Typer(
 )
 
 
-def verify_command(file: Annotated[Path, typer.Argument(help="Evidence packet JSON")]) -> None:
+def verify_command(file: Annotated[Path, typer.Argument(metavar="FILE", help="Evidence packet JSON")]) -> None:
     """Recompute an evidence packet's digest; exit 1 if it changed since it was sealed."""
     from slo.evidence import verify_bytes
 
@@ -44,7 +55,7 @@ def verify_command(file: Annotated[Path, typer.Argument(help="Evidence packet JS
     raise typer.Exit(EXIT_FAIL)
 
 
-def schema_command(name: Annotated[str, typer.Argument(help="gate or evidence")] = "gate") -> None:
+def schema_command(name: Annotated[str, typer.Argument(metavar="NAME", help="gate or evidence")] = "gate") -> None:
     """Print the JSON Schema of gate specs or evidence packets."""
     from slo.schema_export import SCHEMA_FILES, render_schema
 

@@ -97,7 +97,9 @@ def _gate_detail(item: LoadedGate) -> None:
 
 
 def gates_command(
-    gate_id: Annotated[str | None, typer.Argument(metavar="[ID]", help="Show one gate in full")] = None,
+    gate_id: Annotated[
+        str | None, typer.Argument(metavar="ID", help="Show one gate in full", show_default=False)
+    ] = None,
     export: Annotated[bool, typer.Option("--export", help="Print the gate's YAML, to edit as your own spec")] = False,
     spec: Annotated[
         list[Path], typer.Option("--spec", "-s", metavar="FILE", help="Gate spec files instead of the catalog")
@@ -161,13 +163,23 @@ def _check_attestation(gate: str, item: str, spec: list[Path], force: bool) -> N
 
 
 def attest_command(
-    gate: Annotated[str, typer.Argument(help="Gate id, e.g. 00-architecture")],
-    item: Annotated[str, typer.Argument(help="Attested item, as named in the gate's attestation check")],
-    by: Annotated[str, typer.Option("--by", help="Who attests (name or e-mail)")],
-    link: Annotated[str | None, typer.Option("--link", help="Where the attested document or decision lives")] = None,
-    file: Annotated[Path | None, typer.Option("--file", help="Attach a file: its name and sha256 are recorded")] = None,
-    note: Annotated[str | None, typer.Option("--note", help="Free text kept with the statement")] = None,
-    at: Annotated[str | None, typer.Option(help="When (RFC 3339 or Unix seconds; default now)")] = None,
+    gate: Annotated[str, typer.Argument(metavar="GATE", help="Gate id, e.g. 00-architecture")],
+    item: Annotated[
+        str, typer.Argument(metavar="ITEM", help="Attested item, as named in the gate's attestation check")
+    ],
+    by: Annotated[str, typer.Option("--by", metavar="WHO", help="Who attests (name or e-mail)")],
+    link: Annotated[
+        str | None, typer.Option("--link", metavar="URL", help="Where the attested document or decision lives")
+    ] = None,
+    file: Annotated[
+        Path | None, typer.Option("--file", metavar="FILE", help="Attach a file: its name and sha256 are recorded")
+    ] = None,
+    note: Annotated[
+        str | None, typer.Option("--note", metavar="TEXT", help="Free text kept with the statement")
+    ] = None,
+    at: Annotated[
+        str | None, typer.Option(metavar="TIME", help="When (RFC 3339, Unix seconds, now or now-1h; default now)")
+    ] = None,
     attestations: Annotated[Path | None, typer.Option("--attestations", metavar="FILE", help=ATTESTATIONS_HELP)] = None,
     spec: Annotated[
         list[Path],
