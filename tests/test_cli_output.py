@@ -274,3 +274,21 @@ def test_ingest_summary_in_a_pipe_is_plain_rows_with_every_column(hey_data):
     assert header.split() == ["label", "requests", "req/s", "errors", "min", "mean", "p50", "p90", "p95", "p99",
                               "p99.9", "max"]  # fmt: skip
     assert len(rows) == len(hey_data.sources and {r for r in hey_data.requests["label"]})
+
+
+def test_ingest_format_keeps_working_with_one_meaning_per_value(gatepack, contract_fixtures, tmp_path):
+    hey = contract_fixtures / "loadtest/hey/generated-0.1.4/hey.csv"
+    spec = tmp_path / "perf.yaml"
+    spec.write_text(
+        "apiVersion: gatepack/v1\nkind: Gate\nid: perf\ntitle: Perf\nchecks:\n"
+        '  - {id: volume, kind: loadtest, metric: requests, threshold: "count>=1"}\n'
+    )
+    as_output = gatepack("ingest", hey, "--spec", spec, "--format", "json", "-o", tmp_path / "a")
+    assert as_output.code == 0 and json.loads(as_output.out)["gate"]["id"] == "perf"
+    assert "--format json on ingest is read as --output json" in as_output.err
+    as_input = gatepack("ingest", hey, "--spec", spec, "--format", "hey", "-o", tmp_path / "b")
+    assert as_input.code == 0 and "use --input-format hey" in as_input.err
+    new = gatepack("ingest", hey, "--spec", spec, "--input-format", "hey", "--output", "json", "-o", tmp_path / "c")
+    assert new.code == 0 and "deprecated" not in new.err and json.loads(new.out)["verdict"] == "pass"
+    wrong = gatepack("ingest", hey, "--spec", spec, "--input-format", "json")
+    assert wrong.code == 2 and "unknown --input-format 'json'" in wrong.err
