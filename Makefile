@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: demo demo-serve test lint bench bench-loadtest prometheus hey clean
+.PHONY: demo demo-serve test lint bench bench-loadtest prometheus victoria-metrics hey clean
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -27,6 +27,10 @@ endef
 prometheus:
 	$(call apt_need,prometheus promtool,prometheus)
 
+# the second engine behind "Prometheus-compatible": the ground-truth tests run against it too
+victoria-metrics:
+	$(call apt_need,victoria-metrics,victoria-metrics)
+
 hey:
 	$(call apt_need,hey,hey)
 
@@ -37,12 +41,16 @@ demo: $(STAMP) prometheus
 demo-serve: $(STAMP) prometheus
 	$(BIN)/gatepack demo --serve
 
-test: $(STAMP) prometheus hey
+test: $(STAMP) prometheus victoria-metrics hey
 	$(BIN)/python -m pytest -n 2 -q
 
+# ruff, mypy (strict on the pure core slo/, default on collector/) and the import contracts in pyproject.toml
 lint: $(STAMP)
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
+	$(BIN)/mypy --strict slo
+	$(BIN)/mypy collector
+	$(BIN)/lint-imports
 
 bench: $(STAMP) prometheus
 	$(BIN)/python bench/collect.py

@@ -17,7 +17,7 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from collector.sinks.files import write_atomic
+from collector.sinks.files import Placed, write_new
 from collector.sources.base import RunContext, Source, missing_source_reason, route
 from collector.specs import LoadedGate
 from collector.subject import build_subject
@@ -38,10 +38,10 @@ from slo.evidence import (
     seal,
     to_canonical_json,
 )
-from slo.results import CheckResult, Verdict
+from slo.results import CheckResult, Fault, Status, Verdict
 from slo.spec import Check, Gate
 
-UNREACHABLE_FAULTS = {"connect"}
+UNREACHABLE_FAULTS = {Fault.CONNECT}
 EXIT_PASS, EXIT_FAIL, EXIT_USAGE, EXIT_UNREACHABLE = 0, 1, 2, 3
 
 OnResult = Callable[[CheckResult], None]
@@ -104,7 +104,7 @@ async def evaluate_gate(
 
     ordered = [results[c.id] for c in gate.checks]
     queried = [q for r in ordered for q in r.queries]
-    unreachable = bool(queried) and all(q.status == "error" and q.fault in UNREACHABLE_FAULTS for q in queried)
+    unreachable = bool(queried) and all(q.status == Status.ERROR and q.fault in UNREACHABLE_FAULTS for q in queried)
     windows = {q.window for q in queried if q.window}
     return GateRun(
         gate=gate,
@@ -175,6 +175,8 @@ class CollectOutcome:
     written: list[Path]
     runs: list[GateRun]
     exit_code: int
+    placed: list[Placed] = field(default_factory=list)
+    """What happened to each packet file: written, already there (same digest), or renamed by digest."""
 
 
 async def run_gates(
@@ -196,6 +198,16 @@ async def run_gates(
 
 def packet_path(out_dir: Path, packet: EvidencePacket, at: float) -> Path:
     return out_dir / f"{packet.gate.id}-{compact(at)}.json"
+
+
+def packet_fallbacks(path: Path, packet: EvidencePacket) -> list[Path]:
+    """Names for a packet whose usual name is taken by a different one: its digest's first characters.
+
+    Longer prefixes follow in case two different packets ever share a short prefix; the full digest is
+    unique to the bytes, so the last name can only be taken by this very packet.
+    """
+    digest = packet.digest.value if packet.digest else ""
+    return [path.with_name(f"{path.stem}-{digest[:n]}{path.suffix}") for n in (12, 24, len(digest)) if digest]
 
 
 def exit_code_for(packets: list[EvidencePacket], runs: list[GateRun], fail_on: str) -> int:
@@ -225,6 +237,7 @@ def collect(
     inputs = [i for s in options.sources for i in s.inputs()]
     packets: list[EvidencePacket] = []
     written: list[Path] = []
+    placed: list[Placed] = []
     for loaded, run in zip(gates, runs, strict=True):
         packet = build_packet(
             run,
@@ -240,6 +253,8 @@ def collect(
         packets.append(packet)
         if options.out_dir is not None:
             path = packet_path(options.out_dir, packet, options.at)
-            write_atomic(path, to_canonical_json(packet))
-            written.append(path)
-    return CollectOutcome(packets, written, runs, exit_code_for(packets, runs, options.fail_on))
+            # never overwrite: a concurrent run of the same gate at the same --at keeps its own packet
+            outcome = write_new(path, to_canonical_json(packet), packet_fallbacks(path, packet))
+            placed.append(outcome)
+            written.append(outcome.path)
+    return CollectOutcome(packets, written, runs, exit_code_for(packets, runs, options.fail_on), placed)

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import hashlib
+import os
+import stat
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -19,18 +21,49 @@ class LoadedGate:
     sha256: str
 
 
+def read_spec_bytes(path: Path, limit: int = MAX_SPEC_BYTES) -> bytes:
+    """A spec file's bytes, refusing anything that is not a regular file of at most ``limit`` bytes.
+
+    The checks run on the open descriptor before reading, and the read itself stops at ``limit + 1``
+    bytes: ``/dev/zero``, a FIFO or a file that grows while being read can never make gatepack read
+    more than that.
+    """
+    try:
+        fd = os.open(path, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0))
+    except OSError as exc:
+        raise SpecError([SpecProblem(str(path), 0, "", f"cannot read: {exc.strerror or exc}")]) from None
+    try:
+        info = os.fstat(fd)
+        if not stat.S_ISREG(info.st_mode):
+            raise SpecError([SpecProblem(str(path), 0, "", "not a regular file")])
+        if info.st_size > limit:
+            raise SpecError([SpecProblem(str(path), 0, "", f"file is larger than {limit} bytes")])
+        chunks, size = [], 0
+        while size <= limit:
+            chunk = os.read(fd, min(1 << 20, limit + 1 - size))
+            if not chunk:
+                break
+            chunks.append(chunk)
+            size += len(chunk)
+        data = b"".join(chunks)
+    except OSError as exc:
+        raise SpecError([SpecProblem(str(path), 0, "", f"cannot read: {exc.strerror or exc}")]) from None
+    finally:
+        os.close(fd)
+    if len(data) > limit:
+        raise SpecError([SpecProblem(str(path), 0, "", f"file is larger than {limit} bytes")])
+    return data
+
+
 def load_spec_files(paths: list[Path]) -> list[LoadedGate]:
     """Every gate in every file; all problems across all files are raised together."""
     loaded: list[LoadedGate] = []
     problems: list[SpecProblem] = []
     for path in paths:
         try:
-            data = path.read_bytes()
-        except OSError as exc:
-            problems.append(SpecProblem(str(path), 0, "", f"cannot read: {exc.strerror or exc}"))
-            continue
-        if len(data) > MAX_SPEC_BYTES:
-            problems.append(SpecProblem(str(path), 0, "", f"file is larger than {MAX_SPEC_BYTES} bytes"))
+            data = read_spec_bytes(path)
+        except SpecError as exc:
+            problems.extend(exc.problems)
             continue
         try:
             text = data.decode("utf-8")

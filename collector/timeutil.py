@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 import re
 import time
 from datetime import UTC, datetime
@@ -30,26 +31,50 @@ def relative_time(text: str, now: float | None = None) -> float | None:
     return base - offset
 
 
-def parse_time(text: str | None) -> float:
-    """Unix seconds from RFC 3339 (``2026-01-01T00:00:00Z``), Unix seconds, ``now``, ``now-1h`` or None (now)."""
+MAX_FUTURE_SECONDS = 86400.0
+"""How far ahead of the clock ``--at`` may be: a little skew between machines is fine, a gate evaluated
+at a time that has not happened yet is evidence about nothing (every query answers "no data")."""
+EARLIEST = 0.0
+"""The Unix epoch: no telemetry backend holds samples from before it."""
+
+
+def parse_time(text: str | None, *, now: float | None = None, option: str = "--at") -> float:
+    """Unix seconds from RFC 3339 (``2026-01-01T00:00:00Z``), Unix seconds, ``now``, ``now-1h`` or None (now).
+
+    Every time is checked against the range a backend can answer (the epoch up to a day past ``now``):
+    ``1e20``, ``nan`` and ``inf`` parse as floats but are no moment a query can be pinned to.
+    """
+    clock = time.time() if now is None else now
     if text is None or text.strip().lower() == "now":
-        return float(int(time.time()))
+        return float(int(clock))
     text = text.strip()
-    relative = relative_time(text)
+    relative = relative_time(text, float(int(clock)))
     if relative is not None:
         return relative
     try:
-        return float(text)
+        seconds = float(text)
     except ValueError:
-        pass
+        seconds = _parse_rfc3339(text, option)
+    if not math.isfinite(seconds):
+        raise TimeError(f"invalid {option} {text!r}: not a finite time")
+    if seconds < EARLIEST:
+        raise TimeError(f"invalid {option} {text!r}: before 1970-01-01T00:00:00Z")
+    if seconds > clock + MAX_FUTURE_SECONDS:
+        raise TimeError(
+            f"invalid {option} {text!r}: more than a day in the future (now is {rfc3339(float(int(clock)))})"
+        )
+    return seconds
+
+
+def _parse_rfc3339(text: str, option: str) -> float:
     try:
         parsed = datetime.fromisoformat(text.replace("Z", "+00:00").replace("z", "+00:00"))
     except ValueError:
         raise TimeError(
-            f"invalid time {text!r}: use RFC 3339 (2026-01-01T00:00:00Z), Unix seconds, now or now-1h"
+            f"invalid {option} {text[:80]!r}: use RFC 3339 (2026-01-01T00:00:00Z) Unix seconds, now or now-1h"
         ) from None
     if parsed.tzinfo is None:
-        raise TimeError(f"time {text!r} has no timezone: add Z or an offset")
+        raise TimeError(f"invalid {option} {text!r}: no timezone, add Z or an offset")
     return parsed.timestamp()
 
 

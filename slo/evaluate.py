@@ -18,6 +18,7 @@ from slo.results import (
     ErrorBudget,
     QueryOutcome,
     SloResult,
+    Status,
     Verdict,
 )
 from slo.spec import Check, CheckBase, OnNoData, Severity, SloCheck, ThresholdCheck
@@ -61,7 +62,7 @@ def result(
         effect=effect_of(check, verdict),
         reason=reason,
         evaluated_at=evaluated_at,
-        **fields,  # type: ignore[arg-type]
+        **fields,
     )
 
 
@@ -71,7 +72,7 @@ def error_result(check: Check, reason: str, evaluated_at: str | None = None, **f
 
 def _first_problem(outcomes: Iterable[QueryOutcome]) -> QueryOutcome | None:
     for outcome in outcomes:
-        if outcome.status == "error":
+        if outcome.status == Status.ERROR:
             return outcome
     return None
 
@@ -80,9 +81,9 @@ def evaluate_threshold(check: ThresholdCheck, outcomes: list[QueryOutcome], eval
     objective = f"{check.op.value} {quantity(check.target, check.unit)}"
     common = {"unit": check.unit, "objective": objective, "queries": outcomes}
     outcome = outcomes[0]
-    if outcome.status == "error":
+    if outcome.status == Status.ERROR:
         return result(check, Verdict.ERROR, outcome.reason or "query failed", evaluated_at, **common)
-    if outcome.status != "ok" or outcome.value is None:
+    if outcome.status != Status.OK or outcome.value is None:
         reason = outcome.reason or "query returned no data"
         return result(check, Verdict.NO_DATA, reason, evaluated_at, **common)
     value = outcome.value
@@ -122,10 +123,44 @@ def _window_row(
     )
 
 
+COUNT_TOLERANCE = 1e-9
+"""Relative slack for float noise when comparing good (or bad) with total from separate queries."""
+
+
+def impossible_counts(check: SloCheck, window: str, by_key: dict[tuple[str, str | None], QueryOutcome]) -> str | None:
+    """Why the counts over ``window`` cannot be real, or None.
+
+    Every count is a number of events: finite and not negative, and the good (or bad) events are a
+    subset of the total. Clamping such counts into [0, 1] would turn a broken query into a perfect SLI,
+    so they are an error instead, naming both numbers.
+    """
+    numerator_role = "good" if check.good is not None else "bad"
+    values = {}
+    for role in (numerator_role, "total"):
+        outcome = by_key[(role, window)]
+        if outcome.status == "ok" and outcome.value is not None:
+            values[role] = outcome.value
+    for role, value in values.items():
+        if value != value or value in (float("inf"), float("-inf")):
+            return f"{role} over {window} is {value}: not a count of events"
+        scale = max(1.0, abs(values.get("total", 1.0)))
+        if value < -COUNT_TOLERANCE * scale:
+            other = f", total is {number(values['total'], 12)}" if role != "total" and "total" in values else ""
+            return f"{role} over {window} is negative ({number(value, 12)}{other}): not a count of events"
+    if len(values) == 2:
+        part, total = values[numerator_role], values["total"]
+        if part > total * (1 + COUNT_TOLERANCE) + COUNT_TOLERANCE:
+            return (
+                f"{numerator_role} over {window} ({number(part, 12)}) is greater than total ({number(total, 12)}): "
+                f"the {numerator_role} events must be a subset of the total"
+            )
+    return None
+
+
 def _no_data_reason(check: SloCheck, window: str, by_key: dict[tuple[str, str | None], QueryOutcome]) -> str:
     for role in ("total", "good" if check.good is not None else "bad"):
         outcome = by_key[(role, window)]
-        if outcome.status != "ok" or outcome.value is None:
+        if outcome.status != Status.OK or outcome.value is None:
             return f"{role} over {window}: {outcome.reason or 'no data'} ({outcome.query})"
     return f"total over {window} is 0: no events in the period"
 
@@ -140,6 +175,10 @@ def evaluate_slo(check: SloCheck, outcomes: list[QueryOutcome], evaluated_at: st
     by_key = {(o.role, o.window): o for o in outcomes}
     budget = error_budget(check.objective)
     conditions = conditions_for(check)
+    for window in windows_to_query(check.period, conditions):
+        impossible = impossible_counts(check, window, by_key)
+        if impossible is not None:
+            return result(check, Verdict.ERROR, impossible, evaluated_at, **common)
     rows = {w: _window_row(check, w, by_key, budget) for w in windows_to_query(check.period, conditions)}
     alerts = [
         AlertConditionResult(

@@ -73,6 +73,12 @@ class InputFile(_Model):
 class Backend(_Model):
     kind: str
     url: str = Field(description="Credentials removed")
+    headers: dict[str, str] = Field(
+        default_factory=dict,
+        description="Non-secret headers sent with every request (a tenant id such as X-Scope-OrgID): they "
+        "decide what data was read. Credentials (Authorization, cookies, token/secret/key/password) are never "
+        "recorded",
+    )
 
 
 class Override(_Model):
@@ -154,14 +160,90 @@ class VerifyResult(BaseModel):
     actual: str | None = None
 
 
-def verify_bytes(data: bytes) -> VerifyResult:
-    """Recompute a packet's digest from its bytes and say whether it matches the recorded one."""
+MAX_PACKET_BYTES = 64 * 1024 * 1024
+"""Largest packet :func:`verify_bytes` reads by default (a 1000-check packet is a few MB); callers may raise it."""
+MAX_PACKET_DEPTH = 64
+"""Deepest nesting a packet may have; a real one is under ten levels deep."""
+
+
+class _PacketSyntaxError(ValueError):
+    """The bytes are JSON but not a packet gatepack could have written (duplicate key, NaN, too deep)."""
+
+
+def _no_duplicates(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+    """JSON object hook: a second member with the same name is an error, never "the last one wins".
+
+    Parsers disagree on duplicates (some keep the first), so a packet with two ``verdict`` members
+    could show a reviewer a different verdict from the one that was sealed.
+    """
+    found: dict[str, Any] = {}
+    for key, value in pairs:
+        if key in found:
+            raise _PacketSyntaxError(f"duplicate key {key!r}")
+        found[key] = value
+    return found
+
+
+def _no_constant(name: str) -> Any:
+    raise _PacketSyntaxError(f"{name} is not JSON")
+
+
+def _depth_exceeds(document: Any, limit: int) -> bool:
+    """Whether containers nest deeper than ``limit`` (iterative: no recursion on hostile input)."""
+    stack: list[tuple[Any, int]] = [(document, 1)]
+    while stack:
+        node, depth = stack.pop()
+        if depth > limit:
+            return True
+        if isinstance(node, dict):
+            stack.extend((v, depth + 1) for v in node.values() if isinstance(v, dict | list))
+        elif isinstance(node, list):
+            stack.extend((v, depth + 1) for v in node if isinstance(v, dict | list))
+    return False
+
+
+def _first_difference(a: bytes, b: bytes) -> int:
+    limit = min(len(a), len(b))
+    return next((i for i in range(limit) if a[i] != b[i]), limit)
+
+
+def verify_bytes(data: bytes, max_bytes: int = MAX_PACKET_BYTES) -> VerifyResult:
+    """Check that ``data`` is exactly a sealed packet's canonical bytes and that its digest matches.
+
+    The bytes themselves are verified, not a re-serialisation of what a parser made of them: they must
+    be the canonical form (optionally followed by one newline, as ``--out -`` prints it). Anything a
+    lenient parser would smooth over — a duplicate key, reformatting, ``NaN``, ``1.50`` for ``1.5`` —
+    is therefore reported instead of verified. Size and nesting depth are bounded before and while
+    parsing, so a hostile file cannot exhaust memory or the stack.
+    """
+    if len(data) > max_bytes:
+        return VerifyResult(
+            ok=False, reason=f"the file is {len(data)} bytes, more than the {max_bytes}-byte limit for a packet"
+        )
+    body = data[:-1] if data.endswith(b"\n") else data
     try:
-        document = json.loads(data.decode("utf-8"))
+        document = json.loads(body.decode("utf-8"), object_pairs_hook=_no_duplicates, parse_constant=_no_constant)
+    except _PacketSyntaxError as exc:
+        return VerifyResult(ok=False, reason=f"not an evidence packet: {exc}")
+    except RecursionError:
+        return VerifyResult(ok=False, reason=f"not an evidence packet: nested deeper than {MAX_PACKET_DEPTH} levels")
     except (UnicodeDecodeError, json.JSONDecodeError) as exc:
         return VerifyResult(ok=False, reason=f"not a JSON document: {exc}")
+    if _depth_exceeds(document, MAX_PACKET_DEPTH):
+        return VerifyResult(ok=False, reason=f"not an evidence packet: nested deeper than {MAX_PACKET_DEPTH} levels")
     if not isinstance(document, dict):
         return VerifyResult(ok=False, reason="not an evidence packet (top level is not an object)")
+    try:
+        canonical = canonical_bytes(document)
+    except ValueError as exc:
+        return VerifyResult(ok=False, reason=f"packet cannot be canonicalised: {exc}")
+    if canonical != body:
+        at = _first_difference(canonical, body)
+        return VerifyResult(
+            ok=False,
+            reason=f"not in canonical form (differs at byte {at}): the packet was re-serialised or edited after "
+            "it was sealed",
+        )
     digest = document.get("digest")
     if not isinstance(digest, dict) or not isinstance(digest.get("value"), str):
         return VerifyResult(ok=False, reason="the packet has no digest")

@@ -22,6 +22,9 @@ _SAFE_LOADER: Any = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 
 Path = tuple[str | int, ...]
 
+MAX_DEPTH = 64
+"""Deepest nesting of mappings and sequences a spec may have; real gates need under ten levels."""
+
 
 @dataclass(frozen=True)
 class SpecProblem:
@@ -43,6 +46,11 @@ class SpecError(GatepackError):
     def __init__(self, problems: list[SpecProblem]) -> None:
         self.problems = problems
         super().__init__("\n".join(str(p) for p in problems))
+
+
+def _line(event: yaml.Event) -> int:
+    """1-based line of a parser event (1 when the parser gave no position)."""
+    return event.start_mark.line + 1 if event.start_mark is not None else 1
 
 
 def _field_path(path: Path) -> str:
@@ -103,10 +111,40 @@ def _message(error: dict[str, Any]) -> str:
     return message.removeprefix("Value error, ")
 
 
+def _check_events(text: str, source: str) -> None:
+    """Refuse aliases and deep nesting before any node tree is built.
+
+    An alias makes one node appear in many places: a few hundred bytes of nested aliases (a "billion
+    laughs" bomb) expand to billions of nodes as soon as anything walks the tree, which line indexing and
+    validation both do. Specs have no need for them, so ``*name`` (and ``<<: *name`` merges) are an error
+    at their line. The event stream is flat, so this pass costs little and never expands anything.
+    """
+    depth = 0
+    for event in yaml.parse(text, Loader=_SAFE_LOADER):
+        if isinstance(event, yaml.AliasEvent):
+            raise SpecError(
+                [
+                    SpecProblem(
+                        source,
+                        _line(event),
+                        "",
+                        f"YAML alias *{event.anchor} is not allowed in a spec: write the value out",
+                    )
+                ]
+            )
+        if isinstance(event, yaml.CollectionStartEvent):
+            depth += 1
+            if depth > MAX_DEPTH:
+                raise SpecError([SpecProblem(source, _line(event), "", f"nested deeper than {MAX_DEPTH} levels")])
+        elif isinstance(event, yaml.CollectionEndEvent):
+            depth -= 1
+
+
 def load_gates(text: str, source: str = "<spec>") -> list[Gate]:
     """Every gate in a YAML text (one per document); raises :class:`SpecError` listing all problems."""
     problems: list[SpecProblem] = []
     try:
+        _check_events(text, source)
         nodes = list(yaml.compose_all(text, Loader=_SAFE_LOADER))
         documents = list(yaml.load_all(text, Loader=_SAFE_LOADER))
     except yaml.YAMLError as exc:
@@ -133,7 +171,7 @@ def load_gates(text: str, source: str = "<spec>") -> list[Gate]:
         except ValidationError as exc:
             for error in exc.errors():
                 line, path = _line_for(tuple(error["loc"]), data, lines)
-                problems.append(SpecProblem(source, line, _field_path(path), _message(error)))
+                problems.append(SpecProblem(source, line, _field_path(path), _message(dict(error))))
     if problems:
         raise SpecError(problems)
     if not gates:

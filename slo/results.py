@@ -25,6 +25,29 @@ class Effect(StrEnum):
     SKIP = "skip"
 
 
+class Status(StrEnum):
+    """What one query produced: a number, nothing to measure, or a fault."""
+
+    OK = "ok"
+    NO_DATA = "no_data"
+    ERROR = "error"
+
+
+class Fault(StrEnum):
+    """Why a query has no answer. Only ``connect`` means the backend was never reached."""
+
+    CONNECT = "connect"
+    TIMEOUT = "timeout"
+    READ = "read"
+    PROTOCOL = "protocol"
+    HTTP = "http"
+    TOO_LARGE = "too_large"
+    DEADLINE = "deadline"
+    BAD_DATA = "bad_data"
+    GARBAGE = "garbage"
+    PARTIAL = "partial"
+
+
 class _Record(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
@@ -37,11 +60,11 @@ class QueryOutcome(_Record):
     query: str = Field(description="The exact text sent; paste it into the backend to re-check")
     backend: str | None = Field(None, description="Backend URL with credentials removed")
     time: str | None = Field(None, description="Evaluation time (RFC 3339)")
-    status: str = Field(description="ok, no_data or error")
+    status: Status
     value: float | None = None
     series: int = 0
     reason: str | None = None
-    fault: str | None = Field(None, description="connect, timeout, http, bad_data, garbage, too_large, deadline")
+    fault: Fault | None = None
     response_sha256: str | None = None
     attempts: int = 0
     warnings: list[str] = Field(default_factory=list)

@@ -19,6 +19,9 @@ from slo.templating import placeholders
 
 API_VERSION = "gatepack/v1"
 _ID_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9_.-]*$"
+MAX_ID_LENGTH = 128
+"""Ids become file names (``<gate>-<time>.json``), JUnit names and query labels: bounded so a packet can
+always be written (255-byte file-name limit) and a report line stays readable."""
 
 
 class Op(StrEnum):
@@ -99,7 +102,7 @@ class BurnRateWindow(_Strict):
 
 
 class CheckBase(_Strict):
-    id: str = Field(pattern=_ID_PATTERN)
+    id: str = Field(pattern=_ID_PATTERN, min_length=1, max_length=MAX_ID_LENGTH)
     title: str | None = None
     description: str | None = None
     required: bool = Field(True, description="Advisory checks (false) can warn but never fail the gate")
@@ -119,6 +122,14 @@ class ThresholdCheck(CheckBase):
     target: float
     warn: float | None = Field(None, description="Bound that turns a passing value into a warning")
     unit: str | None = None
+    alert: bool = Field(False, description="Also emit a Prometheus alert (gatepack rules) when the value breaks target")
+    for_: Duration | None = Field(
+        None, alias="for", description="How long the target must be broken before the alert fires (Prometheus for:)"
+    )
+
+    model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True)
+
+    _for = field_validator("for_")(lambda v: None if v is None else _check_duration(v))
 
 
 class SloCheck(CheckBase):
@@ -218,7 +229,7 @@ class Gate(_Strict):
 
     api_version: Literal["gatepack/v1"] = Field(alias="apiVersion")
     kind: Literal["Gate"]
-    id: str = Field(pattern=_ID_PATTERN)
+    id: str = Field(pattern=_ID_PATTERN, min_length=1, max_length=MAX_ID_LENGTH)
     title: str
     description: str | None = None
     sprint: str | None = None

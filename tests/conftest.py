@@ -74,23 +74,34 @@ def prometheus_pool(prometheus_binaries: None) -> Iterator[PrometheusPool]:
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:
-    parser.addoption("--update-golden", action="store_true", help="rewrite tests/golden/* from the current output")
+    parser.addoption("--update-golden", action="store_true", help="rewrite tests/golden/ from the current output")
 
 
-@pytest.fixture()
+GOLDEN = ROOT / "tests" / "golden"
+
+
+@pytest.fixture
 def golden(request: pytest.FixtureRequest) -> Callable[[str, str], None]:
-    """``golden("name.txt", text)``: compare with tests/golden/name.txt (``--update-golden`` rewrites it)."""
+    """``golden("name.ext", text)``: compare with tests/golden/name.ext (``--update-golden`` rewrites it)."""
+    update = request.config.getoption("--update-golden")
 
     def check(name: str, text: str) -> None:
-        path = ROOT / "tests" / "golden" / name
-        if request.config.getoption("--update-golden"):
+        path = GOLDEN / name
+        if update:
             path.parent.mkdir(parents=True, exist_ok=True)
             path.write_text(text, encoding="utf-8")
             return
-        assert path.exists(), f"no golden file {path}: run pytest --update-golden"
-        assert text == path.read_text(encoding="utf-8"), f"{name} changed: review, then pytest --update-golden"
+        if not path.exists():
+            pytest.fail(f"no golden file {path}: run pytest --update-golden and review the diff")
+        assert text == path.read_text(encoding="utf-8"), f"{name} drifted: review, then pytest --update-golden"
 
     return check
+
+
+@pytest.fixture
+def update_golden(request: pytest.FixtureRequest) -> bool:
+    """True under ``pytest --update-golden``: tests write their golden files instead of comparing."""
+    return bool(request.config.getoption("--update-golden"))
 
 
 class Ran:

@@ -7,6 +7,7 @@ import json
 import os
 from pathlib import Path
 
+import jsonschema
 import pytest
 
 from collector.sinks.files import write_atomic
@@ -61,11 +62,13 @@ def test_digest_is_sha256_of_the_canonical_packet_without_digest():
     assert data == json.dumps(json.loads(data), sort_keys=True, separators=(",", ":"), ensure_ascii=False).encode()
 
 
-def test_verify_detects_any_change_and_accepts_reformatting():
+def test_verify_detects_any_change_and_refuses_reformatting():
     data = to_canonical_json(packet())
     assert verify_bytes(data).ok
+    assert verify_bytes(data + b"\n").ok  # as `--out -` prints it
     pretty = json.dumps(json.loads(data), indent=2).encode()
-    assert verify_bytes(pretty).ok  # whitespace and key order are not content
+    outcome = verify_bytes(pretty)  # the exact sealed bytes are verified, not a re-serialisation
+    assert not outcome.ok and "canonical form" in outcome.reason
     for old, new in ((b'"value":1.5', b'"value":1.4'), (b'"because"', b'"Because"'), (b'"abc"', b'"abd"')):
         changed = data.replace(old, new)
         assert changed != data
@@ -82,10 +85,19 @@ def test_shipped_schemas_are_up_to_date(name):
 
 
 def test_evidence_schema_validates_a_real_packet():
-    schema = json.loads(render_schema("evidence"))
-    document = json.loads(to_canonical_json(packet()))
-    assert set(schema["required"]) <= set(document)
-    assert set(document) <= set(schema["properties"])
+    schema = json.loads((ROOT / "slo" / "schemas" / SCHEMA_FILES["evidence"]).read_text())
+    jsonschema.Draft202012Validator.check_schema(schema)
+    validator = jsonschema.Draft202012Validator(schema)
+    document = json.loads(to_canonical_json(packet(Verdict.FAIL)))
+    assert not list(validator.iter_errors(document))
+    # the schema is not a rubber stamp: a wrong verdict, a missing or unknown field, a wrong type all fail it
+    for broken in (
+        {**document, "verdict": "green"},
+        {k: v for k, v in document.items() if k != "verdict"},
+        {**document, "colour": "red"},
+        {**document, "checks": [{**document["checks"][0], "value": "1.5"}]},
+    ):
+        assert list(validator.iter_errors(broken)), broken
 
 
 def test_atomic_write_never_leaves_a_half_file(tmp_path, monkeypatch):

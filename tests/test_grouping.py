@@ -7,17 +7,21 @@ ungrouped, and compares both with numbers computed here from the generated per-m
 from __future__ import annotations
 
 import asyncio
+import re
 
 import numpy as np
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from collector.run import GateRun, evaluate_gate
 from collector.sources.prometheus.client import PrometheusClient, PrometheusConfig
-from collector.sources.prometheus.grouping import grouped_text, plan_groups, shapes
 from collector.sources.prometheus.source import PrometheusSource
 from collector.testing.openmetrics import Family, Series
 from slo.durations import parse_duration
 from slo.loader import load_gates
+from slo.promql.grouping import grouped_text, plan_groups, shapes
+from slo.promql.parse import parse, structure
 
 END = 1767225600  # 2026-01-01T00:00:00Z
 STEP = 60
@@ -53,6 +57,11 @@ def test_shapes_accepts_an_aggregated_range_function_over_one_selector():
         'sum(rate(a{x="1",x="2"}[5m]))',  # the label is named twice
         'rate(a{x="1"}[5m])',  # no aggregation: several series per value
         'quantile(0.9, a{x="1"})',
+        'sum(rate(a{x="1"}[5m] @ 100))',  # @ is a modifier too
+        'sum(max_over_time(rate(a{x="1"}[5m])[1h:5m]))',  # subquery
+        'sum(rate(a{x="1" or y="2"}[5m]))',  # alternatives
+        'sum without () (rate(a{x="1"}[5m]))',  # any grouping modifier
+        'sum(rate(a{x="1"}[5m])',  # does not parse: sent as written, fails on its own
     ],
 )
 def test_shapes_refuses_queries_whose_grouped_answer_could_differ(query):
@@ -82,6 +91,32 @@ def test_plan_groups_chunks_large_groups():
     assert sorted(len(g.members) for g in groups.values()) == [3, 3]  # the seventh stays on its own
     assert len(plan) == 6
     assert plan_groups(queries, max_values=0) == {}
+
+
+def test_layout_and_quote_style_do_not_matter_but_the_selector_does():
+    queries = [
+        "sum(increase(requests_total{service='a',outcome=\"good\"}[5m]))",
+        'sum ( increase( requests_total{ service = "b" , outcome="good" } [5m] ) )',
+        'sum(increase(requests_total{service="c",outcome="good"}[300s]))',  # the same range, written otherwise
+        'sum(increase(requests_total{service="d",outcome="bad"}[5m]))',  # another selector: not in the group
+    ]
+    plan = plan_groups(queries)
+    assert set(plan) == set(queries[:3])
+    group = plan[queries[0]]
+    assert structure(parse(group.text)) == structure(
+        parse('sum by (service) (increase(requests_total{service=~"a|b|c",outcome="good"}[5m]))')
+    )
+
+
+@settings(max_examples=200, deadline=None)
+@given(values=st.lists(st.text(min_size=1), min_size=2, max_size=5, unique=True), other=st.text())
+def test_grouped_regex_matches_exactly_the_member_values(values, other):
+    (shape,) = [s for s in shapes('sum(rate(m{job="x",service="v"}[5m]))') if s.label == "service"]
+    tree = parse(grouped_text(shape, values))  # parses, whatever the values contain
+    (grouped,) = [m for m in tree.expr.args[0].vector_selector.matchers.matchers if m.name == "service"]
+    pattern = re.compile(grouped.value)  # RE2 and Python agree on escaped literals and "|"
+    assert all(pattern.fullmatch(v) for v in values)
+    assert bool(pattern.fullmatch(other)) == (other in values)
 
 
 def test_grouped_text_escapes_regex_and_string_characters():

@@ -145,7 +145,7 @@ def test_ingest_fail_exit_1_and_junit_failure_with_reason(run: Callable[..., Ran
             "response-time,DNS+dialup,DNS,Request-write,Response-delay,Response-read,offset\n0.1,0,0,0,0,0,0.1\n",
             "missing column(s) status-code",
         ),
-        (HEY_HEADER + "\n0.1,0,0,0,0,0,200,0.0\nfast,0,0,0,0,0,200,0.1\n", "line 3"),
+        (HEY_HEADER + "\n0.1,0,0,0,0,0,200,0.0\nfast,0,0,0,0,0,200,0.1\n", "bad.csv:3: response-time is not a number"),
         ('{"metrics": {"http_reqs": ', "not valid JSON"),
         ("hello,world\n1,2\n", "unknown load-test format"),
     ],

@@ -250,6 +250,34 @@ def locust_run(tmp_path_factory: pytest.TempPathFactory) -> LocustRun:
     return LocustRun(lines, out / "report.json", out / "run_stats.csv")
 
 
+LOCUST_FRACTIONS = {50.0: 0.5, 90.0: 0.9, 95.0: 0.95, 99.0: 0.99, 99.9: 0.999}
+"""The fractions Locust's report uses for these percentiles."""
+
+
+def locusts_own_percentiles(ms: list[float]) -> dict[float, float]:
+    """Locust's bucketing and percentile function (locust/stats.py) over ``ms``, run by Locust itself.
+
+    In a child process: importing locust monkey-patches the standard library (gevent) for the whole process.
+    """
+    code = (
+        "import json, sys\n"
+        "from collections import Counter\n"
+        "from locust.stats import bucket_response_time, calculate_response_time_percentile\n"
+        "ms, fractions = json.load(sys.stdin)\n"
+        "buckets = Counter(bucket_response_time(m) for m in ms)\n"
+        "print(json.dumps([calculate_response_time_percentile(buckets, len(ms), f) for f in fractions]))\n"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", code],
+        input=json.dumps([ms, list(LOCUST_FRACTIONS.values())]),
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=True,
+    )
+    return dict(zip(LOCUST_FRACTIONS, json.loads(done.stdout), strict=True))
+
+
 def _rounding_bound(ms: float) -> float:
     """Locust's documented histogram rounding: whole ms below 100, then 2 significant digits."""
     return 0.5 if ms < 100 else 5.0 if ms < 1000 else 50.0 if ms < 10000 else 500.0  # locust/stats.py
@@ -266,12 +294,17 @@ def test_locust_json_matches_the_request_listener(locust_run: LocustRun) -> None
     for label in (None, "fast", "slow"):
         ms = np.array([r["ms"] for r in record if label is None or r["name"] == label])
         assert value_of(data, metric="requests", label=label, threshold="count>0") == ms.size
+        # the truth is Locust's own figure: its bucketing and its percentile function (locust/stats.py) over
+        # the requests the listener saw, with the fractions its report prints (0.95, 0.999 …)
+        own = locusts_own_percentiles([float(m) for m in ms])
         for p in PERCENTILES:
-            exact = float(np.percentile(ms, p, method="linear"))
+            fraction = LOCUST_FRACTIONS[p]
+            expected = own[p]
             ours = value_of(data, metric="latency", label=label, threshold=f"p({p})<1e9")
-            # rounding is monotone, so each rank moves by at most the bound of the larger neighbour rank
-            upper = float(np.sort(ms)[int(np.ceil(p / 100 * (ms.size - 1)))])
-            assert abs(ours - exact) <= _rounding_bound(upper), (label, p, ours, exact)
+            assert ours == expected, (label, p, ours, expected)
+            # a bucket value: within Locust's rounding of a real request time at its rank, never interpolated
+            rank_value = float(np.sort(ms)[min(int(ms.size * fraction), ms.size - 1)])
+            assert abs(ours - rank_value) <= _rounding_bound(rank_value), (label, p, ours, rank_value)
     result = evaluate(data, check(metric="latency", threshold="p(95)<1000"), "t")
     assert "rounded" in result.details["precision"]
 

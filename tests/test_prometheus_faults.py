@@ -22,7 +22,7 @@ from tests.faulty_backend import FaultyBackend
 
 CHECKS = ["ok", "flaky", "ratelimit", "ratelimit_long", "slow", "garbage", "huge", "bad", "echo"]
 GATE = "apiVersion: gatepack/v1\nkind: Gate\nid: faults\ntitle: Faults\nchecks:\n" + "".join(
-    f"  - {{id: {name}, kind: threshold, query: 'vector({name}_metric)', op: '>', target: 0}}\n" for name in CHECKS
+    f"  - {{id: {name}, kind: threshold, query: 'sum({name}_metric)', op: '>', target: 0}}\n" for name in CHECKS
 )
 SECRET = "s3cr3t-token-value"
 
@@ -80,7 +80,7 @@ def test_every_fault_has_a_state_and_a_reason(faulty, caplog):
 
     bad = checks["bad"]
     assert bad.verdict is Verdict.ERROR and "bad_data" in bad.reason and "parse error" in bad.reason
-    assert bad.queries[0].attempts == 1 and faulty.hits["vector(bad_metric)"] == 1  # 400 is never retried
+    assert bad.queries[0].attempts == 1 and faulty.hits["sum(bad_metric)"] == 1  # 400 is never retried
 
     echo = checks["echo"]
     assert echo.verdict is Verdict.ERROR and "HTTP 500" in echo.reason

@@ -6,7 +6,6 @@ import asyncio
 import json
 import subprocess
 import sys
-from pathlib import Path
 
 import pytest
 
@@ -190,11 +189,11 @@ def test_thresholds_faults_and_dedup(prometheus):
     assert by_id["many-series"].verdict is Verdict.ERROR
     assert "6 series" in by_id["many-series"].reason
     assert by_id["invalid"].verdict is Verdict.ERROR
-    assert "bad_data" in by_id["invalid"].reason
+    assert "not valid PromQL (unclosed left parenthesis)" in by_id["invalid"].reason  # found before sending
     assert run.summary.verdict is Verdict.FAIL
     # the p99 query appears twice in the spec but is sent once; typo twice, once (plus one count()
-    # lookup that names its empty selector in the reason)
-    assert requests == 7
+    # lookup that names its empty selector in the reason); the invalid query is refused before sending
+    assert requests == 6
 
 
 def test_hostile_variable_cannot_change_the_query(prometheus):
@@ -273,7 +272,7 @@ def test_validate_asks_the_server_to_parse(prometheus, tmp_path):
     spec.write_text(THRESHOLDS)
     result = cli("validate", str(spec), "-p", prometheus.url)
     assert result.returncode == 2
-    assert "invalid" in result.stderr and "bad_data" in result.stderr
+    assert "invalid" in result.stderr and "not valid PromQL" in result.stderr  # offline, before the server
     good = tmp_path / "good.yaml"
     good.write_text(GATE.format(service="x"))
     result = cli("validate", str(good), "-p", prometheus.url)
@@ -298,4 +297,5 @@ def test_markdown_and_table_formats(prometheus, tmp_path):
     )
     assert result.returncode == 1
     assert "| availability | ❌ fail |" in result.stdout
-    assert Path(tmp_path).glob("foundation-*.json")
+    [written] = tmp_path.glob("foundation-*.json")
+    assert verify_bytes(written.read_bytes()).ok

@@ -9,7 +9,7 @@ from typing import Annotated
 import typer
 import typer.core
 
-from collector.cli import catalog, collect, demo, ingest, validate
+from collector.cli import catalog, collect, demo, importer, ingest, rules, validate
 from collector.cli.common import err
 from collector.errors import EXIT_FAIL, EXIT_USAGE, GatepackError, UsageError
 from slo import __version__
@@ -98,9 +98,11 @@ COMMANDS = {
     "attest": catalog.attest_command,
     "version": version_command,
     "demo": demo.demo_command,
+    "rules": rules.rules_command,
 }
 for _name, _command in COMMANDS.items():
-    app.command(_name)(_command)
+    app.command(_name)(_command)  # type: ignore[type-var]
+app.add_typer(importer.import_app, name="import")
 
 
 def main() -> None:

@@ -217,5 +217,5 @@ def attest_command(
         append_attestation(path, record)
     except (ValidationError, AttestationFileError) as exc:
         raise UsageError(str(exc)) from None
-    attached = f", file {file.name} sha256:{file_sha}" if file_sha else ""
+    attached = f", file {file.name} sha256:{file_sha}" if file is not None and file_sha else ""
     common.note(f"attested {gate}/{item} by {by} at {record.at}{attached} → {path}")

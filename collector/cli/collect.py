@@ -91,7 +91,7 @@ def collect_command(
             for check in packet.checks:
                 for query in check.queries:
                     err.print(f"query {packet.gate.id}/{check.id}: {query.query}")
-    print_run(outcome.packets, outcome.written, chosen, quiet=show.quiet)
+    print_run(outcome.packets, outcome.written, chosen, quiet=show.quiet, placed=outcome.placed)
     write_reports(outcome.packets, report)
     if outcome.exit_code == EXIT_UNREACHABLE:
         err.print("no backend was reachable: every query failed to connect", style="bold red")

@@ -6,20 +6,20 @@ import os
 from collections.abc import Mapping
 from pathlib import Path
 
-from rich.console import Console
-
 from collector.cli.options import ReportOptions
 from collector.cli.placeholders import undefined_placeholders, used_names
 from collector.errors import UsageError
 from collector.report.junit import junit_xml
+from collector.report.safe import SafeConsole
 from collector.report.table import markdown
 from collector.sinks.files import write_atomic
 from collector.specs import LoadedGate, load_spec_files
 from slo.evidence import EvidencePacket
 from slo.loader import SpecError, SpecProblem
 
-err = Console(stderr=True, highlight=False, soft_wrap=True)
-"""stderr: one line per message, never hard-wrapped in the middle of a path or digest."""
+err = SafeConsole(stderr=True, highlight=False, soft_wrap=True)
+"""stderr: one line per message, never hard-wrapped in the middle of a path or digest; messages quote
+backend errors and file contents, so control characters are escaped and markup is never interpreted."""
 
 _quiet = False
 

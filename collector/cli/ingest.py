@@ -8,6 +8,7 @@ Prometheus ones in one packet.
 
 from __future__ import annotations
 
+import math
 import re
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
@@ -45,6 +46,8 @@ def parse_skip(text: str, option: str) -> float:
             raise UsageError(f"invalid {option} {text!r}: use e.g. 30s, 1m30s or 500ms") from None
         h, m, s, ms = (float(g) if g else 0.0 for g in match.groups())
         value = h * 3600 + m * 60 + s + ms / 1000
+    if not math.isfinite(value):  # float() accepts nan and inf; nan would silently skip nothing
+        raise UsageError(f"invalid {option} {text!r}: not a finite duration")
     if value < 0:
         raise UsageError(f"invalid {option} {text!r}: must not be negative")
     return value
@@ -195,6 +198,14 @@ def ingest_command(
     outcome = collect_with_progress(loaded, options, err, show_progress=False)
     extra = markdown_table(data) if data is not None else ""
     before = (lambda console, terminal: print_summary(data, console, terminal)) if data is not None else None
-    print_run(outcome.packets, outcome.written, chosen, quiet=show.quiet, before_table=before, extra_markdown=extra)
+    print_run(
+        outcome.packets,
+        outcome.written,
+        chosen,
+        quiet=show.quiet,
+        before_table=before,
+        extra_markdown=extra,
+        placed=outcome.placed,
+    )
     write_reports(outcome.packets, report, extra_markdown=extra)
     raise typer.Exit(outcome.exit_code)

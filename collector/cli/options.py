@@ -11,19 +11,23 @@ from __future__ import annotations
 import dataclasses
 import functools
 import inspect
+import math
 import os
 import sys
 from collections.abc import Callable
 from enum import StrEnum
 from pathlib import Path
 from typing import Annotated, Any, TypeVar, get_type_hints
+from urllib.parse import urlsplit
 
+import httpx
 import typer
 
 from collector.cli.overrides import Override, parse_overrides
 from collector.errors import UsageError
 from collector.sources.credentials import load_credentials, parse_headers
 from collector.sources.http import HttpConfig
+from collector.sources.redact import redact_url
 from collector.timeutil import parse_time
 
 F = TypeVar("F", bound=Callable[..., Any])
@@ -54,7 +58,7 @@ def uses(**groups: type) -> Callable[[F], F]:
             fields = dataclasses.fields(group)
             members[name] = [f.name for f in fields]
             for f in fields:
-                default = f.default if f.default is not dataclasses.MISSING else f.default_factory()  # type: ignore[misc]
+                default = f.default if f.default is not dataclasses.MISSING else f.default_factory()  # type: ignore[misc,operator]
                 params.append(
                     inspect.Parameter(f.name, inspect.Parameter.KEYWORD_ONLY, default=default, annotation=hints[f.name])
                 )
@@ -114,8 +118,9 @@ class BackendOptions:
         url = self.prometheus or os.environ.get("GATEPACK_PROMETHEUS_URL")
         if not url:
             return None
-        if not url.startswith(("http://", "https://")):
-            raise UsageError(f"--prometheus must be an http:// or https:// URL, got {url.split('://')[0]!r}")
+        check_backend_url(url)
+        timeout = positive_seconds(self.timeout, "--timeout")
+        run_deadline = positive_seconds(self.deadline if deadline is None else deadline, "--deadline")
         creds = load_credentials(os.environ, self.bearer_token_file, self.password_file, self.username)
         verify: bool | str = False if self.insecure else (str(self.ca_file) if self.ca_file else True)
         return HttpConfig(
@@ -124,10 +129,43 @@ class BackendOptions:
             basic_auth=creds.basic_auth,
             headers=parse_headers(self.header),
             verify=verify,
-            timeout=self.timeout,
-            deadline=self.deadline if deadline is None else deadline,
+            timeout=timeout,
+            deadline=run_deadline,
             concurrency=self.concurrency,
         )
+
+
+MAX_SECONDS = 7 * 86400.0
+"""A week: longer than any sane request or run, short enough that asyncio's timers stay exact."""
+
+
+def positive_seconds(value: float, option: str) -> float:
+    """``value`` when it is a usable number of seconds; a usage error otherwise.
+
+    A negative timeout made every request time out at once ("no backend reachable" against a healthy
+    server), and ``nan`` compared false with everything, so both are refused here, before any request.
+    """
+    if not math.isfinite(value) or value <= 0:
+        raise UsageError(f"invalid {option} {value!r}: give a positive number of seconds")
+    if value > MAX_SECONDS:
+        raise UsageError(f"invalid {option} {value!r}: at most {MAX_SECONDS:.0f} seconds (a week)")
+    return value
+
+
+def check_backend_url(url: str) -> None:
+    """A usage error naming the flag unless ``url`` is an http(s) URL with a host httpx can connect to."""
+    if not url.startswith(("http://", "https://")):
+        raise UsageError(f"--prometheus must be an http:// or https:// URL, got {redact_url(url)!r}")
+    try:
+        parts = urlsplit(url)
+        port = parts.port  # raises on a port that is not a number in range
+        host = parts.hostname
+        httpx.URL(url)
+    except (ValueError, httpx.InvalidURL) as exc:
+        raise UsageError(f"invalid --prometheus URL {redact_url(url)!r}: {str(exc).splitlines()[0][:120]}") from None
+    if not host:
+        raise UsageError(f"invalid --prometheus URL {redact_url(url)!r}: no host")
+    del port
 
 
 @dataclasses.dataclass

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import os
 import sys
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from pathlib import Path
 
 from rich.console import Console
@@ -19,8 +19,10 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 
 from collector.cli.common import note
 from collector.report.annotations import annotations, in_github_actions
+from collector.report.safe import SafeConsole
 from collector.report.table import markdown, plain_verdicts, verdict_table
 from collector.run import CollectOptions, CollectOutcome, collect
+from collector.sinks.files import Placed
 from collector.specs import LoadedGate
 from slo.evidence import EvidencePacket, to_canonical_json
 
@@ -60,6 +62,7 @@ def show(
     quiet: bool = False,
     before_table: Callable[[Console, bool], None] | None = None,
     extra_markdown: str = "",
+    placed: Sequence[Placed] = (),
 ) -> None:
     """Print the run in the chosen format on stdout; file locations go to stderr.
 
@@ -73,7 +76,7 @@ def show(
         sys.stdout.write(markdown(packets) + ("\n" + extra_markdown if extra_markdown else ""))
     elif not quiet:
         terminal = stdout_is_terminal()
-        console = Console(soft_wrap=not terminal, highlight=False)
+        console = SafeConsole(soft_wrap=not terminal)
         if before_table is not None:
             before_table(console, terminal)
         if terminal:
@@ -87,6 +90,10 @@ def show(
         for line in annotations(packets):
             target.write(line + "\n")
         target.flush()
+    if placed:
+        for placement in placed:
+            note(placement.describe())
+        return
     for path in written:
         note(f"evidence written: {path}")
 

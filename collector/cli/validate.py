@@ -12,6 +12,7 @@ from collector.cli.options import BackendOptions, RunOptions, uses
 from collector.errors import EXIT_USAGE, BackendUnreachable
 from collector.sources.http import HttpConfig
 from slo.promql.plan import PlanError, plan_check
+from slo.results import Fault
 
 SERVER_PARSE_DEADLINE = 120.0
 
@@ -54,7 +55,7 @@ async def _server_parse(config: HttpConfig, queries: list[tuple[str, str, str]])
     for path, name, query in queries:
         response = responses[query]
         if response.status != "ok":
-            if response.fault in {"connect", "timeout"}:
+            if response.fault in {Fault.CONNECT, Fault.TIMEOUT}:
                 raise BackendUnreachable(f"cannot validate against the server: {response.reason}")
             problems.append(f"{path}: {name}: {response.reason} in: {query}")
     return problems

@@ -17,6 +17,8 @@ from rich.cells import cell_len
 from rich.table import Table
 from rich.text import Text
 
+from collector.report.safe import escape_controls
+
 Cell = str | Text
 
 FREE_MIN_WIDTH = 16
@@ -86,10 +88,11 @@ def fitted_table(
 def plain_rows(headings: Sequence[str] | None, rows: Sequence[Sequence[Cell]]) -> str:
     """Space-aligned rows, one line per item, nothing cut; the last column is not padded.
 
-    Cells never contain newlines or tabs (they are replaced by spaces), so one item is one line.
+    Whitespace runs (newlines, tabs) become one space, so one item is one line; control characters are shown
+    as escapes (:func:`collector.report.safe.escape_controls`), never sent to the log viewer.
     """
     lines = [list(headings)] if headings else []
-    lines += [[" ".join(_text(c).split()) or "-" for c in row] for row in rows]
+    lines += [[" ".join(escape_controls(_text(c).replace("\n", " ")).split()) or "-" for c in row] for row in rows]
     if not lines:
         return ""
     count = max(len(line) for line in lines)

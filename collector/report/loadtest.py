@@ -1,4 +1,8 @@
-"""The per-label aggregate table of an ingest: for the terminal and for the Markdown summary."""
+"""The per-label aggregate table of an ingest: for the terminal and for the Markdown summary.
+
+Labels, threshold expressions and paths come from the result files: shown through
+:mod:`collector.report.safe` and, in Markdown, escaped like the gate table's cells.
+"""
 
 from __future__ import annotations
 
@@ -8,6 +12,8 @@ from rich.console import Console
 from rich.table import Table
 
 from collector.report.layout import Column, fitted_table, plain_rows
+from collector.report.safe import safe_text
+from collector.report.table import markdown_cell, markdown_code
 from collector.sources.loadtest.measure import LoadtestData, table
 from slo.formatting import number, percent
 
@@ -52,7 +58,7 @@ def rich_table(data: LoadtestData, width: int = 200) -> Table | None:
         Column(h, priority=PRIORITY.get(c, 4 + i), justify="right")
         for i, (c, h) in enumerate(zip(COLUMNS, HEADINGS, strict=True))
     ]
-    cells = [[row["label"], *(_cell(row, c) for c in COLUMNS)] for row in rows]
+    cells = [[safe_text(str(row["label"])), *(_cell(row, c) for c in COLUMNS)] for row in rows]
     return fitted_table(columns, cells, width, title=TITLE)
 
 
@@ -80,16 +86,18 @@ def markdown_table(data: LoadtestData) -> str:
     if rows:
         lines += ["| label | " + " | ".join(HEADINGS) + " |", "|---" * (len(HEADINGS) + 1) + "|"]
         for row in rows:
-            label = row["label"].replace("|", "\\|")
+            label = markdown_cell(str(row["label"]))
             lines.append(f"| {label} | " + " | ".join(_cell(row, c) for c in COLUMNS) + " |")
         lines.append("")
     thresholds = [t for r in data.given or data.results for t in r.thresholds]
     if thresholds:
-        shown = ", ".join(f"{'✅' if t.ok else '❌'} `{t.metric}: {t.expression}`" for t in thresholds)
+        shown = ", ".join(
+            f"{'✅' if t.ok else '❌'} `{markdown_code(f'{t.metric}: {t.expression}')}`" for t in thresholds
+        )
         lines += [f"The tool's own thresholds: {shown}.", ""]
-    inputs = ", ".join(f"`{s['path']}` ({s['format']})" for s in data.sources)
+    inputs = ", ".join(f"`{markdown_code(str(s['path']))}` ({markdown_cell(str(s['format']))})" for s in data.sources)
     lines.append(f"Inputs: {inputs}.")
     if data.precision:
-        lines.append(f"Precision: {data.precision}.")
+        lines.append(f"Precision: {markdown_cell(str(data.precision))}.")
     lines.append("")
     return "\n".join(lines)

@@ -1,11 +1,18 @@
-"""Human-facing views of a gate run: the terminal table and Markdown for pull requests and CI."""
+"""Human-facing views of a gate run: the terminal table and Markdown for pull requests and CI.
+
+Every cell holds text from outside (check ids, label values in reasons, backend errors): each one goes
+through :mod:`collector.report.safe`, so no control sequence or markup from a backend reaches a screen.
+"""
 
 from __future__ import annotations
+
+import re
 
 from rich.table import Table
 from rich.text import Text
 
 from collector.report.layout import Column, fitted_table, plain_rows
+from collector.report.safe import escape_controls, safe_text
 from slo.evidence import EvidencePacket
 from slo.formatting import quantity
 from slo.results import CheckResult, Verdict
@@ -42,7 +49,9 @@ def verdict_table(packet: EvidencePacket, width: int = 120, limit: int = FULL_TA
     """
     gate = packet.gate
     verdict = packet.verdict
-    title = Text.assemble(f"{gate.id} · {gate.title} · ", (verdict.value.upper(), VERDICT_STYLE[verdict]))
+    title = Text.assemble(
+        escape_controls(f"{gate.id} · {gate.title} · "), (verdict.value.upper(), VERDICT_STYLE[verdict])
+    )
     shown = packet.checks
     caption = None
     if len(shown) > limit:
@@ -58,11 +67,11 @@ def verdict_table(packet: EvidencePacket, width: int = 120, limit: int = FULL_TA
     ]
     rows = [
         [
-            _name(result),
+            safe_text(_name(result)),
             Text(result.verdict.value, style=VERDICT_STYLE[result.verdict]),
-            _value(result),
-            result.objective or "",
-            result.reason,
+            safe_text(_value(result)),
+            safe_text(result.objective or ""),
+            safe_text(result.reason),
         ]
         for result in shown
     ]
@@ -91,8 +100,18 @@ def plain_verdicts(packets: list[EvidencePacket]) -> str:
     return text
 
 
-def _cell(text: str) -> str:
-    return text.replace("|", "\\|").replace("\n", " ")
+_HTML_START = re.compile(r"<(?=[A-Za-z/!?])")
+
+
+def markdown_cell(text: str) -> str:
+    """One Markdown table cell: no line break, no column break, no control sequence, no raw HTML tag."""
+    flat = text.replace("\r\n", " ").replace("\n", " ")
+    return _HTML_START.sub("&lt;", escape_controls(flat)).replace("|", "\\|")
+
+
+def markdown_code(text: str) -> str:
+    """Text for inside a Markdown code span: a backtick would end the span early."""
+    return markdown_cell(text).replace("`", "'")
 
 
 def markdown(packets: list[EvidencePacket]) -> str:
@@ -100,12 +119,14 @@ def markdown(packets: list[EvidencePacket]) -> str:
     lines: list[str] = []
     for packet in packets:
         gate, verdict = packet.gate, packet.verdict
-        lines.append(f"### {VERDICT_ICON[verdict]} {gate.id} — {_cell(gate.title)}: **{verdict.value.upper()}**")
+        lines.append(
+            f"### {VERDICT_ICON[verdict]} {markdown_cell(gate.id)} — {markdown_cell(gate.title)}: **{verdict.value.upper()}**"
+        )
         lines.append("")
         subject = packet.subject
-        facts = [f"evaluated at `{packet.evaluation.time}`"]
+        facts = [f"evaluated at `{markdown_cell(packet.evaluation.time)}`"]
         facts += [
-            f"{k} `{v}`"
+            f"{k} `{markdown_code(v)}`"
             for k, v in (
                 ("environment", subject.environment),
                 ("service", subject.service),
@@ -121,12 +142,12 @@ def markdown(packets: list[EvidencePacket]) -> str:
         for result in packet.checks:
             name = result.id if result.required else f"{result.id} (advisory)"
             lines.append(
-                f"| {_cell(name)} | {VERDICT_ICON[result.verdict]} {result.verdict.value} | "
-                f"{_cell(_value(result))} | {_cell(result.objective or '')} | {_cell(result.reason)} |"
+                f"| {markdown_cell(name)} | {VERDICT_ICON[result.verdict]} {result.verdict.value} | "
+                f"{markdown_cell(_value(result))} | {markdown_cell(result.objective or '')} | {markdown_cell(result.reason)} |"
             )
         counts = ", ".join(f"{n} {k}" for k, n in packet.counts.items() if n)
         digest = packet.digest.value if packet.digest else ""
         lines.append("")
-        lines.append(f"{counts}. Evidence digest `sha256:{digest}`.")
+        lines.append(f"{counts}. Evidence digest `sha256:{markdown_cell(digest)}`.")
         lines.append("")
     return "\n".join(lines)

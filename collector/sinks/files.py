@@ -1,11 +1,15 @@
-"""File I/O with the guarantees evidence needs: atomic writes and content hashes."""
+"""File I/O with the guarantees evidence needs: atomic writes, never-overwritten packets, content hashes."""
 
 from __future__ import annotations
 
 import contextlib
+import errno
 import hashlib
 import os
 import tempfile
+from collections.abc import Iterable
+from dataclasses import dataclass
+from enum import StrEnum
 from pathlib import Path
 
 
@@ -28,6 +32,102 @@ def write_atomic(path: Path, data: bytes) -> None:
         with contextlib.suppress(FileNotFoundError):
             os.unlink(temp_name)
         raise
+
+
+class Placement(StrEnum):
+    WRITTEN = "written"  # the file did not exist: it holds these bytes now
+    UNCHANGED = "unchanged"  # a file with exactly these bytes was already there: nothing was written
+    RENAMED = "renamed"  # the wanted name held other bytes: these went under the next free name
+
+
+@dataclass(frozen=True)
+class Placed:
+    """Where :func:`write_new` put the bytes, and why there."""
+
+    path: Path
+    wanted: Path
+    placement: Placement
+
+    def describe(self, what: str = "evidence") -> str:
+        """One line for stderr: the run says what happened to every file it meant to write."""
+        if self.placement is Placement.UNCHANGED:
+            return f"{what} unchanged: {self.path} already holds this packet (same digest), nothing written"
+        if self.placement is Placement.RENAMED:
+            return f"{what} written: {self.path} ({self.wanted.name} holds a different packet and was kept)"
+        return f"{what} written: {self.path}"
+
+
+_NO_HARD_LINKS = {errno.EPERM, errno.ENOTSUP, errno.EOPNOTSUPP, errno.EXDEV, errno.EMLINK}
+
+
+def write_new(path: Path, data: bytes, fallbacks: Iterable[Path] = ()) -> Placed:
+    """Write ``data`` under ``path`` or, when that holds other bytes, the first free name of ``fallbacks``.
+
+    Never replaces an existing file, even when another process writes the same name at the same moment:
+    the bytes go to a complete, fsync'ed temporary file that is then hard-linked to the name, and
+    ``link`` fails if the name exists (an atomic no-clobber, unlike check-then-rename). Readers see no
+    file or the whole file. An existing file with identical bytes is the same evidence: a no-op.
+    Filesystems without hard links fall back to ``O_CREAT | O_EXCL`` (still no clobber).
+    """
+    path.parent.mkdir(parents=True, exist_ok=True)
+    candidates = [path, *fallbacks]
+    fd, temp_name = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    try:
+        os.fchmod(fd, 0o666 & ~_current_umask())
+        with os.fdopen(fd, "wb") as handle:
+            handle.write(data)
+            handle.flush()
+            os.fsync(handle.fileno())
+        for candidate in candidates:
+            if _place(temp_name, candidate, data):
+                _fsync_dir(candidate.parent)
+                return Placed(candidate, path, Placement.WRITTEN if candidate == path else Placement.RENAMED)
+            if _same_bytes(candidate, data):
+                return Placed(candidate, path, Placement.UNCHANGED)
+        raise FileExistsError(errno.EEXIST, "every candidate name holds a different file", str(candidates[-1]))
+    finally:
+        with contextlib.suppress(FileNotFoundError):
+            os.unlink(temp_name)
+
+
+def _place(temp_name: str, target: Path, data: bytes) -> bool:
+    """Give ``target`` the temp file's bytes unless ``target`` exists; True when this call created it."""
+    try:
+        os.link(temp_name, target)
+        return True
+    except FileExistsError:
+        return False
+    except OSError as exc:
+        if exc.errno not in _NO_HARD_LINKS:
+            raise
+    try:
+        fd = os.open(target, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666)
+    except FileExistsError:
+        return False
+    with os.fdopen(fd, "wb") as handle:
+        handle.write(data)
+        handle.flush()
+        os.fsync(handle.fileno())
+    return True
+
+
+def _same_bytes(path: Path, data: bytes) -> bool:
+    try:
+        if path.stat().st_size != len(data):
+            return False
+        return path.read_bytes() == data
+    except OSError:
+        return False
+
+
+def _fsync_dir(directory: Path) -> None:
+    """Make the new name itself durable (the file's bytes were fsync'ed before it got the name)."""
+    with contextlib.suppress(OSError):
+        fd = os.open(directory, os.O_RDONLY)
+        try:
+            os.fsync(fd)
+        finally:
+            os.close(fd)
 
 
 def _current_umask() -> int:

@@ -89,9 +89,9 @@ def route(checks: Sequence[Check], sources: Sequence[Source]) -> tuple[dict[int,
     routed: dict[int, list[Check]] = {}
     unanswered: list[Check] = []
     for check in checks:
-        index = by_kind.get(check.kind)
-        if index is None:
+        chosen = by_kind.get(check.kind)
+        if chosen is None:
             unanswered.append(check)
         else:
-            routed.setdefault(index, []).append(check)
+            routed.setdefault(chosen, []).append(check)
     return routed, unanswered

@@ -14,7 +14,6 @@ Tests can pass an ``httpx.MockTransport`` (or any ``httpx.AsyncBaseTransport``) 
 from __future__ import annotations
 
 import asyncio
-import base64
 import email.utils
 import hashlib
 import json
@@ -26,18 +25,20 @@ from dataclasses import dataclass, field
 
 import httpx
 
+from collector.sources.credentials import is_secret_header
 from collector.sources.redact import Redactor, redact_url
+from slo.results import Fault
 
 DEFAULT_MAX_RESPONSE_BYTES = 32 * 1024 * 1024
 
 CONNECT, TIMEOUT, READ, PROTOCOL, HTTP, TOO_LARGE, DEADLINE = (
-    "connect",
-    "timeout",
-    "read",
-    "protocol",
-    "http",
-    "too_large",
-    "deadline",
+    Fault.CONNECT,
+    Fault.TIMEOUT,
+    Fault.READ,
+    Fault.PROTOCOL,
+    Fault.HTTP,
+    Fault.TOO_LARGE,
+    Fault.DEADLINE,
 )
 """Transport faults. ``connect`` alone means the backend was never reached; a reset mid-body is ``read``."""
 
@@ -63,6 +64,11 @@ class HttpConfig:
     def public_url(self) -> str:
         return redact_url(self.url)
 
+    @property
+    def public_headers(self) -> dict[str, str]:
+        """The extra headers that are not credentials, for the evidence (a tenant id says whose data it is)."""
+        return {k: v for k, v in sorted(self.headers.items()) if not is_secret_header(k)}
+
 
 @dataclass
 class HttpResult:
@@ -72,7 +78,7 @@ class HttpResult:
     body: bytes | None
     sha256: str | None
     attempts: int
-    fault: str | None = None
+    fault: Fault | None = None
     reason: str | None = None
 
     @property
@@ -82,7 +88,7 @@ class HttpResult:
 
 class _Fault(Exception):
     def __init__(
-        self, fault: str, reason: str, retry: bool, retry_after: float | None = None, body: bytes | None = None
+        self, fault: Fault, reason: str, retry: bool, retry_after: float | None = None, body: bytes | None = None
     ) -> None:
         super().__init__(reason)
         self.fault = fault
@@ -158,9 +164,12 @@ class HttpTransport:
         self.redactor = redactor or Redactor()
         self._error_detail = error_detail
         auth = config.basic_auth or userinfo
-        self.redactor.add(config.bearer_token, *(auth or ()), *config.headers.values())
-        if auth:  # the header form of basic auth is a credential too
-            self.redactor.add(base64.b64encode(f"{auth[0]}:{auth[1]}".encode()).decode())
+        # only credentials are secret: a tenant id (X-Scope-OrgID) is configuration and stays readable
+        secret_headers = [v for k, v in config.headers.items() if is_secret_header(k)]
+        # "Authorization: Bearer abc" as a --header: the credential is also the part after the scheme
+        self.redactor.add(config.bearer_token, *secret_headers, *(v.split()[-1] for v in secret_headers if v.split()))
+        if auth:  # the raw parts and the base64 header form of basic auth
+            self.redactor.add_basic_auth(*auth)
         headers = {"Accept": "application/json", "User-Agent": "gatepack", **config.headers}
         if config.bearer_token:
             headers["Authorization"] = f"Bearer {config.bearer_token}"

@@ -7,6 +7,8 @@ from dataclasses import dataclass
 
 from slo.burnrate import default_conditions, windows_to_query
 from slo.errors import InputError
+from slo.promql.grouping import shapes
+from slo.promql.parse import validate
 from slo.spec import BurnRateWindow, Check, SloCheck, ThresholdCheck
 from slo.templating import TemplateError, render
 
@@ -19,7 +21,20 @@ class PlannedQuery:
 
 
 class PlanError(InputError):
-    """A check whose queries cannot be rendered (missing or unsafe variable)."""
+    """A check whose queries cannot be rendered (missing or unsafe variable) or are not valid PromQL."""
+
+
+def _planned(role: str, window: str | None, template: str, variables: Mapping[str, str]) -> PlannedQuery:
+    """One rendered query, parsed here so a syntax error is found offline, before any request.
+
+    Its grouping shapes are computed from the same parse (and cached), so grouping never parses again.
+    """
+    query = render(template, variables)
+    problem = validate(query)
+    if problem is not None:
+        raise PlanError(f"{role} query is not valid PromQL ({problem}): {query}")
+    shapes(query)
+    return PlannedQuery(role, window, query)
 
 
 def conditions_for(check: SloCheck) -> list[BurnRateWindow]:
@@ -31,7 +46,7 @@ def plan_check(check: Check, variables: Mapping[str, str]) -> list[PlannedQuery]
     """Queries a Prometheus-backed check needs; empty for kinds that read no backend."""
     try:
         if isinstance(check, ThresholdCheck):
-            return [PlannedQuery("value", None, render(check.query, variables))]
+            return [_planned("value", None, check.query, variables)]
         if isinstance(check, SloCheck):
             numerator_role = "good" if check.good is not None else "bad"
             numerator = check.good if check.good is not None else check.bad
@@ -39,8 +54,8 @@ def plan_check(check: Check, variables: Mapping[str, str]) -> list[PlannedQuery]
             planned: list[PlannedQuery] = []
             for window in windows_to_query(check.period, conditions_for(check)):
                 scoped = {**variables, "window": window}
-                planned.append(PlannedQuery(numerator_role, window, render(numerator, scoped)))
-                planned.append(PlannedQuery("total", window, render(check.total, scoped)))
+                planned.append(_planned(numerator_role, window, numerator, scoped))
+                planned.append(_planned("total", window, check.total, scoped))
             return planned
     except TemplateError as exc:
         raise PlanError(str(exc)) from None

@@ -1,185 +1,149 @@
-"""Find the vector selectors in a PromQL expression, so a query that matched nothing can say which.
+"""Every vector selector of a PromQL query, found on the parsed AST, so diagnosis can name each one.
 
-This is a small lexer, not a PromQL parser: it skips strings, range/subquery brackets, function and
-aggregation calls, grouping label lists (``by (...)``, ``on (...)``) and keywords, and reports every
-remaining metric name with its ``{...}`` matchers. That is enough to name the selector that matches
-no series and to find ``le`` matchers on histogram buckets.
+A query that matched nothing, or an ``or vector(0)`` that turned an empty selector into a clean zero,
+can only be explained selector by selector. Each :class:`Selector` carries its parts as the parser
+read them (metric name, matchers with unescaped values, range, offset, ``@``) and PromQL text of its
+own that the caller can send back to the server: :attr:`Selector.text` (the instant selector),
+:meth:`Selector.without` (one label's matchers dropped) and :meth:`Selector.over` (as a range
+selector with the query's own modifiers).
 """
 
 from __future__ import annotations
 
 import re
 from dataclasses import dataclass
+from datetime import timedelta
 
-_IDENT = re.compile(r"[A-Za-z_:][A-Za-z0-9_:]*")
-_NUMBER = re.compile(r"(?:0x[0-9a-fA-F]+|\d+(?:\.\d*)?(?:[eE][+-]?\d+)?|\.\d+(?:[eE][+-]?\d+)?)")
-_KEYWORDS = {
-    "and",
-    "or",
-    "unless",
-    "by",
-    "without",
-    "on",
-    "ignoring",
-    "group_left",
-    "group_right",
-    "offset",
-    "bool",
-    "inf",
-    "nan",
-    "atan2",
-}
-_AGGREGATIONS = {
-    "sum",
-    "min",
-    "max",
-    "avg",
-    "group",
-    "stddev",
-    "stdvar",
-    "count",
-    "count_values",
-    "bottomk",
-    "topk",
-    "quantile",
-    "limitk",
-    "limit_ratio",
-}
-_GROUPING = {"by", "without", "on", "ignoring", "group_left", "group_right"}
-_MATCHER = re.compile(r'\s*([A-Za-z_][A-Za-z0-9_]*)\s*(=~|!~|!=|=)\s*("(?:[^"\\]|\\.)*"|\'(?:[^\'\\]|\\.)*\')\s*,?')
+import promql_parser as pp
+
+from slo.promql.escape import escape_string
+from slo.promql.parse import Expr, children, format_at, format_duration, match_op, parse
+
+_LABEL = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
 
 
 @dataclass(frozen=True)
 class Matcher:
     label: str
-    op: str
+    op: str  # "=", "!=", "=~" or "!~"
     value: str  # unescaped
+
+    @property
+    def text(self) -> str:
+        """The matcher as PromQL (a label name that is not an identifier is quoted, as Prometheus 3 writes it)."""
+        label = self.label if _LABEL.fullmatch(self.label) else f'"{escape_string(self.label)}"'
+        return f'{label}{self.op}"{escape_string(self.value)}"'
 
 
 @dataclass(frozen=True)
 class Selector:
-    """One vector selector as written in the query (``text``) with its parsed parts."""
+    """One vector selector of a query: its parts and PromQL text for it.
+
+    ``range`` is the selector's own range (``m[5m]``); ``within`` the total range of the subqueries
+    around it (``max_over_time(m[1h:5m])`` gives ``within="1h"``), so :attr:`lookup_range` is the
+    span of samples the query reads from it before the lookback delta.
+    """
 
     text: str
     metric: str | None
     matchers: tuple[Matcher, ...]
     range: str | None = None
+    offset: str | None = None
+    at: str | None = None
+    within: str | None = None
+    or_matchers: tuple[tuple[Matcher, ...], ...] = ()
+
+    @property
+    def lookup_range(self) -> str | None:
+        """Own range plus enclosing subquery ranges, or None for an instant selector outside subqueries."""
+        spans = [pp.parse_duration(part) for part in (self.range, self.within) if part]
+        return format_duration(sum(spans, timedelta(0))) if spans else None
 
     def without(self, label: str) -> str:
         """The selector with every matcher on ``label`` removed (e.g. to list a histogram's ``le``)."""
-        kept = [m for m in self.matchers if m.label != label]
-        body = ",".join(f'{m.label}{m.op}"{_escape(m.value)}"' for m in kept)
-        return f"{self.metric or ''}{{{body}}}"
+        kept = tuple(m for m in self.matchers if m.label != label)
+        groups = tuple(tuple(m for m in group if m.label != label) for group in self.or_matchers)
+        if any(not group for group in groups):
+            groups = ()  # an alternative left without matchers matches every series of the name
+        return _selector_text(self._name(), kept, groups, always_braces=True)
+
+    @property
+    def instant(self) -> str:
+        """The instant selector with its own ``offset`` and ``@``: the series the query itself reads."""
+        return self.text + self._modifiers()
+
+    def over(self, window: str) -> str:
+        """The selector as a range selector over ``window``, keeping its own ``offset`` and ``@``."""
+        return f"{self.text}[{window}]{self._modifiers()}"
+
+    def _modifiers(self) -> str:
+        return "".join(f" {part}" for part in (f"offset {self.offset}" if self.offset else None, self.at) if part)
+
+    def _name(self) -> str | None:
+        named = any(m.label == "__name__" for m in self.matchers)
+        return None if named else self.metric
 
 
-def _escape(value: str) -> str:
-    return value.replace("\\", "\\\\").replace('"', '\\"').replace("\n", "\\n")
+def _selector_text(
+    name: str | None,
+    matchers: tuple[Matcher, ...],
+    groups: tuple[tuple[Matcher, ...], ...],
+    *,
+    always_braces: bool = False,
+) -> str:
+    if groups:
+        body = " or ".join(",".join(m.text for m in group) for group in groups)
+    else:
+        body = ",".join(m.text for m in matchers)
+    if not body and name and not always_braces:
+        return name
+    return f"{name or ''}{{{body}}}"
 
 
-def _unquote(text: str) -> str:
-    body = text[1:-1]
-    return re.sub(r"\\(.)", lambda m: {"n": "\n", "t": "\t", "r": "\r"}.get(m.group(1), m.group(1)), body)
+def _convert(matchers: list[pp.Matcher]) -> tuple[Matcher, ...]:
+    return tuple(Matcher(m.name, match_op(m.op), m.value) for m in matchers)
 
 
-def _skip_string(query: str, index: int) -> int:
-    quote = query[index]
-    index += 1
-    while index < len(query):
-        if query[index] == "\\":
-            index += 2
-            continue
-        if query[index] == quote:
-            return index + 1
-        index += 1
-    return index
+def _selector(node: pp.VectorSelector, window: timedelta | None, within: timedelta) -> Selector:
+    matchers = _convert(node.matchers.matchers)
+    groups = tuple(_convert(group) for group in node.matchers.or_matchers)
+    names = [m.value for m in matchers if m.label == "__name__" and m.op == "="]
+    metric = node.name if node.name is not None else (names[0] if len(names) == 1 else None)
+    return Selector(
+        text=_selector_text(node.name, matchers, groups),
+        metric=metric,
+        matchers=matchers,
+        range=format_duration(window) if window is not None else None,
+        offset=format_duration(node.offset) if node.offset is not None else None,
+        at=format_at(node.at) if node.at is not None else None,
+        within=format_duration(within) if within else None,
+        or_matchers=groups,
+    )
 
 
-def _matching(query: str, index: int, open_char: str, close_char: str) -> int:
-    """Index just past the bracket that closes the one at ``index``."""
-    depth = 0
-    while index < len(query):
-        char = query[index]
-        if char in "\"'`":
-            index = _skip_string(query, index)
-            continue
-        if char == open_char:
-            depth += 1
-        elif char == close_char:
-            depth -= 1
-            if depth == 0:
-                return index + 1
-        index += 1
-    return index
+def selectors_of(expr: Expr) -> list[Selector]:
+    """Every vector selector of a parsed query, in the order written, duplicates removed."""
+    found: dict[Selector, None] = {}
 
+    def visit(node: Expr, within: timedelta) -> None:
+        if isinstance(node, pp.MatrixSelector):
+            found.setdefault(_selector(node.vector_selector, node.range, within), None)
+            return
+        if isinstance(node, pp.VectorSelector):
+            found.setdefault(_selector(node, None, within), None)
+            return
+        if isinstance(node, pp.SubqueryExpr) and node.range is not None:
+            within = within + node.range
+        for child in children(node):
+            visit(child, within)
 
-def parse_matchers(body: str) -> tuple[Matcher, ...]:
-    """Matchers of a ``{...}`` body (without the braces)."""
-    matchers: list[Matcher] = []
-    position = 0
-    while position < len(body.strip()) and body[position:].strip():
-        match = _MATCHER.match(body, position)
-        if not match:
-            break
-        matchers.append(Matcher(match.group(1), match.group(2), _unquote(match.group(3))))
-        position = match.end()
-    return tuple(matchers)
-
-
-def _next_char(query: str, index: int) -> tuple[str, int]:
-    while index < len(query) and query[index].isspace():
-        index += 1
-    return (query[index] if index < len(query) else ""), index
+    visit(expr, timedelta(0))
+    return list(found)
 
 
 def find_selectors(query: str) -> list[Selector]:
-    """Every vector selector in ``query``, in order, duplicates removed."""
-    found: dict[str, Selector] = {}
-    index = 0
-    while index < len(query):
-        char = query[index]
-        if char in "\"'`":
-            index = _skip_string(query, index)
-            continue
-        if char == "[":
-            index = _matching(query, index, "[", "]")
-            continue
-        if char == "#":
-            newline = query.find("\n", index)
-            index = len(query) if newline < 0 else newline
-            continue
-        if char.isdigit() or (char == "." and index + 1 < len(query) and query[index + 1].isdigit()):
-            number = _NUMBER.match(query, index)
-            index = number.end() if number else index + 1
-            while index < len(query) and query[index].isalpha():  # duration units such as 5m
-                index += 1
-            continue
-        ident = _IDENT.match(query, index)
-        if ident or char == "{":
-            name = ident.group(0) if ident else None
-            end = ident.end() if ident else index
-            following, at = _next_char(query, end)
-            if name and name.lower() in _KEYWORDS:
-                if name.lower() in _GROUPING and following == "(":
-                    end = _matching(query, at, "(", ")")
-                index = end
-                continue
-            if name and (following == "(" or name in _AGGREGATIONS):  # function or aggregation call
-                index = end
-                continue
-            start = index
-            matchers: tuple[Matcher, ...] = ()
-            if following == "{":
-                close = _matching(query, at, "{", "}")
-                matchers = parse_matchers(query[at + 1 : close - 1])
-                end = close
-            text = query[start:end].strip()
-            following, at = _next_char(query, end)
-            window = None
-            if following == "[":
-                close = _matching(query, at, "[", "]")
-                window = query[at + 1 : close - 1].strip()
-            found.setdefault(text, Selector(text, name, matchers, window))
-            index = end
-            continue
-        index += 1
-    return list(found.values())
+    """Every vector selector in ``query``, in order, duplicates removed.
+
+    Raises :class:`~slo.promql.parse.PromqlSyntaxError` when ``query`` is not valid PromQL.
+    """
+    return selectors_of(parse(query))

@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from types import ModuleType
 
+from collector.sources.loadtest.common import ensure_regular
 from collector.sources.loadtest.formats import READERS
 from collector.sources.loadtest.model import LoadtestFormatError, LoadtestResult
 
@@ -49,6 +50,7 @@ def available() -> dict[str, Reader]:
 
 def detect(path: Path) -> Reader:
     """The reader whose sniffer recognises the start of ``path``."""
+    ensure_regular(path)
     try:
         with path.open("rb") as handle:
             head = handle.read(HEAD_BYTES)
@@ -73,6 +75,7 @@ def read_file(path: Path, forced: str | None = None, metrics: Iterable[str] | No
     ``metrics``: the raw-point metrics the checks need (None: all). Readers that can skip the rest (k6
     NDJSON, where other metrics are most of a multi-GB file) get it; the others read as always.
     """
+    ensure_regular(path)
     if forced:
         readers = available()
         if forced not in readers:

@@ -8,8 +8,10 @@ from typing import Any
 
 from collector.sinks.files import sha256_file
 from collector.sources.base import RunContext
+from collector.sources.loadtest.common import ensure_regular
 from collector.sources.loadtest.detect import read_file, reconcile
 from collector.sources.loadtest.measure import LoadtestData, Window, aggregates, measure, prepare, select
+from collector.sources.loadtest.model import LoadtestFormatError
 from slo.evaluate import error_result
 from slo.evidence import Backend, InputFile
 from slo.loadtest import evaluate_loadtest
@@ -25,6 +27,28 @@ def sample_metrics(checks: Iterable[Check]) -> frozenset[str]:
     return frozenset(c.metric for c in checks if isinstance(c, LoadtestCheck) and c.metric not in STANDARD)
 
 
+def refuse_repeats(paths: list[Path]) -> None:
+    """The same content given twice (same sha256, under any name) would double every count: refuse it.
+
+    Only files of equal size can be equal, so only those are hashed here (the evidence hashes each input
+    later anyway); a single input costs nothing.
+    """
+    by_size: dict[int, list[Path]] = {}
+    for path in paths:
+        by_size.setdefault(ensure_regular(path), []).append(path)
+    seen: dict[str, Path] = {}
+    for path in paths:
+        if len(by_size[ensure_regular(path)]) < 2:
+            continue
+        digest, _size = sha256_file(path)
+        if digest in seen:
+            raise LoadtestFormatError(
+                f"{path}: same content as {seen[digest]} (sha256 {digest[:16]}…): the same results given twice "
+                "would count every request twice"
+            )
+        seen[digest] = path
+
+
 def load(
     paths: list[Path], forced: str | None = None, window: Window | None = None, metrics: Iterable[str] | None = None
 ) -> LoadtestData:
@@ -32,6 +56,7 @@ def load(
 
     ``metrics`` (see :func:`sample_metrics`): raw-point metrics to keep; None keeps every one.
     """
+    refuse_repeats(paths)
     results = [read_file(path, forced, metrics) for path in paths]
     kept, notes = reconcile(results)
     data = prepare(kept, window)
@@ -73,7 +98,7 @@ def details_for(data: LoadtestData, check: LoadtestCheck) -> dict[str, Any]:
     if data.requests is not None and check.metric in {"latency", "error_rate", "requests", "throughput"}:
         rows, problem = select(data.requests, check.label, dict(check.tags))
         if not problem:
-            details["aggregates"] = aggregates(rows, data.duration_seconds)
+            details["aggregates"] = aggregates(rows, data.duration_seconds, data.is_bucketed(rows))
     return details
 
 

@@ -17,14 +17,22 @@ stats.json is pre-aggregated (integer milliseconds; percentiles1-4 are Gatling's
 
 from __future__ import annotations
 
+import io
+import math
 import struct
+from collections.abc import Iterable, Iterator
 from pathlib import Path
+from typing import BinaryIO
 
 import numpy as np
 import orjson
 import pandas as pd
 
+from collector.sources.loadtest.common import MAX_LINE_BYTES, ensure_regular, iter_lines, read_bytes
 from collector.sources.loadtest.model import LoadtestFormatError, LoadtestResult, SummaryMetric
+
+HEAD_BYTES = 4096
+BINARY_BLOCK = 1 << 20
 
 RUN, REQUEST, USER, GROUP, ERROR = 0, 1, 2, 3, 4
 DEFAULT_PERCENTILES = (50, 75, 95, 99)
@@ -50,31 +58,50 @@ def _looks_binary(head: bytes) -> bool:
 
 def read(path: Path) -> LoadtestResult:
     path = Path(path)
+    ensure_regular(path)
     try:
-        data = path.read_bytes()
+        with path.open("rb") as handle:
+            head = handle.read(HEAD_BYTES)
     except OSError as exc:
         raise LoadtestFormatError(f"{path}: cannot read: {exc.strerror}") from None
-    if not data.strip():
+    if not head.strip():
         raise LoadtestFormatError(f"{path}: empty file, no Gatling records")
-    if data.startswith(b"RUN\t"):
-        return read_text(path, data)
-    if _looks_binary(data):
-        return read_binary(path, data)
-    if data.lstrip().startswith(b"{"):
-        return read_stats_json(path, data)
+    if head.startswith(b"RUN\t"):
+        return read_text(path)
+    if _looks_binary(head):
+        return read_binary(path)
+    if head.lstrip().startswith(b"{"):
+        return read_stats_json(path, read_bytes(path))
     raise LoadtestFormatError(f"{path}:1: not a Gatling simulation.log (text or binary) nor a stats.json")
 
 
 # ---------------------------------------------------------------------------------------------- text
 
 
-def read_text(path: Path, data: bytes) -> LoadtestResult:
+def _lookahead(path: Path) -> Iterator[tuple[int, str, bool]]:
+    """(line number, text, is the last line) of a text log, streamed with bounded line length."""
+    previous: tuple[int, bytes] | None = None
+    for item in iter_lines(path):
+        if previous is not None:
+            yield previous[0], previous[1].decode("utf-8", "replace").rstrip("\r"), False
+        previous = item
+    if previous is not None:
+        yield previous[0], previous[1].decode("utf-8", "replace").rstrip("\r"), True
+
+
+def read_text(path: Path, data: bytes | None = None) -> LoadtestResult:
+    """Text simulation.log, streamed line by line (``data`` is accepted for callers holding the bytes)."""
     rows: list[tuple[float, str, bool, float, str, str]] = []
     groups = errors = 0
     version = ""
-    lines = data.decode("utf-8", "replace").split("\n")
-    for number, line in enumerate(lines, start=1):
-        line = line.rstrip("\r")
+    if data is not None:
+        text = data.decode("utf-8", "replace").split("\n")
+        lines: Iterable[tuple[int, str, bool]] = (
+            (n, line.rstrip("\r"), n == len(text)) for n, line in enumerate(text, start=1)
+        )
+    else:
+        lines = _lookahead(path)
+    for number, line, last in lines:
         if not line:
             continue
         fields = line.split("\t")
@@ -82,7 +109,7 @@ def read_text(path: Path, data: bytes) -> LoadtestResult:
         if kind == "RUN":
             version = fields[-1].strip()
         elif kind == "REQUEST":
-            rows.append(_text_request(path, number, fields, last=number == len(lines)))
+            rows.append(_text_request(path, number, fields, last=last))
         elif kind == "GROUP":
             groups += 1
         elif kind == "ERROR":
@@ -108,6 +135,10 @@ def _text_request(path: Path, number: int, fields: list[str], last: bool) -> tup
     group = fields[first - 2] if first - 2 >= 1 else ""
     message = fields[status_at + 1] if len(fields) > status_at + 1 else ""
     start, end = stamps[0], stamps[-1]
+    if end < start:
+        raise LoadtestFormatError(
+            f"{path}:{number}: response end {end} is before request start {start}: negative duration"
+        )
     return (start / 1000.0, name, fields[status_at] == "OK", (end - start) / 1000.0, group, message)
 
 
@@ -115,42 +146,57 @@ def _text_request(path: Path, number: int, fields: list[str], last: bool) -> tup
 
 
 class _Binary:
-    """Cursor over a binary simulation.log; every read checks bounds so a cut file is named, not crashed on."""
+    """Cursor over a binary simulation.log, streamed from the file in blocks.
 
-    def __init__(self, path: Path, data: bytes) -> None:
-        self.path, self.data, self.pos = path, data, 0
+    Every read checks bounds, so a cut file is named, not crashed on, and a hostile length field cannot
+    make it read more than :data:`MAX_LINE_BYTES` at once: memory follows the records, not the file.
+    """
+
+    def __init__(self, path: Path, handle: BinaryIO) -> None:
+        self.path, self.handle = path, handle
+        self.buf, self.base, self.pos = b"", 0, 0  # buf holds the file from offset base; pos is absolute
         self.cache: dict[int, str] = {}
 
     def _need(self, size: int) -> None:
-        if self.pos + size > len(self.data):
+        if self.pos - self.base + size <= len(self.buf):
+            return
+        if size > MAX_LINE_BYTES:
+            raise LoadtestFormatError(f"{self.path}: byte {self.pos}: a {size}-byte field: not a Gatling log")
+        self.buf = self.buf[self.pos - self.base :] + self.handle.read(max(size, BINARY_BLOCK))
+        self.base = self.pos
+        if size > len(self.buf):
             raise LoadtestFormatError(f"{self.path}: binary log cut short at byte {self.pos} (file cut mid-write?)")
 
+    def at_end(self) -> bool:
+        if self.pos - self.base < len(self.buf):
+            return False
+        self.buf, self.base = self.handle.read(BINARY_BLOCK), self.pos
+        return not self.buf
+
+    def _take(self, size: int) -> bytes:
+        self._need(size)
+        at = self.pos - self.base
+        self.pos += size
+        return self.buf[at : at + size]
+
     def byte(self) -> int:
-        self._need(1)
-        self.pos += 1
-        return self.data[self.pos - 1]
+        return self._take(1)[0]
 
     def int32(self) -> int:
-        self._need(4)
-        (value,) = struct.unpack_from(">i", self.data, self.pos)
-        self.pos += 4
+        (value,) = struct.unpack(">i", self._take(4))
         return value
 
     def int64(self) -> int:
-        self._need(8)
-        (value,) = struct.unpack_from(">q", self.data, self.pos)
-        self.pos += 8
+        (value,) = struct.unpack(">q", self._take(8))
         return value
 
     def string(self) -> str:
         length = self.int32()
         if length <= 0:
             return ""
-        self._need(length + 1)
-        raw = self.data[self.pos : self.pos + length]
-        coder = self.data[self.pos + length]
-        self.pos += length + 1
-        return raw.decode("latin-1" if coder == 0 else "utf-16-le", "replace")
+        raw = self._take(length + 1)
+        coder = raw[-1]
+        return raw[:-1].decode("latin-1" if coder == 0 else "utf-16-le", "replace")
 
     def cached(self) -> str:
         key = self.int32()
@@ -165,8 +211,13 @@ class _Binary:
         return value
 
 
-def read_binary(path: Path, data: bytes) -> LoadtestResult:
-    cur = _Binary(path, data)
+def read_binary(path: Path, data: bytes | None = None) -> LoadtestResult:
+    """Binary simulation.log (Gatling >= 3.12), streamed; ``data`` is accepted for callers holding the bytes."""
+    with io.BytesIO(data) if data is not None else path.open("rb") as handle:
+        return _read_binary(path, _Binary(path, handle))
+
+
+def _read_binary(path: Path, cur: _Binary) -> LoadtestResult:
     cur.byte()
     version = cur.string()
     cur.string()  # simulation class
@@ -178,7 +229,7 @@ def read_binary(path: Path, data: bytes) -> LoadtestResult:
         cur.string()  # assertions
     rows: list[tuple[float, str, bool, float, str, str]] = []
     groups = errors = 0
-    while cur.pos < len(data):
+    while not cur.at_end():
         at = cur.pos
         kind = cur.byte()
         if kind == REQUEST:
@@ -187,6 +238,11 @@ def read_binary(path: Path, data: bytes) -> LoadtestResult:
             start, end = cur.int32(), cur.int32()
             ok = cur.byte() == 1
             message = cur.cached()
+            if end < start:
+                raise LoadtestFormatError(
+                    f"{path}: record at byte {at}: response end {end} is before request start {start}: "
+                    "negative duration"
+                )
             rows.append(
                 ((run_start + start) / 1000.0, name, ok, (end - start) / 1000.0, " / ".join(path_groups), message)
             )
@@ -300,9 +356,15 @@ def _add_stats(path: Path, metrics: dict[str, SummaryMetric], stats: dict, name:
         for index, pct in enumerate(DEFAULT_PERCENTILES, start=1):
             values[f"p({pct})"] = float(stats[f"percentiles{index}"]["total"])
         rate = stats.get("meanNumberOfRequestsPerSecond", {}).get("total")
-    except (KeyError, TypeError, ValueError):
+        if rate is not None:
+            rate = float(rate)
+    except (KeyError, TypeError, ValueError, AttributeError):
         where = f"request {name!r}" if name else "global stats"
         raise LoadtestFormatError(f"{path}: {where}: incomplete Gatling stats block") from None
+    where = f"request {name!r}" if name else "global stats"
+    for key, value in (*values.items(), ("ko", ko), ("rate", rate if rate is not None else 0.0)):
+        if not math.isfinite(value) or value < 0:
+            raise LoadtestFormatError(f"{path}: {where}: {key} is {value}: not a count or duration")
     suffix = f"{{name:{name}}}" if name else ""
     metrics[f"http_req_duration{suffix}"] = SummaryMetric(f"http_req_duration{suffix}", "trend", values, unit="ms")
     failed = {"rate": ko / total if total else float("nan"), "passes": ko, "fails": total - ko}

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import numpy as np
 
-from collector.sources.loadtest.common import numbers, read_bytes, read_csv, request_table
+from collector.sources.loadtest.common import check_durations, numbers, read_csv, request_table
 from collector.sources.loadtest.model import LoadtestFormatError, LoadtestResult
 
 HEADER = b"response-time,DNS+dialup,DNS,Request-write,Response-delay,Response-read,status-code,offset"
@@ -23,11 +23,11 @@ def sniff(head: bytes, path: Path) -> bool:
 
 
 def read(path: Path) -> LoadtestResult:
-    data = read_bytes(path)
-    frame = read_csv(path, REQUIRED, data)
+    frame = read_csv(path, REQUIRED, numeric=REQUIRED)
     if frame.empty:
         raise LoadtestFormatError(f"{path}: no requests after the header")
     duration = numbers(frame, "response-time", path)
+    check_durations(path, duration, None, "response-time")
     status = numbers(frame, "status-code", path).astype(int)
     offset = numbers(frame, "offset", path)
     n = len(frame)

@@ -14,14 +14,16 @@ Two JMeter habits make naive counting wrong, and both are handled here:
 
 from __future__ import annotations
 
-import csv
+import math
 import re
-import xml.etree.ElementTree as ET
 from pathlib import Path
+from xml.parsers import expat
 
 import numpy as np
 import pandas as pd
 
+from collector.sources.loadtest.common import bounded_lines, check_durations, ensure_regular
+from collector.sources.loadtest.common import read_csv as read_table
 from collector.sources.loadtest.model import REQUEST_COLUMNS, LoadtestFormatError, LoadtestResult
 
 TC_MESSAGE = re.compile(r"Number of samples in transaction\s*:\s*\d+\s*,\s*number of failing samples\s*:\s*\d+")
@@ -44,8 +46,10 @@ def sniff(head: bytes, path: Path) -> bool:
 def read(path: Path) -> LoadtestResult:
     """Read a JTL file in either form; raises :class:`LoadtestFormatError` naming file and line."""
     path = Path(path)
+    ensure_regular(path)
     try:
-        head = path.open("rb").read(4096)
+        with path.open("rb") as handle:
+            head = handle.read(4096)
     except OSError as exc:
         raise LoadtestFormatError(f"{path}: cannot read: {exc.strerror}") from None
     if not head.strip():
@@ -66,8 +70,8 @@ def _delimiter(header: str) -> str | None:
 
 
 def read_csv(path: Path) -> LoadtestResult:
-    """CSV JTL with header. pyarrow parses the common case; the C engine takes dialects it rejects."""
-    with path.open("rb") as fh:
+    """CSV JTL with header, streamed in chunks that are checked as they arrive (see ``common.read_csv``)."""
+    with bounded_lines(path) as fh:
         header = fh.readline().decode("utf-8-sig", "replace")
     delim = _delimiter(header)
     if delim is None:
@@ -78,21 +82,8 @@ def read_csv(path: Path) -> LoadtestResult:
     missing = [c for c in REQUIRED if c not in names]
     if missing:
         raise LoadtestFormatError(f"{path}:1: JMeter CSV header lacks column(s) {', '.join(missing)}")
-    frame = _parse_csv(path, delim, names)
+    frame = read_table(path, REQUIRED, sep=delim, numeric=("elapsed",))
     return _from_frame(path, frame, names, "jmeter-csv")
-
-
-def _parse_csv(path: Path, delim: str, names: list[str]) -> pd.DataFrame:
-    common = {"sep": delim, "dtype": str, "keep_default_na": False, "encoding": "utf-8"}
-    try:
-        frame = pd.read_csv(path, engine="pyarrow", **common)
-    except Exception:  # pyarrow refuses some dialects (multi-line quoted messages, odd rows): use the C engine
-        try:
-            frame = pd.read_csv(path, engine="c", quoting=csv.QUOTE_MINIMAL, **common)
-        except (pd.errors.ParserError, UnicodeDecodeError, ValueError) as exc:
-            raise LoadtestFormatError(f"{path}: unreadable JMeter CSV: {exc}") from None
-    frame.columns = [str(c).strip() for c in frame.columns]
-    return frame
 
 
 def _line_of(position: int) -> int:
@@ -144,6 +135,7 @@ def _from_frame(path: Path, frame: pd.DataFrame, names: list[str], fmt: str) -> 
     if np.isnan(elapsed).any():
         pos = int(np.flatnonzero(np.isnan(elapsed))[0])
         raise LoadtestFormatError(f"{path}:{_line_of(pos)}: elapsed is empty (row cut short?)")
+    check_durations(path, elapsed, None, "elapsed")
     ok = _success(path, frame)
     message = frame["responseMessage"] if "responseMessage" in frame else pd.Series("", index=frame.index)
     is_tc = message.str.contains(TC_MESSAGE, na=False).to_numpy()
@@ -191,32 +183,103 @@ def _empty() -> pd.DataFrame:
 _DTYPES = ("float64", "object", "object", "object", "bool", "float64", "float64", "int64")
 
 
+class _Sample:
+    """An open sample element while the XML streams past: its attributes and what is known of its children."""
+
+    __slots__ = ("attrs", "counted", "has_samples", "line", "tag", "url")
+
+    def __init__(self, tag: str, attrs: dict[str, str], line: int, counted: bool) -> None:
+        self.tag, self.attrs, self.line, self.counted = tag, attrs, line, counted
+        self.has_samples = False
+        self.url: list[str] | None = None
+
+    @property
+    def is_tc(self) -> bool:
+        """A Transaction Controller sample: by its message, or a ``<sample>`` parent of samples."""
+        return bool(TC_MESSAGE.search(self.attrs.get("rm", ""))) or (self.tag == "sample" and self.has_samples)
+
+
+class _XmlReader:
+    """Streaming JTL XML: expat events, one open-element stack, rows appended as samples close.
+
+    A top-level sample is counted; a Transaction Controller's children are counted instead of it, and
+    any other sample's children are sub-results (redirect hops, embedded resources), not requests. Only
+    the stack of open elements is kept, never the tree, so memory follows the rows, not the file.
+    """
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        self.rows: list[tuple[float, str, str, bool, float, float, str, str]] = []
+        self.tc_count = 0
+        self.root: str | None = None
+        self.stack: list[_Sample | None] = []  # None: a non-sample element
+        self.parser = expat.ParserCreate()
+        self.parser.buffer_text = True
+        self.parser.StartElementHandler = self.start
+        self.parser.EndElementHandler = self.end
+        self.parser.CharacterDataHandler = self.text
+
+    def start(self, tag: str, attrs: dict[str, str]) -> None:
+        line = self.parser.CurrentLineNumber
+        if self.root is None:
+            self.root = tag
+            if tag != "testResults":
+                raise LoadtestFormatError(f"{self.path}:{line}: root element is <{tag}>, not <testResults>")
+            return
+        parent = self.stack[-1] if self.stack else None
+        if tag in XML_SAMPLE_TAGS:
+            if parent is not None:
+                parent.has_samples = True
+            at_top = not self.stack
+            counted = at_top or (parent is not None and parent.counted and parent.is_tc)
+            self.stack.append(_Sample(tag, attrs, line, counted))
+        elif tag == "java.net.URL" and parent is not None and parent.url is None:
+            parent.url = []
+            self.stack.append(None)
+        else:
+            self.stack.append(None)
+
+    def text(self, data: str) -> None:
+        if len(self.stack) >= 2 and self.stack[-1] is None:
+            owner = self.stack[-2]
+            if owner is not None and owner.url is not None and not isinstance(owner.url, str):
+                owner.url.append(data)
+
+    def end(self, tag: str) -> None:
+        if not self.stack:
+            return  # the root closes
+        element = self.stack.pop()
+        if element is None:
+            owner = self.stack[-1] if self.stack else None
+            if tag == "java.net.URL" and owner is not None and isinstance(owner.url, list):
+                owner.url = "".join(owner.url)  # type: ignore[assignment]
+            return
+        if not element.counted:
+            return
+        if element.is_tc:
+            self.tc_count += 1
+            return
+        self.rows.append(_xml_row(self.path, element))
+
+    def feed(self) -> None:
+        with bounded_lines(self.path) as handle:
+            try:
+                while block := handle.read(1 << 20):
+                    self.parser.Parse(block, False)
+                self.parser.Parse(b"", True)
+            except expat.ExpatError as exc:
+                raise LoadtestFormatError(
+                    f"{self.path}:{exc.lineno}: malformed JMeter XML: {expat.ErrorString(exc.code)}"
+                ) from None
+        if self.root is None:
+            raise LoadtestFormatError(f"{self.path}:1: no <testResults> element")
+
+
 def read_xml(path: Path) -> LoadtestResult:
     """XML JTL: top-level samples are requests; TC samples are unwrapped, sub-results are not counted."""
-    rows: list[tuple[float, str, str, bool, float, float, str, str]] = []
-    tc_count = 0
-    try:
-        root = ET.parse(path).getroot()  # noqa: S314 - a local result file; expat >= 2.4 caps entity expansion, no external entities
-    except ET.ParseError as exc:
-        line = exc.position[0] if exc.position else "?"
-        raise LoadtestFormatError(f"{path}:{line}: malformed JMeter XML: {exc}") from None
-    if root.tag != "testResults":
-        raise LoadtestFormatError(f"{path}:1: root element is <{root.tag}>, not <testResults>")
-
-    def visit(element: ET.Element) -> None:
-        nonlocal tc_count
-        children = [c for c in element if c.tag in XML_SAMPLE_TAGS]
-        is_tc = bool(TC_MESSAGE.search(element.get("rm", ""))) or (element.tag == "sample" and bool(children))
-        if is_tc:
-            tc_count += 1
-            for child in children:
-                visit(child)
-            return
-        rows.append(_xml_row(path, element))
-
-    for element in root:
-        if element.tag in XML_SAMPLE_TAGS:
-            visit(element)
+    reader = _XmlReader(path)
+    reader.feed()
+    rows, tc_count = reader.rows, reader.tc_count
     notes = [f"{tc_count} Transaction Controller sample(s) not counted as requests"] if tc_count else []
     if not rows:
         return LoadtestResult(
@@ -247,22 +310,32 @@ def read_xml(path: Path) -> LoadtestResult:
     )
 
 
-def _xml_row(path: Path, element: ET.Element) -> tuple[float, str, str, bool, float, float, str, str]:
-    attrs = element.attrib
+def _xml_row(path: Path, element: _Sample) -> tuple[float, str, str, bool, float, float, str, str]:
+    attrs = element.attrs
+    where = f"{path}:{element.line}: <{element.tag} lb={attrs.get('lb', '')[:80]!r}>"
     try:
         ts = float(attrs["ts"]) / 1000.0
-        duration = float(attrs["t"]) / 1000.0
+        elapsed = float(attrs["t"])
     except (KeyError, ValueError):
-        raise LoadtestFormatError(
-            f"{path}: <{element.tag} lb={attrs.get('lb', '')!r}> lacks a numeric t/ts attribute"
-        ) from None
+        raise LoadtestFormatError(f"{where} lacks a numeric t/ts attribute") from None
+    if not math.isfinite(ts):
+        raise LoadtestFormatError(f"{where}: ts is not finite")
+    check_durations(path, np.array([elapsed]), np.array([element.line]), "t (elapsed)")
     success = attrs.get("s", "").lower()
     if success not in ("true", "false"):
-        raise LoadtestFormatError(f"{path}: <{element.tag} lb={attrs.get('lb', '')!r}> has s={success!r}")
-    url_el = element.find("java.net.URL")
-    url = url_el.text or "" if url_el is not None else ""
+        raise LoadtestFormatError(f"{where} has s={success[:20]!r}")
+    url = element.url if isinstance(element.url, str) else ""
     size = float(attrs["by"]) if attrs.get("by", "").isdigit() else float("nan")
-    return (ts, attrs.get("lb", ""), attrs.get("rc", ""), success == "true", duration, size, attrs.get("tn", ""), url)
+    return (
+        ts,
+        attrs.get("lb", ""),
+        attrs.get("rc", ""),
+        success == "true",
+        elapsed / 1000.0,
+        size,
+        attrs.get("tn", ""),
+        url,
+    )
 
 
 __all__ = ["read", "read_csv", "read_xml", "sniff"]

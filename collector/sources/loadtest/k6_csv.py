@@ -12,7 +12,8 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from collector.sources.loadtest.common import numbers, read_bytes, read_csv, request_table
+from collector.sources.loadtest.common import check_durations, numbers, read_csv, request_table
+from collector.sources.loadtest.k6_summary import is_time_metric
 from collector.sources.loadtest.model import LoadtestFormatError, LoadtestResult
 
 HEADER = b"metric_name,timestamp,metric_value"
@@ -25,11 +26,12 @@ def sniff(head: bytes, path: Path) -> bool:
 
 
 def read(path: Path) -> LoadtestResult:
-    data = read_bytes(path)
-    frame = read_csv(path, FIXED, data)
+    frame = read_csv(path, FIXED, numeric=("metric_value",))
     if frame.empty:
         raise LoadtestFormatError(f"{path}: no samples after the header: the test wrote no metrics")
     value = numbers(frame, "metric_value", path)
+    timed = frame["metric_name"].map(is_time_metric).to_numpy(dtype=bool)
+    check_durations(path, value[timed], np.flatnonzero(timed) + 2, "metric_value of a time metric")
     timestamp = _timestamps(frame, path)
     tags = _tags(frame)
     durations = (frame["metric_name"] == "http_req_duration").to_numpy()

@@ -24,6 +24,7 @@ other unparsable line is a :class:`LoadtestFormatError` naming the file and line
 from __future__ import annotations
 
 import itertools
+import math
 import multiprocessing
 import os
 import re
@@ -31,11 +32,14 @@ from array import array
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import BinaryIO
 
 import numpy as np
 import orjson
 import pandas as pd
 
+from collector.sources.loadtest.common import MAX_LINE_BYTES, ensure_regular
+from collector.sources.loadtest.k6_summary import is_time_metric
 from collector.sources.loadtest.model import LoadtestFormatError, LoadtestResult
 
 DURATION = b"http_req_duration"
@@ -191,6 +195,11 @@ def _scan(path: str, start: int, end: int, full: bool, is_last: bool, wanted: fr
                 break
             remaining -= len(block)
             first = block.find(b"\n")
+            if len(carry) + (len(block) if first < 0 else first) > MAX_LINE_BYTES:
+                # an endless line: refused here instead of being collected (one 1 GB line would be 1 GB)
+                track.first_error = track.first_error or (track.number + 1, _too_long())
+                carry = b""
+                break
             if first < 0:
                 carry += block
                 continue
@@ -212,11 +221,33 @@ def _scan(path: str, start: int, end: int, full: bool, is_last: bool, wanted: fr
     return part
 
 
+def _too_long() -> _Fatal:
+    return _Fatal(f"line longer than {MAX_LINE_BYTES} bytes: not k6 output")
+
+
+class _Fatal(str):
+    """A problem that is never a cut final line (a complete point with an impossible value)."""
+
+    __slots__ = ()
+
+
+def value_problem(metric: str, value: float) -> _Fatal | None:
+    """Why a point's value is not a measurement: a time metric (ms) must be finite and >= 0."""
+    if not math.isfinite(value):
+        return _Fatal(f"{metric} value is not finite ({value}): not a measurement")
+    if value < 0 and (metric == "http_req_duration" or is_time_metric(metric)):
+        return _Fatal(f"{metric} is negative ({value:g} ms): not a duration")
+    return None
+
+
 def _slow(part: _Part, codes: dict[str, int], lines: list[bytes], track: _Lines) -> None:
     for line in lines:
         track.number += 1
-        problem = _line(part, codes, line)
-        if problem is not None:
+        problem = _too_long() if len(line) > MAX_LINE_BYTES else _line(part, codes, line)
+        if isinstance(problem, _Fatal):
+            track.good()  # whatever was pending is not a cut tail either
+            track.first_error = track.first_error or (track.number, problem)
+        elif problem is not None:
             track.problem(track.number, problem)
         elif line.strip():
             track.good()
@@ -243,6 +274,11 @@ def _line(part: _Part, codes: dict[str, int], line: bytes) -> str | None:
     name = obj.get("metric")
     if not isinstance(data, dict) or not isinstance(name, str) or not isinstance(data.get("value"), int | float):
         return "Point without metric name or numeric data.value"
+    if name == "http_req_duration" and isinstance(data["value"], bool):
+        return _Fatal("http_req_duration value is a boolean, not a duration")
+    fatal = value_problem(name, float(data["value"]))
+    if fatal is not None and (name == "http_req_duration" or part.keeps(name.encode())):
+        return fatal
     tags = data.get("tags") or {}
     if name == "http_req_duration":
         _duration(part, codes, line, data, tags)
@@ -320,15 +356,16 @@ def _fast_block(
         _needed_lines(part, codes, buf, lo, hi, pattern)
     except _BadPoint as bad:
         number = track.number + buf.count(b"\n", lo, bad.at) + 1
-        track.first_error = track.first_error or (number, f"not a valid k6 point ({bad.reason})")
+        reason = bad.reason if bad.fatal else f"not a valid k6 point ({bad.reason})"
+        track.first_error = track.first_error or (number, reason)
     track.number += lines
     return True
 
 
 class _BadPoint(Exception):
-    def __init__(self, at: int, reason: str) -> None:
+    def __init__(self, at: int, reason: str, fatal: bool = False) -> None:
         super().__init__(reason)
-        self.at, self.reason = at, reason
+        self.at, self.reason, self.fatal = at, reason, fatal
 
 
 POINT_TYPE = b'","type":"Point"'
@@ -370,9 +407,13 @@ def _needed_lines(
         if metric == DURATION:
             try:
                 data = loads(line)["data"]
-                float(data["value"])
+                if isinstance(data["value"], bool) or not isinstance(data["value"], int | float):
+                    raise TypeError("data.value is not a number")
             except (orjson.JSONDecodeError, KeyError, TypeError, ValueError) as exc:
                 raise _BadPoint(at, str(exc)) from None
+            fatal = value_problem("http_req_duration", float(data["value"]))
+            if fatal is not None:
+                raise _BadPoint(at, fatal, fatal=True)
             if last is not None:
                 _register(part, *last)
             last = (line, len(part.values))
@@ -382,11 +423,14 @@ def _needed_lines(
             # a kept sample: decoded here; its framing and request pairing are not affected
             try:
                 data = loads(line)["data"]
-                if not isinstance(data["value"], int | float):
+                if isinstance(data["value"], bool) or not isinstance(data["value"], int | float):
                     raise TypeError("data.value is not a number")
-                part.sample(metric.decode(), data)
             except (orjson.JSONDecodeError, KeyError, TypeError, ValueError) as exc:
                 raise _BadPoint(at, str(exc)) from None
+            fatal = value_problem(metric.decode(), float(data["value"]))
+            if fatal is not None:
+                raise _BadPoint(at, fatal, fatal=True)
+            part.sample(metric.decode(), data)
             if metric != FAILED:
                 continue
         if last is not None and line.startswith(F_TIME) and last[0].startswith(D_TIME):
@@ -431,11 +475,28 @@ def _ranges(path: Path, workers: int) -> list[tuple[int, int]]:
     cuts = [0]
     with path.open("rb") as fh:
         for i in range(1, workers):
-            fh.seek(max(size * i // workers, cuts[-1]))
-            fh.readline()
-            cuts.append(min(fh.tell(), size))
+            start = max(size * i // workers, cuts[-1])
+            cuts.append(min(start + _to_line_end(fh, start), size))
     cuts.append(size)
     return [(a, b) for a, b in itertools.pairwise(cuts) if b > a]
+
+
+def _to_line_end(fh: BinaryIO, start: int) -> int:
+    """Bytes from ``start`` to just after the next newline, looking no further than one line may be long.
+
+    A range cut inside an over-long line is fine: the range before it ends in that line and reports it.
+    """
+    fh.seek(start)
+    scanned = 0
+    while scanned <= MAX_LINE_BYTES:
+        block = fh.read(1 << 20)
+        if not block:
+            break
+        at = block.find(b"\n")
+        if at >= 0:
+            return scanned + at + 1
+        scanned += len(block)
+    return scanned
 
 
 def _scan_all(path: Path, full: bool, workers: int, wanted: frozenset[bytes] | None = None) -> list[_Part]:
@@ -493,9 +554,9 @@ class Aggregate:
             if hi == lo:
                 continue
             chunk = values[lo:hi]
-            row: dict[str, float | int | str] = {"name": name, "count": int(hi - lo)}
-            row["failed"] = int(failed[lo:hi].sum())
-            row["error_ratio"] = row["failed"] / row["count"]
+            count, failures = int(hi - lo), int(failed[lo:hi].sum())
+            row: dict[str, float | int | str] = {"name": name, "count": count, "failed": failures}
+            row["error_ratio"] = failures / count
             for pct, value in zip(percentiles, np.percentile(chunk, percentiles), strict=True):
                 row[f"p({pct:g})"] = float(value)
             rows.append(row)
@@ -527,11 +588,11 @@ def _stitch(path: Path, parts: list[_Part]) -> tuple[list[str], np.ndarray, np.n
         failed.append(flags)
         fallback.append(np.array(part.fallback, dtype=np.int8))
         for key, flag in part.open_failed.items():
-            at = open_durations.pop(key, None)
-            if at is None:
+            found = open_durations.pop(key, None)
+            if found is None:
                 open_failed[key] = flag
             else:
-                _set_flag(failed, at, flag)
+                _set_flag(failed, found, flag)
         base += len(part.values)
     all_failed = np.concatenate(failed) if failed else np.zeros(0, np.int8)
     all_fallback = np.concatenate(fallback) if fallback else np.zeros(0, np.int8)
@@ -568,10 +629,7 @@ def _workers(workers: int | None) -> int:
 
 def _open(path: Path) -> Path:
     path = Path(path)
-    try:
-        size = path.stat().st_size
-    except OSError as exc:
-        raise LoadtestFormatError(f"{path}: cannot read: {exc.strerror}") from None
+    size = ensure_regular(path)
     if size == 0:
         raise LoadtestFormatError(f"{path}: empty file, no k6 points")
     return path

@@ -8,6 +8,7 @@ maps its expression to ``true`` when it *failed*; ``handleSummary`` data says ``
 from __future__ import annotations
 
 import json
+import math
 import re
 from pathlib import Path
 from typing import Any
@@ -31,6 +32,11 @@ TIME_TRENDS = (
     "ws_session_duration",
     "browser_",
 )
+
+
+def is_time_metric(name: object) -> bool:
+    """Whether a k6 metric (or submetric ``name{tag:value}``) is one of k6's built-in time trends (ms)."""
+    return isinstance(name, str) and name.split("{", 1)[0].startswith(TIME_TRENDS)
 
 
 _NEW_FORMAT_START = re.compile(rb'^\{\s*"config"\s*:')
@@ -117,7 +123,8 @@ def read(path: Path) -> LoadtestResult:
         metric = _handle_summary_metric(path, name, body) if handle_summary else _export_metric(path, name, body)
         metrics[name] = metric
         thresholds.extend(_thresholds(path, name, body.get("thresholds"), handle_summary))
-    state = document.get("state") if isinstance(document.get("state"), dict) else {}
+    raw_state = document.get("state")
+    state: dict[str, Any] = raw_state if isinstance(raw_state, dict) else {}
     duration_ms = state.get("testRunDurationMs")
     notes = []
     if new_format:
@@ -144,8 +151,19 @@ def _numbers(path: Path, name: str, values: Any) -> dict[str, float]:
             continue
         if isinstance(value, bool) or not isinstance(value, int | float):
             raise LoadtestFormatError(f"{path}: metric {name!r}: {key} is not a number: {value!r}")
+        if not math.isfinite(value):
+            raise LoadtestFormatError(f"{path}: metric {name!r}: {key} is not finite ({value})")
         out[key] = float(value)
     return out
+
+
+def _durations_valid(path: Path, metric: SummaryMetric) -> SummaryMetric:
+    """A time trend's figures are durations: none may be negative."""
+    if metric.unit == "ms":
+        for key, value in metric.values.items():
+            if value < 0:
+                raise LoadtestFormatError(f"{path}: metric {metric.name!r}: {key} is negative ({value:g} ms)")
+    return metric
 
 
 def _handle_summary_metric(path: Path, name: str, body: dict[str, Any]) -> SummaryMetric:
@@ -154,7 +172,7 @@ def _handle_summary_metric(path: Path, name: str, body: dict[str, Any]) -> Summa
         raise LoadtestFormatError(f"{path}: metric {name!r} has unknown type {kind!r}")
     values = _numbers(path, name, body.get("values"))
     unit = "ms" if body.get("contains") == "time" else ("bytes" if body.get("contains") == "data" else None)
-    return SummaryMetric(name=name, type=kind, values=values, unit=unit)
+    return _durations_valid(path, SummaryMetric(name=name, type=kind, values=values, unit=unit))
 
 
 def _export_metric(path: Path, name: str, body: dict[str, Any]) -> SummaryMetric:
@@ -173,7 +191,7 @@ def _export_metric(path: Path, name: str, body: dict[str, Any]) -> SummaryMetric
         raise LoadtestFormatError(f"{path}: metric {name!r}: cannot tell its type from keys {sorted(keys)}")
     base = name.split("{", 1)[0]
     unit = "ms" if kind == "trend" and base.startswith(TIME_TRENDS) else None
-    return SummaryMetric(name=name, type=kind, values=values, unit=unit)
+    return _durations_valid(path, SummaryMetric(name=name, type=kind, values=values, unit=unit))
 
 
 def _thresholds(path: Path, metric: str, body: Any, handle_summary: bool) -> list[ToolThreshold]:

@@ -21,8 +21,10 @@ from collector.sources.loadtest.common import read_bytes, read_csv, request_tabl
 from collector.sources.loadtest.model import LoadtestFormatError, LoadtestResult, SummaryMetric
 
 PRECISION = (
-    "locust histogram: response times rounded to whole ms below 100 ms, 2 significant digits above "
-    "(10 ms steps to 1 s, 100 ms steps to 10 s, 1 s steps above); percentiles are k6-method over those"
+    "locust histogram: response times rounded into buckets: whole ms below 100 ms (a bucket v holds "
+    "[v-0.5, v+0.5) ms), 10 ms buckets to 1 s ([v-5, v+5)), 100 ms buckets to 10 s ([v-50, v+50)), 1 s buckets "
+    "above ([v-500, v+500)); percentiles are Locust's own (the bucket value at rank int(n*p) counted from "
+    "the top, as its report prints them), never interpolated between buckets"
 )
 CSV_PRECISION = "locust _stats.csv: percentiles as printed by Locust (bucket-rounded, nearest-rank)"
 STATS_HEADER = b"Type,Name,Request Count"
@@ -30,6 +32,34 @@ HISTORY_HEADER = b"Timestamp,User Count,Type,Name"
 FAILURES_HEADER = b"Method,Name,Error,Occurrences"
 EXCEPTIONS_HEADER = b"Count,Message,Traceback"
 _ENTRY_KEYS = ("name", "method", "num_requests", "num_failures", "response_times")
+
+
+def bucket_bounds(value_ms: float) -> tuple[float, float]:
+    """The response times Locust rounds into the bucket ``value_ms`` (its 2-significant-digit buckets)."""
+    half = 0.5 if value_ms < 100 else 5.0 if value_ms < 1000 else 50.0 if value_ms < 10000 else 500.0
+    return value_ms - half, value_ms + half
+
+
+def locust_percentile(values_ms: np.ndarray, weights: np.ndarray, p: float) -> float:
+    """Locust's percentile over its histogram, so gatepack reports the number Locust's own report shows.
+
+    Locust (``stats.calculate_response_time_percentile``) takes ``k = int(n × p)`` over the requests that
+    have a response time and walks the buckets from the slowest down until at most ``k`` requests are
+    left below: the answer is always a bucket value, the one at 0-based rank ``min(k, n - 1)`` in
+    ascending order. Interpolating between buckets (k6's method) can land below every bucket the slow
+    requests are in (117 ms where Locust reports 120 ms). ``p`` is in percent; it is turned into the
+    fraction Locust is called with (``95`` → ``0.95``, ``99.9`` → ``0.999``) exactly.
+    """
+    timed = ~np.isnan(values_ms)
+    values, counts = values_ms[timed], weights[timed].astype("int64")
+    n = int(counts.sum())
+    if n <= 0:
+        return math.nan
+    fraction = float(f"{float(p)!r}e-2")
+    k = min(int(n * fraction), n - 1)
+    order = np.argsort(values, kind="stable")
+    cumulative = np.cumsum(counts[order])
+    return float(values[order][int(np.searchsorted(cumulative, k, side="right"))])
 
 
 def sniff(head: bytes, path: Path) -> bool:
@@ -104,16 +134,35 @@ def _json_entry(path: Path, number: int, entry: dict[str, Any], columns: dict[st
     """Histogram buckets as weighted rows; the entry's failures are split off the lowest buckets."""
     total, failures = entry["num_requests"], entry["num_failures"]
     histogram = entry["response_times"]
-    if not isinstance(histogram, dict) or not all(isinstance(v, int) for v in (total, failures)):
+    if (
+        not isinstance(histogram, dict)
+        or not all(isinstance(v, int) and not isinstance(v, bool) for v in (total, failures))
+        or total < 0
+        or not 0 <= failures <= max(total, 0)
+    ):
         raise LoadtestFormatError(f"{path}: entry {number} ({entry['name']!r}) has malformed counts")
     buckets: list[tuple[float, int]] = []
     for key, count in histogram.items():
         try:
-            buckets.append((float(key), int(count)))
-        except (TypeError, ValueError):
-            raise LoadtestFormatError(f"{path}: entry {number}: bad histogram bucket {key!r}: {count!r}") from None
+            if isinstance(count, bool) or not isinstance(count, int):
+                raise TypeError(count)
+            value = float(key)
+        except (TypeError, ValueError, OverflowError):
+            raise LoadtestFormatError(
+                f"{path}: entry {number}: bad histogram bucket {str(key)[:40]!r}: {str(count)[:40]!r}"
+            ) from None
+        if not math.isfinite(value) or value < 0:
+            raise LoadtestFormatError(
+                f"{path}: entry {number} ({str(entry['name'])[:80]!r}): histogram bucket {str(key)[:40]!r} ms is "
+                "negative or not finite: not a duration"
+            )
+        if count < 0:
+            raise LoadtestFormatError(f"{path}: entry {number}: histogram bucket {key!r} has a negative count")
+        buckets.append((value, count))
     buckets.sort()
-    none_requests = int(entry.get("num_none_requests") or 0)
+    none_requests = entry.get("num_none_requests") or 0
+    if isinstance(none_requests, bool) or not isinstance(none_requests, int) or none_requests < 0:
+        raise LoadtestFormatError(f"{path}: entry {number}: num_none_requests is not a count: {none_requests!r}")
     if sum(c for _, c in buckets) + none_requests != total:
         raise LoadtestFormatError(
             f"{path}: entry {number} ({entry['name']!r}): histogram holds {sum(c for _, c in buckets)} requests "

@@ -7,17 +7,21 @@ selection by ``label`` and ``tags``; per-label aggregates for the evidence and t
 from __future__ import annotations
 
 import math
+import re
 from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
 import pandas as pd
 
+from collector.sources.loadtest.locust import bucket_bounds, locust_percentile
 from collector.sources.loadtest.model import LoadtestFormatError, LoadtestResult, SummaryMetric
-from slo.loadtest import Measurement, percentile
+from slo.loadtest import Measurement, ThresholdError, percentile, plan
 from slo.spec import LoadtestCheck
 
 PERCENTILES = (50.0, 90.0, 95.0, 99.0, 99.9)
+_PERCENTILE = re.compile(r"^p\(\s*(?P<p>[0-9]+(?:\.[0-9]+)?)\s*\)$")
+"""k6's p(N) aggregation name."""
 COUNTERS = {"http_reqs", "iterations", "data_sent", "data_received", "dropped_iterations"}
 
 
@@ -45,6 +49,18 @@ class LoadtestData:
         return "; ".join(dict.fromkeys(found)) or None
 
     @property
+    def bucketed_sources(self) -> frozenset[str]:
+        """Inputs whose rows are a tool's histogram buckets (Locust JSON), not single requests."""
+        return frozenset(str(r.source) for r in self.results if r.format == "locust-json")
+
+    def is_bucketed(self, rows: pd.DataFrame) -> bool:
+        """Whether every selected row is a Locust histogram bucket: percentiles then follow Locust's method."""
+        buckets = self.bucketed_sources
+        if not buckets or "source" not in rows.columns or rows.empty:
+            return False
+        return bool(rows["source"].isin(buckets).all())
+
+    @property
     def sources(self) -> list[dict[str, str]]:
         return [{"path": str(r.source), "format": r.format, "tool": r.tool} for r in self.results]
 
@@ -52,7 +68,9 @@ class LoadtestData:
 def prepare(results: list[LoadtestResult], window: Window | None = None) -> LoadtestData:
     """Trim each file to its steady state and merge them; trimming data without timestamps is an error."""
     window = window or Window()
-    frames, spans, notes = [], [], []
+    frames: list[Any] = []
+    spans: list[Any] = []
+    notes: list[str] = []
     metrics: dict[str, SummaryMetric] = {}
     samples: dict[str, list[pd.DataFrame]] = {}
     trimming = window.skip_first > 0 or window.skip_last > 0
@@ -140,6 +158,8 @@ def measure(data: LoadtestData, check: LoadtestCheck) -> tuple[Measurement | Non
         rows, problem = select(data.requests, label, tags)
         if problem:
             return None, problem
+        if metric == "latency" and data.is_bucketed(rows):
+            return _from_buckets(rows, check, where), ""
         return _from_requests(rows, metric, data.duration_seconds, where), ""
     k6_name = {"latency": "http_req_duration", "error_rate": "http_req_failed"}.get(metric, metric)
     if metric in {"requests", "throughput"}:
@@ -172,6 +192,52 @@ def _from_requests(rows: pd.DataFrame, metric: str, duration: float | None, wher
     return Measurement(
         "counter", "count", samples, np.ones(len(rows)), weights, duration_seconds=duration, source=source
     )
+
+
+def _bucket_aggregate(values: np.ndarray, weights: np.ndarray, aggregation: str) -> float | None:
+    """One aggregation over histogram buckets the way Locust computes it (None: not a trend aggregation)."""
+    if aggregation in {"med", "p(50)"}:
+        return locust_percentile(values, weights, 50.0)
+    found = _PERCENTILE.match(aggregation)
+    if found:
+        return locust_percentile(values, weights, float(found["p"]))
+    if aggregation == "avg":
+        return float(np.sum(values * weights) / np.sum(weights))
+    if aggregation == "min":
+        return float(np.min(values))
+    if aggregation == "max":
+        return float(np.max(values))
+    return None
+
+
+def _from_buckets(rows: pd.DataFrame, check: LoadtestCheck, where: str) -> Measurement:
+    """Latency from Locust histogram buckets: the tool's own figure, with the bucket it comes from.
+
+    Percentiles are Locust's (a bucket value, never interpolated below the buckets the slow requests
+    fell into); the source names the bucket's bounds, so the evidence says how precise the number is.
+    """
+    durations = rows["duration"].to_numpy(dtype=float) * 1000.0
+    weights = rows["count"].to_numpy(dtype="int64")
+    timed = ~np.isnan(durations)
+    values, counts = np.round(durations[timed], 6), weights[timed]
+    samples = int(counts.sum())
+    try:
+        aggregation = plan(check).aggregation
+    except ThresholdError:
+        aggregation = None  # evaluate_loadtest reports the bad threshold
+    aggregates: dict[str, float] = {}
+    source = f"requests {where} (locust histogram buckets)"
+    if aggregation is not None and samples:
+        value = _bucket_aggregate(values, counts, aggregation)
+        if value is not None:
+            aggregates[aggregation] = value
+            if aggregation not in {"avg"}:
+                low, high = bucket_bounds(value)
+                source = (
+                    f"requests {where} (locust histogram: {aggregation} is bucket {value:g} ms, "
+                    f"which holds response times in [{low:g}, {high:g}) ms)"
+                )
+    return Measurement("trend", "ms", samples, aggregates=aggregates, source=source)
 
 
 def _from_samples(
@@ -263,8 +329,11 @@ def _summary_samples(metrics: dict[str, SummaryMetric], metric: SummaryMetric, w
     return int(overall.values.get("count", 0)) if overall else 0
 
 
-def aggregates(rows: pd.DataFrame, duration: float | None) -> dict[str, Any]:
-    """count, rps, error ratio, min/mean/max and p50…p99.9 (ms) of a request selection."""
+def aggregates(rows: pd.DataFrame, duration: float | None, bucketed: bool = False) -> dict[str, Any]:
+    """count, rps, error ratio, min/mean/max and p50…p99.9 (ms) of a request selection.
+
+    ``bucketed``: the rows are Locust histogram buckets, so percentiles follow Locust's method.
+    """
     weights = rows["count"].to_numpy(dtype="int64")
     count = int(weights.sum())
     out: dict[str, Any] = {"count": count}
@@ -286,7 +355,7 @@ def aggregates(rows: pd.DataFrame, duration: float | None) -> dict[str, Any]:
         out["mean_ms"] = float(np.sum(values * w) / w.sum())
         out["max_ms"] = float(values.max())
         for p in PERCENTILES:
-            out[f"p{p:g}_ms"] = percentile(values, p, w)
+            out[f"p{p:g}_ms"] = locust_percentile(np.round(values, 6), w, p) if bucketed else percentile(values, p, w)
     return out
 
 
@@ -294,8 +363,9 @@ def table(data: LoadtestData) -> list[dict[str, Any]]:
     """Aggregates overall and per label, for the evidence and the summary table."""
     if data.requests is None:
         return []
-    rows = [{"label": "(all)", **aggregates(data.requests, data.duration_seconds)}]
-    for label, part in data.requests.groupby("label", sort=True):
+    overall = data.requests
+    rows = [{"label": "(all)", **aggregates(overall, data.duration_seconds, data.is_bucketed(overall))}]
+    for label, part in overall.groupby("label", sort=True):
         if label:
-            rows.append({"label": str(label), **aggregates(part, data.duration_seconds)})
+            rows.append({"label": str(label), **aggregates(part, data.duration_seconds, data.is_bucketed(part))})
     return rows

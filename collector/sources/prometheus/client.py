@@ -21,9 +21,17 @@ import httpx
 
 from collector.sources.http import HttpConfig, HttpTransport
 from collector.sources.redact import Redactor
+from slo.results import Fault
 
 PrometheusConfig = HttpConfig
 """A Prometheus-compatible backend is reached like any other HTTP backend."""
+
+NO_PARTIAL = {"partial_response": "false"}
+"""Thanos answers with whatever stores responded unless told otherwise: a number missing a store's data
+is not evidence. With ``partial_response=false`` it fails the query instead (Prometheus, Mimir and
+VictoriaMetrics ignore the parameter). A backend that still marks an answer partial (VictoriaMetrics
+cluster's ``isPartial``) gets fault ``partial``: the check errors, and the packet says why."""
+PARTIAL = Fault.PARTIAL
 
 
 @dataclass
@@ -37,7 +45,7 @@ class QueryResponse:
     result: Any = None
     warnings: list[str] = field(default_factory=list)
     reason: str | None = None
-    fault: str | None = None  # connect, timeout, http, bad_data, garbage, too_large, deadline
+    fault: Fault | None = None
     response_sha256: str | None = None
     attempts: int = 0
     selected: dict[str, str] | None = None  # set when this answers one member of a grouped query
@@ -81,13 +89,13 @@ class PrometheusClient:
         task = self._cache.get(key)
         if task is None:
             task = asyncio.ensure_future(
-                self._request("/api/v1/query", {"query": query, "time": _fmt_time(at)}, query, at)
+                self._request("/api/v1/query", {"query": query, "time": _fmt_time(at), **NO_PARTIAL}, query, at)
             )
             self._cache[key] = task
         return task
 
     async def query_range(self, query: str, start: float, end: float, step: float) -> QueryResponse:
-        params = {"query": query, "start": _fmt_time(start), "end": _fmt_time(end), "step": f"{step:g}"}
+        params = {"query": query, "start": _fmt_time(start), "end": _fmt_time(end), "step": f"{step:g}", **NO_PARTIAL}
         return await self._request("/api/v1/query_range", params, query, end)
 
     async def check_syntax(self, query: str) -> QueryResponse:
@@ -97,7 +105,10 @@ class PrometheusClient:
         where no data exists, so only a parse or type error can come back.
         """
         response = await self._request("/api/v1/parse_query", {"query": query}, query, 0.0)
-        if response.status == "error" and response.fault == "http" and "404" in (response.reason or ""):
+        missing = response.fault == "http" and "404" in (response.reason or "")
+        # VictoriaMetrics answers an unknown path with 400 and a plain-text body: not a Prometheus API reply
+        foreign = response.fault == "garbage"
+        if response.status == "error" and (missing or foreign):
             return await self._request("/api/v1/query", {"query": query, "time": "1"}, query, 1.0)
         return response
 
@@ -131,7 +142,7 @@ class PrometheusClient:
                 query,
                 at,
                 "error",
-                fault="garbage",
+                fault=Fault.GARBAGE,
                 response_sha256=sha,
                 attempts=attempts,
                 reason=self.redactor(garbage),
@@ -144,8 +155,20 @@ class PrometheusClient:
                 query,
                 at,
                 "error",
-                fault="bad_data",
+                fault=Fault.BAD_DATA,
                 reason=self.redactor(reason),
+                response_sha256=sha,
+                attempts=attempts,
+                warnings=warnings,
+            )
+        if document.get("isPartial") is True:
+            detail = f"; warnings: {'; '.join(warnings)}" if warnings else ""
+            return QueryResponse(
+                query,
+                at,
+                "error",
+                fault=PARTIAL,
+                reason=self.redactor(f"partial response: the backend answered without some of its data{detail}"),
                 response_sha256=sha,
                 attempts=attempts,
                 warnings=warnings,

@@ -13,18 +13,21 @@ import asyncio
 import math
 
 from collector.sources.prometheus.client import PrometheusClient, QueryResponse
+from slo.promql.parse import PromqlSyntaxError
 from slo.promql.selectors import Selector, find_selectors
-from slo.results import QueryOutcome
-
-DEFAULT_LOOKUP_RANGE = "1d"
+from slo.results import Fault, QueryOutcome, Status
 
 
 def _lookup_range(selector: Selector) -> str:
-    if selector.range and ":" not in selector.range:
-        return selector.range
-    if selector.range:
-        return selector.range.split(":", 1)[0] or DEFAULT_LOOKUP_RANGE
-    return "5m"
+    return selector.lookup_range or "5m"
+
+
+def _selectors(query: str) -> list[Selector]:
+    """The query's selectors; none when our parser rejects a query the server accepted (nothing to name)."""
+    try:
+        return find_selectors(query)
+    except PromqlSyntaxError:
+        return []
 
 
 def _labels(response: QueryResponse, label: str) -> list[str] | None:
@@ -44,7 +47,7 @@ async def bucket_problem(client: PrometheusClient, query: str, at: float) -> str
     """Why an ``le="X"`` matcher in ``query`` is not a real bucket boundary, or None when all are."""
     if "_bucket" not in query:  # no bucket selector possible; skips lexing every outcome of a large gate
         return None
-    for selector in find_selectors(query):
+    for selector in _selectors(query):
         if not selector.metric or not selector.metric.endswith("_bucket"):
             continue
         for matcher in selector.matchers:
@@ -66,15 +69,16 @@ async def bucket_problem(client: PrometheusClient, query: str, at: float) -> str
 
 async def empty_selectors(client: PrometheusClient, query: str, at: float) -> list[str]:
     """The selectors of ``query`` that match no series in their own range (or the lookback)."""
-    selectors = find_selectors(query)
+    selectors = _selectors(query)
 
     async def is_empty(selector: Selector) -> bool:
-        inner = f"last_over_time({selector.text}[{_lookup_range(selector)}])" if selector.range else selector.text
+        window = selector.lookup_range
+        inner = f"last_over_time({selector.over(window)})" if window else selector.instant
         response = await client.instant(f"count({inner})", at)
         return response.status == "ok" and response.result_type == "vector" and not response.result
 
     flags = await asyncio.gather(*(is_empty(s) for s in selectors))
-    return [s.text for s, empty in zip(selectors, flags, strict=True) if empty]
+    return list(dict.fromkeys(s.text for s, empty in zip(selectors, flags, strict=True) if empty))
 
 
 async def diagnose(client: PrometheusClient, outcome: QueryOutcome, at: float) -> QueryOutcome:
@@ -83,7 +87,9 @@ async def diagnose(client: PrometheusClient, outcome: QueryOutcome, at: float) -
         return outcome
     problem = await bucket_problem(client, outcome.query, at)
     if problem is not None:
-        return outcome.model_copy(update={"status": "error", "value": None, "reason": problem, "fault": "bad_data"})
+        return outcome.model_copy(
+            update={"status": Status.ERROR, "value": None, "reason": problem, "fault": Fault.BAD_DATA}
+        )
     if outcome.status == "no_data" and outcome.series == 0 and (outcome.reason or "").startswith("no series matched"):
         empty = await empty_selectors(client, outcome.query, at)
         if empty:

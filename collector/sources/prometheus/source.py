@@ -57,7 +57,7 @@ class PrometheusSource:
         return self.client.requests_sent
 
     def backends(self) -> list[Backend]:
-        return [Backend(kind="prometheus", url=self.client.public_url)]
+        return [Backend(kind="prometheus", url=self.client.public_url, headers=self.client.config.public_headers)]
 
     def inputs(self) -> list[InputFile]:
         return []

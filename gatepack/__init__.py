@@ -1,0 +1,56 @@
+"""gatepack's documented Python API: thin re-exports, so library users need not know the layout.
+
+>>> import gatepack
+>>> gates = gatepack.load_spec_files([Path("gates/checkout.yaml")])      # doctest: +SKIP
+>>> source = gatepack.PrometheusSource(gatepack.PrometheusClient(gatepack.HttpConfig(url=URL)))  # doctest: +SKIP
+>>> outcome = gatepack.collect(gates, gatepack.CollectOptions(at=time.time(), sources=[source]))  # doctest: +SKIP
+>>> gatepack.verify_bytes(outcome.written[0].read_bytes()).ok          # doctest: +SKIP
+
+Everything here keeps its name across minor versions; anything imported from ``slo.*`` or
+``collector.*`` directly may move.
+"""
+
+from collector.catalog import catalog_gates, load_catalog
+from collector.run import CollectOptions, CollectOutcome, GateRun, build_packet, collect, evaluate_gate
+from collector.sources.base import RunContext, Source
+from collector.sources.http import HttpConfig, HttpTransport
+from collector.sources.prometheus.client import PrometheusClient
+from collector.sources.prometheus.source import PrometheusSource
+from collector.specs import LoadedGate, load_spec_files
+from slo import __version__
+from slo.errors import GatepackError, InputError
+from slo.evidence import EvidencePacket, seal, to_canonical_json, verify_bytes
+from slo.loader import SpecError, load_gates
+from slo.results import CheckResult, Verdict
+from slo.spec import Gate
+
+__all__ = [
+    "CheckResult",
+    "CollectOptions",
+    "CollectOutcome",
+    "EvidencePacket",
+    "Gate",
+    "GateRun",
+    "GatepackError",
+    "HttpConfig",
+    "HttpTransport",
+    "InputError",
+    "LoadedGate",
+    "PrometheusClient",
+    "PrometheusSource",
+    "RunContext",
+    "Source",
+    "SpecError",
+    "Verdict",
+    "__version__",
+    "build_packet",
+    "catalog_gates",
+    "collect",
+    "evaluate_gate",
+    "load_catalog",
+    "load_gates",
+    "load_spec_files",
+    "seal",
+    "to_canonical_json",
+    "verify_bytes",
+]
