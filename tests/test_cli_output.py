@@ -17,7 +17,7 @@ from hypothesis import strategies as st
 from rich.console import Console
 
 from collector.catalog import load_catalog
-from collector.report.annotations import annotations, escape_data, escape_property
+from collector.report.annotations import escape_data, escape_property, github_annotations
 from collector.report.layout import Column, fitted_table, plain_rows
 from collector.report.loadtest import plain_table, rich_table
 from collector.report.table import verdict_table
@@ -191,7 +191,7 @@ def test_annotation_escaping_round_trips_and_keeps_one_line(text):
 def test_a_hostile_reason_cannot_inject_a_second_command(degraded_packets):
     packet = degraded_packets[0]
     check = packet.checks[0].model_copy(update={"reason": "bad\n::set-output name=x::1 100%", "effect": Effect.FAIL})
-    lines = annotations([packet.model_copy(update={"checks": [check]})])
+    lines = github_annotations([packet.model_copy(update={"checks": [check]})])
     assert len(lines) == 1 and lines[0].endswith("::bad%0A::set-output name=x::1 100%25")
 
 

@@ -23,7 +23,7 @@ def _argument_type_unless_named(self: typer.core.TyperArgument, ctx: object) -> 
     return None if self.metavar else _argument_type(self, ctx)  # type: ignore[arg-type]
 
 
-typer.core.TyperArgument.display_type_rich = _argument_type_unless_named  # type: ignore[method-assign]
+typer.core.TyperArgument.display_type_rich = _argument_type_unless_named  # type: ignore[assignment,method-assign]
 
 app = typer.Typer(
     name="gatepack",

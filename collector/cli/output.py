@@ -18,7 +18,7 @@ from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
 from collector.cli.common import note
-from collector.report.annotations import annotations, in_github_actions
+from collector.report.annotations import github_annotations, in_github_actions
 from collector.report.safe import SafeConsole
 from collector.report.table import markdown, plain_verdicts, verdict_table
 from collector.run import CollectOptions, CollectOutcome, collect
@@ -87,7 +87,7 @@ def show(
     sys.stdout.flush()
     if in_github_actions(os.environ):
         target = sys.stderr if output_format == "json" else sys.stdout  # never inside a JSON stream
-        for line in annotations(packets):
+        for line in github_annotations(packets):
             target.write(line + "\n")
         target.flush()
     if placed:

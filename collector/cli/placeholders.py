@@ -22,7 +22,7 @@ BUILTIN = {"slo": {"window"}}
 """Placeholders gatepack fills itself: ``{{ window }}`` is each SLO range being evaluated."""
 
 
-def _mapping(node: yaml.Node) -> dict[str, yaml.Node]:
+def _mapping(node: yaml.Node | None) -> dict[str, yaml.Node]:
     if not isinstance(node, yaml.MappingNode):
         return {}
     return {k.value: v for k, v in node.value if isinstance(k, yaml.ScalarNode)}

@@ -26,7 +26,7 @@ def escape_property(text: str) -> str:
     return escape_data(text).replace(":", "%3A").replace(",", "%2C")
 
 
-def annotations(packets: list[EvidencePacket]) -> list[str]:
+def github_annotations(packets: list[EvidencePacket]) -> list[str]:
     """``::error`` for every check that fails its gate, ``::warning`` for warnings; passing checks say nothing."""
     lines: list[str] = []
     for packet in packets:

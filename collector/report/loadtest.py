@@ -11,7 +11,7 @@ from typing import Any
 from rich.console import Console
 from rich.table import Table
 
-from collector.report.layout import Column, fitted_table, plain_rows
+from collector.report.layout import Cell, Column, fitted_table, plain_rows
 from collector.report.safe import safe_text
 from collector.report.table import markdown_cell, markdown_code
 from collector.sources.loadtest.measure import LoadtestData, table
@@ -58,7 +58,7 @@ def rich_table(data: LoadtestData, width: int = 200) -> Table | None:
         Column(h, priority=PRIORITY.get(c, 4 + i), justify="right")
         for i, (c, h) in enumerate(zip(COLUMNS, HEADINGS, strict=True))
     ]
-    cells = [[safe_text(str(row["label"])), *(_cell(row, c) for c in COLUMNS)] for row in rows]
+    cells: list[list[Cell]] = [[safe_text(str(row["label"])), *(_cell(row, c) for c in COLUMNS)] for row in rows]
     return fitted_table(columns, cells, width, title=TITLE)
 
 

@@ -67,11 +67,13 @@ def _from_new_format(path: Path, document: dict[str, Any]) -> dict[str, Any]:
     results = document.get("results")
     if not isinstance(results, dict) or not isinstance(results.get("metrics"), list):
         raise LoadtestFormatError(f"{path}: not a k6 summary (no 'metrics' object, no 'results.metrics' list)")
-    config = document.get("config") if isinstance(document.get("config"), dict) else {}
+    raw_config = document.get("config")
+    config: dict[str, Any] = raw_config if isinstance(raw_config, dict) else {}
     duration = config.get("duration")
     seconds = float(duration) if isinstance(duration, int | float) and not isinstance(duration, bool) else None
     metrics: dict[str, Any] = {}
-    checks = results.get("checks") if isinstance(results.get("checks"), dict) else {}
+    raw_checks = results.get("checks")
+    checks: dict[str, Any] = raw_checks if isinstance(raw_checks, dict) else {}
     listed = list(results["metrics"]) + [
         {**m, "name": "checks"}
         for m in checks.get("metrics", [])
