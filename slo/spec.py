@@ -8,6 +8,7 @@ decides the verdict from what they measured.
 from __future__ import annotations
 
 import operator
+import re
 from collections.abc import Callable
 from enum import StrEnum
 from typing import Annotated, Any, Literal
@@ -218,8 +219,122 @@ class CiTestsCheck(CheckBase):
     suite: str | None = Field(None, description="Only test cases whose suite or class name matches this glob")
 
 
+SpanKindName = Literal["internal", "server", "client", "producer", "consumer"]
+SpanStatusName = Literal["unset", "ok", "error"]
+TRACE_AGGREGATES = ("count", "rate", "error_ratio", "ratio", "p50", "p90", "p95", "p99", "sum", "avg", "max")
+COST_AGGREGATES = ("sum", "avg", "max", "p50", "p90", "p95", "p99")
+_SPAN_DURATION = r"^[0-9]+(?:\.[0-9]+)?(?:ns|us|µs|ms|s|m|h)$"
+
+
+class SpanFilter(_Strict):
+    """Which spans a trace check looks at; every given condition must hold (AND)."""
+
+    service: str | None = Field(None, description="resource attribute service.name equals this")
+    span_name: str | None = Field(None, description="Span name equals this")
+    span_name_regex: str | None = Field(None, description="Span name matches this regex (search, not full match)")
+    span_kind: SpanKindName | None = None
+    status: SpanStatusName | None = None
+    attributes: dict[str, str | int | float | bool] = Field(
+        default_factory=dict, description="Span (then resource) attributes equal to these values"
+    )
+    attributes_regex: dict[str, str] = Field(
+        default_factory=dict, description="Span (then resource) attributes whose text matches these regexes"
+    )
+    min_duration: str | None = Field(
+        None, pattern=_SPAN_DURATION, description="Only spans lasting at least this long, e.g. 250ms"
+    )
+    root: bool | None = Field(None, description="true: only root spans (no parent); false: only child spans")
+
+    @field_validator("span_name_regex")
+    @classmethod
+    def _regex_compiles(cls, value: str | None) -> str | None:
+        if value is not None:
+            _compile(value)
+        return value
+
+    @field_validator("attributes_regex")
+    @classmethod
+    def _regexes_compile(cls, value: dict[str, str]) -> dict[str, str]:
+        for pattern in value.values():
+            _compile(pattern)
+        return value
+
+
+def _compile(pattern: str) -> None:
+    try:
+        re.compile(pattern)
+    except re.error as exc:
+        raise ValueError(f"invalid regex {pattern!r}: {exc}") from None
+
+
+class TraceCheck(CheckBase):
+    """A number computed from spans (count, rate, error ratio, duration percentile, attribute sum…)."""
+
+    kind: Literal["trace"]
+    window: Duration = "24h"
+    filter: SpanFilter = Field(default_factory=SpanFilter)
+    aggregate: str = Field(description="count, rate, error_ratio, ratio, p50, p90, p95, p99, sum, avg or max")
+    attribute: str | None = Field(None, description="Numeric span attribute for sum, avg and max")
+    numerator: SpanFilter | None = Field(
+        None, description="For ratio: the spans (among those of 'filter') counted above the line"
+    )
+    by: list[str] = Field(
+        default_factory=list, description="Group by these attributes; the worst group's value is compared"
+    )
+    op: Op
+    target: float
+    warn: float | None = None
+    unit: str | None = Field(None, description="s or ms for durations (default s); per_s or per_min for rate")
+    require_complete: bool = Field(False, description="Error instead of a verdict on truncated or sampled results")
+    min_spans: int | None = Field(
+        None, ge=0, description="Fewer matching spans is no_data (default: 1, and 0 for count and rate)"
+    )
+
+    _window = field_validator("window")(_check_duration)
+
+    @model_validator(mode="after")
+    def _aggregate_fits(self) -> TraceCheck:
+        if self.aggregate not in TRACE_AGGREGATES:
+            raise ValueError(f"aggregate {self.aggregate!r} is not one of {', '.join(TRACE_AGGREGATES)}")
+        if self.aggregate in {"sum", "avg", "max"} and not self.attribute:
+            raise ValueError(f"aggregate {self.aggregate} needs 'attribute' (a numeric span attribute)")
+        if self.aggregate == "ratio" and self.numerator is None:
+            raise ValueError("aggregate ratio needs 'numerator' (a second filter)")
+        if self.aggregate != "ratio" and self.numerator is not None:
+            raise ValueError("'numerator' only applies to aggregate ratio")
+        return self
+
+
+class AiCostCheck(CheckBase):
+    """What GenAI calls cost (tokens × a pricing table), in total or per run, day or model."""
+
+    kind: Literal["ai_cost"]
+    window: Duration = "24h"
+    filter: SpanFilter = Field(default_factory=SpanFilter)
+    per: Literal["run", "day", "model"] | None = Field(
+        None, description="Group costs per run (trace), per UTC day or per model before aggregating"
+    )
+    measure: Literal["cost", "tokens"] = Field("cost", description="USD (priced) or tokens (input + output)")
+    aggregate: str = Field("sum", description="sum, avg, max, p50, p90, p95 or p99 over the groups")
+    op: Op
+    target: float
+    warn: float | None = None
+    unit: str | None = Field(None, description="USD (default for cost) or tokens")
+    require_complete: bool = False
+
+    _window = field_validator("window")(_check_duration)
+
+    @model_validator(mode="after")
+    def _aggregate_fits(self) -> AiCostCheck:
+        if self.aggregate not in COST_AGGREGATES:
+            raise ValueError(f"aggregate {self.aggregate!r} is not one of {', '.join(COST_AGGREGATES)}")
+        if self.per is None and self.aggregate != "sum":
+            raise ValueError(f"aggregate {self.aggregate} needs 'per' (run, day or model)")
+        return self
+
+
 Check = Annotated[
-    ThresholdCheck | SloCheck | AttestationCheck | LoadtestCheck | CiTestsCheck,
+    ThresholdCheck | SloCheck | AttestationCheck | LoadtestCheck | CiTestsCheck | TraceCheck | AiCostCheck,
     Field(discriminator="kind"),
 ]
 

@@ -25,8 +25,8 @@ kind: Gate
 id: race
 title: Race
 checks:
-  - {id: slow, kind: threshold, query: 'vector(slow_metric)', op: '>', target: 0}
-  - {id: ok, kind: threshold, query: 'vector(ok_metric)', op: '>', target: 0}
+  - {id: slow, kind: threshold, query: 'sum(slow_metric)', op: '>', target: 0}
+  - {id: ok, kind: threshold, query: 'sum(ok_metric)', op: '>', target: 0}
 """
 AT = "2026-01-01T00:00:00Z"
 

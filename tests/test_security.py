@@ -30,8 +30,8 @@ kind: Gate
 id: sec
 title: Security
 checks:
-  - {id: echo, kind: threshold, query: 'vector(echoforms_metric)', op: '>', target: 0}
-  - {id: ok, kind: threshold, query: 'vector(ok_metric)', op: '>', target: 0}
+  - {id: echo, kind: threshold, query: 'sum(echoforms_metric)', op: '>', target: 0}
+  - {id: ok, kind: threshold, query: 'sum(ok_metric)', op: '>', target: 0}
 """
 
 

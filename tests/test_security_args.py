@@ -35,7 +35,7 @@ kind: Gate
 id: args
 title: Arguments
 checks:
-  - {id: ok, kind: threshold, query: 'vector(ok_metric)', op: '>', target: 0}
+  - {id: ok, kind: threshold, query: 'sum(ok_metric)', op: '>', target: 0}
 """
 HEY = "response-time,DNS+dialup,DNS,Request-write,Response-delay,Response-read,status-code,offset\n" + "".join(
     f"0.0{i % 9 + 1},0,0,0,0,0,200,{i / 100:.2f}\n" for i in range(200)
@@ -182,7 +182,7 @@ def test_retry_after_forms_that_mean_nothing():
 def test_negative_or_nan_retry_after_falls_back_to_backoff(faulty):
     """Before: Retry-After -5 / nan was taken as "retry now", 4 attempts in 10 ms. Now exponential backoff."""
     checks = "".join(
-        f"  - {{id: {n}, kind: threshold, query: 'vector({n}_metric)', op: '>', target: 0}}\n"
+        f"  - {{id: {n}, kind: threshold, query: 'sum({n}_metric)', op: '>', target: 0}}\n"
         for n in ("retryneg", "retrynan")
     )
     gate = load_gates(GATE.split("checks:")[0] + "checks:\n" + checks)[0]

@@ -20,9 +20,7 @@ from tests.faulty_backend import STORE_DOWN, FaultyBackend
 
 
 def gate(*names: str) -> str:
-    checks = "".join(
-        f"  - {{id: {n}, kind: threshold, query: 'vector({n}_metric)', op: '>', target: 0}}\n" for n in names
-    )
+    checks = "".join(f"  - {{id: {n}, kind: threshold, query: 'sum({n}_metric)', op: '>', target: 0}}\n" for n in names)
     return f"apiVersion: gatepack/v1\nkind: Gate\nid: compat\ntitle: Compat\nchecks:\n{checks}"
 
 
@@ -57,7 +55,7 @@ def test_reset_mid_body_is_not_unreachable(tmp_path, faulty):
         [query] = check["queries"]
         assert query["fault"] in {"read", "protocol"}, query
         assert query["attempts"] == 4  # a transient fault after the connection is retried like one before it
-    assert faulty.hits["vector(reset_metric)"] == 4
+    assert faulty.hits["sum(reset_metric)"] == 4
 
 
 def test_mimir_tenant_header_is_sent_and_recorded(tmp_path, faulty):

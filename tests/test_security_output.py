@@ -30,8 +30,8 @@ kind: Gate
 id: hostile
 title: Hostile
 checks:
-  - {id: labels, kind: threshold, query: 'vector(hostile_metric)', op: '>', target: 0}
-  - {id: errors, kind: threshold, query: 'vector(hostileerr_metric)', op: '>', target: 0}
+  - {id: labels, kind: threshold, query: 'sum(hostile_metric)', op: '>', target: 0}
+  - {id: errors, kind: threshold, query: 'sum(hostileerr_metric)', op: '>', target: 0}
 """
 RAW = ("\x1b", "\x07", "\x9b")
 

@@ -25,6 +25,8 @@ SOURCE_OF_KIND = {
     "loadtest": "load-test results (--loadtest / ingest)",
     "tests": "JUnit XML (--tests / ingest)",
     "attestation": "attestations file (gatepack attest)",
+    "trace": "traces (--tempo, --jaeger or --otlp)",
+    "ai_cost": "traces (--tempo, --jaeger or --otlp) with --pricing",
 }
 
 

@@ -15,6 +15,7 @@ from collector.cli.options import (
     ReportOptions,
     RunOptions,
     SubjectOptions,
+    TraceOptions,
     uses,
 )
 from collector.cli.sources import build_sources
@@ -39,7 +40,14 @@ def output_choice(output: OutputFormat, deprecated: OutputFormat | None) -> str:
     return deprecated.value
 
 
-@uses(backend=BackendOptions, run=RunOptions, subject=SubjectOptions, report=ReportOptions, show=OutputOptions)
+@uses(
+    backend=BackendOptions,
+    traces=TraceOptions,
+    run=RunOptions,
+    subject=SubjectOptions,
+    report=ReportOptions,
+    show=OutputOptions,
+)
 def collect_command(
     specs: OptionalSpecs = None,
     gate: GateIds = [],
@@ -55,6 +63,7 @@ def collect_command(
     ] = None,
     *,
     backend: BackendOptions,
+    traces: TraceOptions,
     run: RunOptions,
     subject: SubjectOptions,
     report: ReportOptions,
@@ -76,7 +85,14 @@ def collect_command(
     options = CollectOptions(
         at=run.time(),
         variables=variables,
-        sources=build_sources(loaded, backend=config, loadtest=loadtest, tests=tests, attestations=attestations),
+        sources=build_sources(
+            loaded,
+            backend=config,
+            loadtest=loadtest,
+            tests=tests,
+            attestations=attestations,
+            traces=traces.targets(),
+        ),
         out_dir=report.out,
         fail_on=report.fail_on.value,
         environment=subject.environment,

@@ -168,6 +168,85 @@ def check_backend_url(url: str) -> None:
     del port
 
 
+@dataclasses.dataclass(frozen=True)
+class TraceTargets:
+    """The one trace source a run reads (Tempo, Jaeger or OTLP files) and the price table for cost checks."""
+
+    tempo: HttpConfig | None = None
+    jaeger: HttpConfig | None = None
+    otlp: tuple[Path, ...] = ()
+    pricing: Path | None = None
+    max_range: int = 24 * 3600
+    limit: int = 1000
+
+
+def _trace_backend(url: str, flag: str, prefix: str, headers: list[str]) -> HttpConfig:
+    if not url.startswith(("http://", "https://")):
+        raise UsageError(f"{flag} must be an http:// or https:// URL, got {url.split('://')[0]!r}")
+    creds = load_credentials(os.environ, prefix=prefix)
+    return HttpConfig(
+        url=url, bearer_token=creds.bearer_token, basic_auth=creds.basic_auth, headers=parse_headers(headers)
+    )
+
+
+@dataclasses.dataclass
+class TraceOptions:
+    """Where trace and ai_cost checks read spans from; credentials from GATEPACK_TEMPO_* / GATEPACK_JAEGER_*."""
+
+    tempo: Annotated[str | None, typer.Option("--tempo", help="Grafana Tempo base URL (or GATEPACK_TEMPO_URL)")] = None
+    jaeger: Annotated[str | None, typer.Option("--jaeger", help="Jaeger query base URL (or GATEPACK_JAEGER_URL)")] = (
+        None
+    )
+    otlp: Annotated[list[Path], typer.Option("--otlp", help="OTLP JSON (lines) file, gzip accepted; repeatable")] = (
+        dataclasses.field(default_factory=list)
+    )
+    traces: Annotated[
+        str | None, typer.Option("--traces", help="One trace source as otlp:FILE, tempo:URL or jaeger:URL")
+    ] = None
+    pricing: Annotated[
+        Path | None, typer.Option("--pricing", help="GenAI price table: gatepack YAML, LiteLLM or Langfuse JSON")
+    ] = None
+    trace_header: Annotated[
+        list[str], typer.Option("--trace-header", help="Extra header for Tempo/Jaeger, e.g. 'X-Scope-OrgID: a'")
+    ] = dataclasses.field(default_factory=list)
+    tempo_max_range: Annotated[
+        str, typer.Option(help="Longest range Tempo answers in one metrics query; longer windows are split")
+    ] = "24h"
+    trace_limit: Annotated[int, typer.Option(min=1, help="Traces per search (Tempo limit, Jaeger search depth)")] = 1000
+
+    def targets(self) -> TraceTargets:
+        """The configured trace source; more than one is a usage error (a check kind has one source)."""
+        from slo.durations import DurationError, parse_duration
+
+        tempo = self.tempo or os.environ.get("GATEPACK_TEMPO_URL")
+        jaeger = self.jaeger or os.environ.get("GATEPACK_JAEGER_URL")
+        otlp = list(self.otlp)
+        if self.traces:
+            scheme, sep, target = self.traces.partition(":")
+            if not sep or scheme not in {"otlp", "tempo", "jaeger"} or not target:
+                raise UsageError(f"--traces {self.traces!r}: use otlp:FILE, tempo:URL or jaeger:URL")
+            if scheme == "otlp":
+                otlp.append(Path(target))
+            elif scheme == "tempo":
+                tempo = target
+            else:
+                jaeger = target
+        if sum(bool(x) for x in (tempo, jaeger, otlp)) > 1:
+            raise UsageError("give one trace source: --tempo, --jaeger or --otlp (the files can repeat)")
+        try:
+            max_range = parse_duration(self.tempo_max_range)
+        except DurationError as exc:
+            raise UsageError(f"--tempo-max-range: {exc}") from None
+        return TraceTargets(
+            tempo=_trace_backend(tempo, "--tempo", "GATEPACK_TEMPO_", self.trace_header) if tempo else None,
+            jaeger=_trace_backend(jaeger, "--jaeger", "GATEPACK_JAEGER_", self.trace_header) if jaeger else None,
+            otlp=tuple(otlp),
+            pricing=self.pricing,
+            max_range=max_range,
+            limit=self.trace_limit,
+        )
+
+
 @dataclasses.dataclass
 class RunOptions:
     """When the gate is evaluated and with which variable overrides."""

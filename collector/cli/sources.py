@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from collector.cli.options import TraceTargets
 from collector.sources.base import Source
 from collector.sources.http import HttpConfig
 from collector.specs import LoadedGate
@@ -35,6 +36,35 @@ def tests_source(paths: list[Path]) -> Source:
     return TestsSource(load_reports(paths))
 
 
+def trace_sources(targets: TraceTargets | None) -> list[Source]:
+    """The trace source (Tempo, Jaeger or OTLP files) with the price table, when one is configured."""
+    if targets is None:
+        return []
+    pricing = pricing_input = None
+    if targets.pricing is not None:
+        from collector.sources.traces.pricing_file import load_pricing
+
+        pricing, pricing_input = load_pricing(targets.pricing)
+    if targets.tempo is not None:
+        from collector.sources.http import HttpTransport
+        from collector.sources.traces.tempo import TempoSource
+
+        transport = HttpTransport(targets.tempo)
+        return [TempoSource(transport, pricing, pricing_input, max_range=targets.max_range, search_limit=targets.limit)]
+    if targets.jaeger is not None:
+        from collector.sources.http import HttpTransport
+        from collector.sources.traces.jaeger import JaegerSource
+
+        return [JaegerSource(HttpTransport(targets.jaeger), pricing, pricing_input, search_depth=targets.limit)]
+    if targets.otlp:
+        from collector.sources.traces.otlp_file import OtlpFileSource, check_readable
+
+        for path in targets.otlp:
+            check_readable(path)
+        return [OtlpFileSource(list(targets.otlp), pricing, pricing_input)]
+    return []
+
+
 def build_sources(
     gates: list[LoadedGate],
     *,
@@ -42,9 +72,11 @@ def build_sources(
     loadtest: list[Path] = [],
     tests: list[Path] = [],
     attestations: Path | None = None,
+    traces: TraceTargets | None = None,
 ) -> list[Source]:
-    """Prometheus (when a URL is given), load-test files and JUnit reports (when given), the attestations file."""
+    """Prometheus (when a URL is given), load-test files, JUnit reports, trace sources (when given), attestations."""
     sources = prometheus_source(backend)
+    sources.extend(trace_sources(traces))
     if loadtest:
         from collector.cli.ingest import load_inputs
         from collector.sources.loadtest.evaluator import LoadtestSource

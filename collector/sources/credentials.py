@@ -1,7 +1,7 @@
 """Backend credentials from the environment or files, never from spec files or literal flags.
 
 Precedence: an explicit ``--*-file`` flag, then ``GATEPACK_PROMETHEUS_*_FILE``, then
-``GATEPACK_PROMETHEUS_*``. File contents are stripped of surrounding whitespace.
+``GATEPACK_PROMETHEUS_*`` (``GATEPACK_TEMPO_*`` and ``GATEPACK_JAEGER_*`` for the trace backends). File contents are stripped of surrounding whitespace.
 
 Every credential is validated here, when it is loaded, not when the HTTP library first sends it: a
 token file with a second line or a non-ASCII character would otherwise fail deep inside the request
@@ -79,14 +79,16 @@ def _read_secret(path: Path, what: str) -> str:
         raise CredentialError(f"{what} {path} is not UTF-8 text (byte {exc.start + 1})") from None
 
 
-def _secret(env: Mapping[str, str], name: str, file_flag: Path | None, flag: str) -> tuple[str | None, str]:
+def _secret(
+    env: Mapping[str, str], name: str, file_flag: Path | None, flag: str, prefix: str = ENV_PREFIX
+) -> tuple[str | None, str]:
     """The secret and a description of where it came from (for messages: a file or variable name)."""
     if file_flag is not None:
         return _read_secret(file_flag, flag), f"{flag} {file_flag}"
-    file_var = env.get(f"{ENV_PREFIX}{name}_FILE")
+    file_var = env.get(f"{prefix}{name}_FILE")
     if file_var:
-        return _read_secret(Path(file_var), f"{ENV_PREFIX}{name}_FILE"), f"{ENV_PREFIX}{name}_FILE {file_var}"
-    return env.get(f"{ENV_PREFIX}{name}") or None, f"{ENV_PREFIX}{name}"
+        return _read_secret(Path(file_var), f"{prefix}{name}_FILE"), f"{prefix}{name}_FILE {file_var}"
+    return env.get(f"{prefix}{name}") or None, f"{prefix}{name}"
 
 
 def load_credentials(
@@ -94,10 +96,13 @@ def load_credentials(
     bearer_token_file: Path | None = None,
     password_file: Path | None = None,
     username: str | None = None,
+    *,
+    prefix: str = ENV_PREFIX,
 ) -> Credentials:
-    token, token_from = _secret(env, "BEARER_TOKEN", bearer_token_file, "--bearer-token-file")
-    user = username or env.get(f"{ENV_PREFIX}USERNAME") or None
-    password, password_from = _secret(env, "PASSWORD", password_file, "--password-file")
+    """Credentials for one backend; ``prefix`` names its variables (``GATEPACK_TEMPO_`` for Tempo…)."""
+    token, token_from = _secret(env, "BEARER_TOKEN", bearer_token_file, "--bearer-token-file", prefix)
+    user = username or env.get(f"{prefix}USERNAME") or None
+    password, password_from = _secret(env, "PASSWORD", password_file, "--password-file", prefix)
     if token:
         check_secret(token, f"the bearer token from {token_from}")
     if user:
