@@ -13,7 +13,7 @@ from collector.report.junit import junit_xml
 from collector.report.safe import SafeConsole
 from collector.report.table import markdown
 from collector.sinks.files import write_atomic
-from collector.specs import LoadedGate, load_spec_files
+from collector.specs import LoadedGate, load_spec_files, read_spec_bytes
 from slo.evidence import EvidencePacket
 from slo.loader import SpecError, SpecProblem
 
@@ -64,9 +64,9 @@ def gates_from(
             problems.extend(exc.problems)
         for path in specs:
             try:
-                text = path.read_text(encoding="utf-8")
-            except (OSError, UnicodeDecodeError):
-                continue  # already reported by the loader
+                text = read_spec_bytes(path).decode("utf-8")
+            except (SpecError, UnicodeDecodeError):
+                continue  # devices, FIFOs, oversized or unreadable files: already reported by the loader
             problems.extend(undefined_placeholders(text, str(path), variables))
         if problems:
             raise SpecError(sorted(set(problems), key=lambda p: (p.source, p.line, p.field)))
@@ -109,7 +109,7 @@ def spec_text(path: str) -> str:
         from importlib import resources
 
         return resources.files("slo.catalog").joinpath(path.removeprefix("catalog:")).read_text(encoding="utf-8")
-    return Path(path).read_text(encoding="utf-8")
+    return read_spec_bytes(Path(path)).decode("utf-8")
 
 
 def check_variables(gates: list[LoadedGate], variables: Mapping[str, str]) -> None:

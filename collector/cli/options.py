@@ -193,26 +193,38 @@ def _trace_backend(url: str, flag: str, prefix: str, headers: list[str]) -> Http
 class TraceOptions:
     """Where trace and ai_cost checks read spans from; credentials from GATEPACK_TEMPO_* / GATEPACK_JAEGER_*."""
 
-    tempo: Annotated[str | None, typer.Option("--tempo", help="Grafana Tempo base URL (or GATEPACK_TEMPO_URL)")] = None
-    jaeger: Annotated[str | None, typer.Option("--jaeger", help="Jaeger query base URL (or GATEPACK_JAEGER_URL)")] = (
-        None
-    )
-    otlp: Annotated[list[Path], typer.Option("--otlp", help="OTLP JSON (lines) file, gzip accepted; repeatable")] = (
-        dataclasses.field(default_factory=list)
-    )
+    tempo: Annotated[
+        str | None, typer.Option("--tempo", metavar="URL", help="Grafana Tempo base URL (or GATEPACK_TEMPO_URL)")
+    ] = None
+    jaeger: Annotated[
+        str | None, typer.Option("--jaeger", metavar="URL", help="Jaeger query base URL (or GATEPACK_JAEGER_URL)")
+    ] = None
+    otlp: Annotated[
+        list[Path], typer.Option("--otlp", metavar="FILE", help="OTLP JSON (lines) file, gzip accepted; repeatable")
+    ] = dataclasses.field(default_factory=list)
     traces: Annotated[
-        str | None, typer.Option("--traces", help="One trace source as otlp:FILE, tempo:URL or jaeger:URL")
+        str | None,
+        typer.Option("--traces", metavar="KIND:WHERE", help="One trace source as otlp:FILE, tempo:URL or jaeger:URL"),
     ] = None
     pricing: Annotated[
-        Path | None, typer.Option("--pricing", help="GenAI price table: gatepack YAML, LiteLLM or Langfuse JSON")
+        Path | None,
+        typer.Option("--pricing", metavar="FILE", help="GenAI price table: gatepack YAML, LiteLLM or Langfuse JSON"),
     ] = None
     trace_header: Annotated[
-        list[str], typer.Option("--trace-header", help="Extra header for Tempo/Jaeger, e.g. 'X-Scope-OrgID: a'")
+        list[str],
+        typer.Option(
+            "--trace-header", metavar="'NAME: VALUE'", help="Extra header for Tempo/Jaeger, e.g. 'X-Scope-OrgID: a'"
+        ),
     ] = dataclasses.field(default_factory=list)
     tempo_max_range: Annotated[
-        str, typer.Option(help="Longest range Tempo answers in one metrics query; longer windows are split")
+        str,
+        typer.Option(
+            metavar="DURATION", help="Longest range Tempo answers in one metrics query; longer windows are split"
+        ),
     ] = "24h"
-    trace_limit: Annotated[int, typer.Option(min=1, help="Traces per search (Tempo limit, Jaeger search depth)")] = 1000
+    trace_limit: Annotated[
+        int, typer.Option(min=1, metavar="N", help="Traces per search (Tempo limit, Jaeger search depth)")
+    ] = 1000
 
     def targets(self) -> TraceTargets:
         """The configured trace source; more than one is a usage error (a check kind has one source)."""

@@ -92,7 +92,7 @@ def plain_rows(headings: Sequence[str] | None, rows: Sequence[Sequence[Cell]]) -
     as escapes (:func:`collector.report.safe.escape_controls`), never sent to the log viewer.
     """
     lines = [list(headings)] if headings else []
-    lines += [[" ".join(escape_controls(_text(c).replace("\n", " ")).split()) or "-" for c in row] for row in rows]
+    lines += [[escape_controls(" ".join(_text(c).split())) or "-" for c in row] for row in rows]
     if not lines:
         return ""
     count = max(len(line) for line in lines)
