@@ -104,6 +104,10 @@ for _name, _command in COMMANDS.items():
     app.command(_name)(_command)  # type: ignore[type-var]
 app.add_typer(importer.import_app, name="import")
 
+from collector.cli import dashboards as _dashboards  # noqa: E402
+
+app.command("dashboards")(_dashboards.dashboards_command)
+
 
 def main() -> None:
     """Console entry point: foreseeable faults become one clear line and an exit code, never a traceback."""

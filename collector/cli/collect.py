@@ -61,6 +61,15 @@ def collect_command(
     attestations: Annotated[
         Path | None, typer.Option("--attestations", metavar="FILE", help="Attestations file")
     ] = None,
+    metrics_textfile: Annotated[
+        Path | None,
+        typer.Option(
+            metavar="PATH", help="Write verdict metrics for the node-exporter textfile collector (file or dir/)"
+        ),
+    ] = None,
+    push: Annotated[
+        str | None, typer.Option("--push", metavar="URL", help="Push verdict metrics to this Pushgateway URL")
+    ] = None,
     *,
     backend: BackendOptions,
     traces: TraceOptions,
@@ -109,6 +118,10 @@ def collect_command(
                     err.print(f"query {packet.gate.id}/{check.id}: {query.query}")
     print_run(outcome.packets, outcome.written, chosen, quiet=show.quiet, placed=outcome.placed)
     write_reports(outcome.packets, report)
+    if metrics_textfile is not None or push:
+        from collector.sinks.metrics import publish
+
+        publish(outcome.packets, metrics_textfile, push, err)
     if outcome.exit_code == EXIT_UNREACHABLE:
         err.print("no backend was reachable: every query failed to connect", style="bold red")
     raise typer.Exit(outcome.exit_code)
