@@ -90,7 +90,6 @@ def collect_command(
     variables = run.variables()
     loaded, overrides = apply_overrides(gates_from(specs, gate, variables), run.overrides())
     config = backend.config()
-    require_backend(loaded, config is not None)
     options = CollectOptions(
         at=run.time(),
         variables=variables,
@@ -110,6 +109,7 @@ def collect_command(
         commit=subject.commit,
         overrides=overrides,
     )
+    require_backend(loaded, config is not None)  # after the sources: an unreadable input file is named first
     outcome = collect_with_progress(loaded, options, err, stderr_is_terminal() and not show.quiet)
     if show.verbose:
         for packet in outcome.packets:

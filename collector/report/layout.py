@@ -79,7 +79,7 @@ def fitted_table(
         if column.whole:
             table.add_column(column.heading, justify=column.justify, no_wrap=True, min_width=natural[i])  # type: ignore[arg-type]
         else:
-            table.add_column(column.heading, justify=column.justify, overflow="fold", ratio=1)  # type: ignore[arg-type]
+            table.add_column(column.heading, justify=column.justify, overflow="fold")  # type: ignore[arg-type]
     for row in rows:
         table.add_row(*(row[i] for i in shown))
     return table
