@@ -18,6 +18,7 @@ from collector.cli.options import (
     TraceOptions,
     uses,
 )
+from collector.cli.packet_options import EvidenceOptions
 from collector.cli.sources import build_sources
 from collector.errors import EXIT_UNREACHABLE
 
@@ -47,6 +48,7 @@ def output_choice(output: OutputFormat, deprecated: OutputFormat | None) -> str:
     subject=SubjectOptions,
     report=ReportOptions,
     show=OutputOptions,
+    evidence=EvidenceOptions,
 )
 def collect_command(
     specs: OptionalSpecs = None,
@@ -77,6 +79,7 @@ def collect_command(
     subject: SubjectOptions,
     report: ReportOptions,
     show: OutputOptions,
+    evidence: EvidenceOptions,
 ) -> None:
     """Query the backend for every check of the gates and write sealed evidence packets."""
     from collector.cli.options import stderr_is_terminal
@@ -110,6 +113,7 @@ def collect_command(
         overrides=overrides,
     )
     require_backend(loaded, config is not None)  # after the sources: an unreadable input file is named first
+    evidence.apply(options, loaded)
     outcome = collect_with_progress(loaded, options, err, stderr_is_terminal() and not show.quiet)
     if show.verbose:
         for packet in outcome.packets:
@@ -117,6 +121,7 @@ def collect_command(
                 for query in check.queries:
                     err.print(f"query {packet.gate.id}/{check.id}: {query.query}")
     print_run(outcome.packets, outcome.written, chosen, quiet=show.quiet, placed=outcome.placed)
+    evidence.record(outcome.written)
     write_reports(outcome.packets, report)
     if metrics_textfile is not None or push:
         from collector.sinks.metrics import publish

@@ -25,6 +25,7 @@ from collector.cli.options import (
     SubjectOptions,
     uses,
 )
+from collector.cli.packet_options import EvidenceOptions
 from collector.errors import UsageError
 from collector.sources.loadtest.formats import READERS
 
@@ -111,7 +112,14 @@ def _formats(input_format: str | None, deprecated: str | None) -> tuple[str | No
     )
 
 
-@uses(backend=BackendOptions, run=RunOptions, subject=SubjectOptions, report=ReportOptions, show=OutputOptions)
+@uses(
+    backend=BackendOptions,
+    run=RunOptions,
+    subject=SubjectOptions,
+    report=ReportOptions,
+    show=OutputOptions,
+    evidence=EvidenceOptions,
+)
 def ingest_command(
     files: Annotated[
         list[Path],
@@ -149,6 +157,7 @@ def ingest_command(
     subject: SubjectOptions,
     report: ReportOptions,
     show: OutputOptions,
+    evidence: EvidenceOptions,
 ) -> None:
     """Decide a gate's load-test (and tests) checks from result files and write a sealed evidence packet."""
     from collector.cli.options import stderr_is_terminal
@@ -195,6 +204,7 @@ def ingest_command(
     if data is not None:
         for item in data.notes:
             note(f"note: {item}")
+    evidence.apply(options, loaded)
     outcome = collect_with_progress(loaded, options, err, show_progress=False)
     extra = markdown_table(data) if data is not None else ""
     before = (lambda console, terminal: print_summary(data, console, terminal)) if data is not None else None
@@ -208,4 +218,5 @@ def ingest_command(
         placed=outcome.placed,
     )
     write_reports(outcome.packets, report, extra_markdown=extra)
+    evidence.record(outcome.written)
     raise typer.Exit(outcome.exit_code)
