@@ -22,8 +22,8 @@ def validate_command(
     specs: OptionalSpecs = None, gate: GateIds = [], *, backend: BackendOptions, run: RunOptions
 ) -> None:
     """Check specs offline; with --prometheus, the server also parses every query."""
-    loaded = gates_from(specs, gate)
     variables = run.variables()
+    loaded = gates_from(specs, gate, variables)
     problems: list[str] = []
     queries: list[tuple[str, str, str]] = []
     for item in loaded:
