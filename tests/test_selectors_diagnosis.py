@@ -101,7 +101,7 @@ def test_allow_empty_list_covers_exactly_the_listed_selector(prometheus):
         'sum(rate(http_requests_total{service="checkuot",code="500"}[5m])) or vector(0)'
         ' + sum(rate(http_requests_total{service="nope",code="500"}[5m]))'
     )
-    listed = "    allow_empty: ['http_requests_total{code=\"500\",service=\"checkuot\"}']\n"
+    listed = '    allow_empty: [\'http_requests_total{code="500",service="checkuot"}\']\n'
     run, _ = run_gate(prometheus.url, gate(threshold(query, listed)))
     result = run.results[0]
     assert result.verdict is Verdict.NO_DATA
