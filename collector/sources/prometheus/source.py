@@ -26,7 +26,7 @@ from collector.sources.prometheus.grouping import GroupingClient
 from slo.evaluate import error_result, evaluate_check
 from slo.evidence import Backend, InputFile
 from slo.promql.plan import PlanError, PlannedQuery, plan_check
-from slo.results import CheckResult, QueryOutcome
+from slo.results import CheckResult, QueryOutcome, Status
 from slo.spec import Check, SloCheck, ThresholdCheck
 
 
@@ -89,11 +89,17 @@ class PrometheusSource:
         answered = await asyncio.gather(
             *(asyncio.gather(*(grouper.instant(p.query) for p in planned)) for _, planned in batch)
         )
-        # selector presence is asked once for the whole batch, after every answer that can prove it is in
+        backend = self.client.public_url
+        outcomes = [
+            [_outcome(p, r, backend, context.evaluated_at) for p, r in zip(planned, responses, strict=True)]
+            for (_, planned), responses in zip(batch, answered, strict=True)
+        ]
+        # selector presence is asked once for the whole batch, after every answer that can prove it is in;
+        # a query that failed is decided by its fault, so its selectors are not asked about
         found = PresenceCheck(self.client, context.at)
-        for (_, planned), responses in zip(batch, answered, strict=True):
-            for p, response in zip(planned, responses, strict=True):
-                if response.status != "ok":
+        for (_, planned), responses, decided in zip(batch, answered, outcomes, strict=True):
+            for p, response, outcome in zip(planned, responses, decided, strict=True):
+                if outcome.status == Status.ERROR:
                     continue
                 proven = proves_presence(p.query, response)
                 if proven is not None:
@@ -101,8 +107,8 @@ class PrometheusSource:
                 found.want(checked_selectors(p.query))
         await found.run()
         pending = [
-            asyncio.ensure_future(self._decide(check, planned, list(responses), found, context))
-            for (check, planned), responses in zip(batch, answered, strict=True)
+            asyncio.ensure_future(self._decide(check, planned, decided, found, context))
+            for (check, planned), decided in zip(batch, outcomes, strict=True)
         ]
         for next_done in asyncio.as_completed(pending):
             yield await next_done
@@ -111,12 +117,10 @@ class PrometheusSource:
         self,
         check: Check,
         planned: list[PlannedQuery],
-        responses: list[QueryResponse],
+        outcomes: list[QueryOutcome],
         found: PresenceCheck,
         context: RunContext,
     ) -> CheckResult:
-        backend = self.client.public_url
-        outcomes = [_outcome(p, r, backend, context.evaluated_at) for p, r in zip(planned, responses, strict=True)]
         if isinstance(check, ThresholdCheck | SloCheck):
             outcomes = [
                 check_selectors(o, p.query, check, _variables(context.variables, p), found)
