@@ -240,3 +240,50 @@ def test_thousand_masked_checks_send_a_handful_of_presence_queries(bench_prometh
     } - missing
     # 1000 value queries (an `or` is never grouped) + at most ceil(1000 / 100) grouped presence queries
     assert SERVICES < sent <= SERVICES + SERVICES // 100
+
+
+# ---- allow_empty entries are compared by series set, not by spelling (no server needed) ----
+
+from hypothesis import given  # noqa: E402
+from hypothesis import strategies as st  # noqa: E402
+
+from slo.promql.escape import escape_string  # noqa: E402
+from slo.promql.selectors import find_selectors  # noqa: E402
+from slo.spec import ThresholdCheck  # noqa: E402
+
+_labels = st.lists(st.sampled_from(["a", "b", "code", "service", "le"]), min_size=1, max_size=4, unique=True)
+_values = st.text(alphabet=st.characters(codec="utf-8", exclude_categories=("Cs",)), max_size=8)
+
+
+@given(labels=_labels, data=st.data())
+def test_allow_empty_matches_any_order_of_the_same_matchers(labels, data):
+    values = {label: data.draw(_values) for label in labels}
+    ops = {label: data.draw(st.sampled_from(["=", "!=", "=~", "!~"])) for label in labels}
+    order = data.draw(st.permutations(labels))
+
+    def selector(names: list[str]) -> str:
+        return "m{" + ",".join(f"{n}{ops[n]}{json_string(values[n])}" for n in names) + "}"
+
+    query = f"sum(rate({selector(labels)}[5m] offset 1h)) or vector(0)"
+    if any(ops[n] in ("=~", "!~") for n in labels) and not all(_re2_ok(values[n]) for n in labels):
+        return  # an invalid regex is refused by the parser, which other tests cover
+    check = ThresholdCheck(kind="threshold", id="t", query=query, op="<", target=1, allow_empty=[selector(order)])
+    [used] = find_selectors(query)
+    assert check.allows_empty(used, {})
+    other = dict(values)
+    other[labels[0]] = values[labels[0]] + "x"
+    changed = find_selectors("m{" + ",".join(f"{n}{ops[n]}{json_string(other[n])}" for n in labels) + "}")[0]
+    assert not check.allows_empty(changed, {})
+
+
+def json_string(value: str) -> str:
+    """A PromQL double-quoted string, escaped by the project's own escaper."""
+    return f'"{escape_string(value)}"'
+
+
+def _re2_ok(value: str) -> bool:
+    try:
+        find_selectors(f"m{{a=~{json_string(value)}}}")
+    except Exception:
+        return False
+    return True
