@@ -171,7 +171,7 @@ def _span_text(selector: Selector) -> str:
 
 
 def _named(selectors: list[Selector]) -> str:
-    return ", ".join(f"{s.instant} ({_span_text(s)})" for s in selectors)
+    return ", ".join(f"{s.instant} {_span_text(s)}" for s in selectors)
 
 
 def check_selectors(
