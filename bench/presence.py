@@ -89,7 +89,9 @@ def main() -> int:
     from collector.testing.promserver import running_prometheus
 
     now = int(time.time()) // 60 * 60
-    print(f"code: {args.code.resolve()}  size: {args.size}")
+    import collector
+
+    print(f"code: {Path(collector.__file__).resolve().parent.parent}  size: {args.size}")
     with running_prometheus(build_families(args.size, now)) as server:
         for kind in ("slo", "slo-or-vector", "threshold-typo"):
             sent, wall, verdicts = asyncio.run(_run(server.url, _gate(kind, args.size), float(now)))

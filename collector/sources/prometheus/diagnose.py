@@ -157,7 +157,33 @@ class PresenceCheck:
         return [q for q, s in self._wanted.items() if not self.is_proven(s)]
 
     async def run(self) -> None:
-        self.answers = await presence(self.client, self.at, self.pending)
+        """Ask the shortest span of each selector first: present there means present over every longer one.
+
+        An SLO reads each selector over eight windows; for the usual case (the series exists) that is
+        one grouped question instead of eight, and only selectors empty over their shortest span are
+        asked again over the longer ones.
+        """
+        first: dict[str, tuple[float, str]] = {}
+        rest: list[str] = []
+        for query in self.pending:
+            selector = self._wanted[query]
+            span = _seconds(selector)
+            if span is None:
+                rest.append(query)
+                continue
+            known = first.get(selector.instant)
+            if known is None or span < known[0]:
+                if known is not None:
+                    rest.append(known[1])
+                first[selector.instant] = (span, query)
+            else:
+                rest.append(query)
+        self.answers = await presence(self.client, self.at, [query for _, query in first.values()])
+        for query, found in self.answers.items():
+            if found:
+                self.prove(self._wanted[query])
+        still = [query for query in rest if not self.is_proven(self._wanted[query])]
+        self.answers.update(await presence(self.client, self.at, still))
 
     def is_empty(self, selector: Selector) -> bool:
         """True only when a presence query answered cleanly with no series (unknown is not empty)."""
