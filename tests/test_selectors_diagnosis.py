@@ -78,13 +78,28 @@ SLO_BAD = """  - id: s
 {extra}"""
 
 
+WINDOWS = 8  # the 30d period and the workbook's seven alert windows
+
+
 def test_typo_in_slo_bad_is_no_data_not_a_perfect_sli(prometheus):
-    run, _ = run_gate(prometheus.url, gate(SLO_BAD.format(bad="serach", extra="")))
+    run, sent = run_gate(prometheus.url, gate(SLO_BAD.format(bad="serach", extra="")))
     result = run.results[0]
     assert result.verdict is Verdict.NO_DATA
     assert 'http_requests_total{service="serach",code="500"}' in result.reason
     assert "bad over 30d" in result.reason
     assert result.slo is not None and result.slo.sli is None
+    # 2 queries per window; the total's answers prove its selector; the bad selector is asked over its
+    # shortest window first and, empty there, over the 7 longer ones
+    assert sent == 2 * WINDOWS + 1 + (WINDOWS - 1)
+
+
+def test_present_slo_bad_costs_one_presence_query(prometheus):
+    run, sent = run_gate(prometheus.url, gate(SLO_BAD.format(bad="search", extra="")))
+    result = run.results[0]
+    period = 30 * 86400
+    expected = 100 * (1 - truth.errors_in_window("search", period) / truth.requests_in_window(period))
+    assert result.slo.sli == pytest.approx(expected, rel=1e-9)
+    assert sent == 2 * WINDOWS + 1  # present over 5m covers every longer window
 
 
 def test_allow_empty_true_restores_the_old_reading(prometheus):
