@@ -329,7 +329,8 @@ def slogen_sli(log: Path, index: int) -> float | None:
 GATEPACK = "gatepack"
 UNGROUPED = "gatepack (no grouping)"
 SLOGEN = "slo-generator"
-TOOLS = (GATEPACK, UNGROUPED, SLOGEN)
+BASELINE = "gatepack (baseline build)"
+TOOLS = (GATEPACK, BASELINE, UNGROUPED, SLOGEN)
 
 
 def table(runs: list[Run]) -> list[str]:
@@ -370,11 +371,20 @@ def main() -> int:
         help="repetitions at >= 1000 SLOs for the two slow rows (grouped gatepack keeps --reps)",
     )
     parser.add_argument("--no-results", action="store_true", help="do not rewrite bench/RESULTS.md")
+    parser.add_argument(
+        "--baseline-bin",
+        type=Path,
+        help="another gatepack executable (e.g. an older checkout's .venv/bin/gatepack) measured in the same run",
+    )
+    parser.add_argument(
+        "--gatepack-only", action="store_true", help="skip slo-generator and the ungrouped row (before/after runs)"
+    )
     args = parser.parse_args()
     sizes = sorted(int(s) for s in args.sizes.split(","))
     signal.signal(signal.SIGTERM, _stop_on_sigterm)
 
-    ensure_slogen()
+    if not args.gatepack_only:
+        ensure_slogen()
     shutil.rmtree(OUT, ignore_errors=True)
     OUT.mkdir(parents=True)
     now = int(time.time()) // 60 * 60
@@ -415,8 +425,15 @@ def main() -> int:
             slogen_cmd = [str(SLOGEN_BIN), "compute", "-f", str(slo_dir), "-c", str(shared), "-t", str(now)]
             slow_reps = args.reps_large if size >= 1000 else args.reps
             url = prometheus.url
+            if args.baseline_bin:
+                # interleaved with ours rep by rep would be fairer still; one after the other on the same server
+                baseline_cmd = [str(args.baseline_bin), *gatepack_cmd[1:-1], str(directory / "evidence-baseline")]
+                runs.append(measure(BASELINE, size, baseline_cmd, directory, args.reps, url))
             runs.append(measure(GATEPACK, size, gatepack_cmd, directory, args.reps, url))
             ours = gatepack_sli(directory, size - 1)
+            if args.gatepack_only:
+                checks.append(f"{size} SLOs: 30d SLI of {service(size - 1)}: gatepack {ours}")
+                continue
             runs.append(measure(UNGROUPED, size, gatepack_cmd, directory, slow_reps, url, {"GATEPACK_GROUP_MAX": "0"}))
             runs.append(measure(SLOGEN, size, slogen_cmd, directory, slow_reps, url))
             theirs = slogen_sli(directory / "slo-generator-0.log", size - 1)

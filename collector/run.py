@@ -16,6 +16,7 @@ import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Protocol
 
 from collector.sinks.files import Placed, write_new
 from collector.sources.base import RunContext, Source, missing_source_reason, route
@@ -151,6 +152,12 @@ def build_packet(
     return seal(packet)
 
 
+class PacketFiles(Protocol):
+    """Turns a sealed packet and its bytes into the files to write (signing wraps it in an envelope)."""
+
+    def files(self, packet: EvidencePacket, path: Path, data: bytes) -> list[tuple[Path, bytes]]: ...
+
+
 @dataclass
 class CollectOptions:
     at: float
@@ -162,6 +169,7 @@ class CollectOptions:
     service: str | None = None
     release: str | None = None
     commit: str | None = None
+    signer: PacketFiles | None = None  # e.g. collector.signing.PacketSigner: a sealed packet -> the files to write
 
 
 @dataclass
@@ -247,8 +255,11 @@ def collect(
         packets.append(packet)
         if options.out_dir is not None:
             path = packet_path(options.out_dir, packet, options.at)
-            # never overwrite: a concurrent run of the same gate at the same --at keeps its own packet
-            outcome = write_new(path, to_canonical_json(packet), packet_fallbacks(path, packet))
-            placed.append(outcome)
-            written.append(outcome.path)
+            data = to_canonical_json(packet)
+            files = [(path, data)] if options.signer is None else options.signer.files(packet, path, data)
+            for target, content in files:
+                # never overwrite: a concurrent run of the same gate at the same --at keeps its own packet
+                outcome = write_new(target, content, packet_fallbacks(target, packet))
+                placed.append(outcome)
+                written.append(outcome.path)
     return CollectOutcome(packets, written, runs, exit_code_for(packets, runs, options.fail_on), placed)

@@ -116,7 +116,7 @@ def prometheus_with_rules(files: dict[str, str]) -> Iterator[tuple[str, list[dic
     log.close()
     try:
         url = f"http://127.0.0.1:{port}"
-        deadline = time.monotonic() + 60
+        deadline = time.monotonic() + 150
         rules: list[dict[str, Any]] = []
         while time.monotonic() < deadline:
             assert process.poll() is None, (workdir / "log").read_text()[-2000:]

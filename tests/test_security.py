@@ -20,7 +20,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from collector.sources.credentials import CredentialError, check_secret, load_credentials, parse_headers
-from collector.sources.redact import MASK, RedactingFilter, Redactor
+from collector.sources.redact import MASK, RedactingFilter, Redactor, secret_forms
 from tests.faulty_backend import FaultyBackend
 
 TOKEN = "tok-3f9a1c7e5b2d4f60"
@@ -226,3 +226,28 @@ def test_credential_checks_never_quote_the_secret(prefix, suffix):
         parse_headers([f"X-Thing: {value}", f"{value}: x", value])
     except CredentialError as exc:
         assert MARK not in str(exc)
+
+
+def test_debug_logs_of_a_real_exchange_hold_no_secret(faulty, caplog):
+    """httpx/httpcore and gatepack log at DEBUG while the hostile server quotes the header back."""
+    import asyncio
+
+    from collector.run import evaluate_gate
+    from collector.sources.prometheus.client import PrometheusClient, PrometheusConfig
+    from collector.sources.prometheus.source import PrometheusSource
+    from slo.loader import load_gates
+
+    caplog.set_level(logging.DEBUG)
+    gate = load_gates(GATE)[0]
+
+    async def go():
+        config = PrometheusConfig(url=faulty.url, bearer_token=TOKEN, max_retries=1, backoff_base=0.01)
+        async with PrometheusClient(config) as client:
+            return await evaluate_gate(gate, at=1767225600, sources=[PrometheusSource(client)])
+
+    run = asyncio.run(go())
+    echo = next(r for r in run.results if r.id == "echo")
+    assert MASK in echo.reason and TOKEN not in echo.model_dump_json()
+    assert caplog.records  # something was logged, and none of it is the token in any form
+    for form in secret_forms(TOKEN):
+        assert form not in caplog.text

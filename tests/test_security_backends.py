@@ -20,9 +20,7 @@ from tests.faulty_backend import STORE_DOWN, FaultyBackend
 
 
 def gate(*names: str) -> str:
-    checks = "".join(
-        f"  - {{id: {n}, kind: threshold, query: 'sum({n}_metric)', op: '>', target: 0}}\n" for n in names
-    )
+    checks = "".join(f"  - {{id: {n}, kind: threshold, query: 'sum({n}_metric)', op: '>', target: 0}}\n" for n in names)
     return f"apiVersion: gatepack/v1\nkind: Gate\nid: compat\ntitle: Compat\nchecks:\n{checks}"
 
 

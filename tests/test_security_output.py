@@ -114,3 +114,31 @@ def test_reports_are_safe_for_any_text(reason, title):
 def test_markdown_cell_keeps_one_row():
     assert markdown_cell("a|b\nc<script>") == "a\\|b c&lt;script>"
     assert escape_controls("x\x1b[2Jy\u202e") == "x\\x1b[2Jy\\u202e"
+
+
+HOSTILE_REASON = (
+    f'query returned 2 series ({{service="api{CLEAR_SCREEN}{OSC8_LINK}"}}, '
+    '{service="[link=https://evil.example/]web[/link]"}); aggregate it | sum <b>it</b>\u202eliaf'
+)
+
+
+def test_hostile_text_renders_as_reviewed(golden):
+    """What a reviewer sees for hostile text, in each human output (``pytest --update-golden`` rewrites)."""
+    import io
+
+    from rich.console import Console
+
+    from collector.report.table import verdict_table
+
+    packet = _packet(HOSTILE_REASON, title=f"gate{CLEAR_SCREEN}")
+    screen = io.StringIO()
+    Console(file=screen, width=160, color_system=None, force_terminal=False, legacy_windows=False).print(
+        verdict_table(packet)
+    )
+    for name, text in (
+        ("hostile.table.txt", screen.getvalue()),
+        ("hostile.md", markdown([packet])),
+        ("hostile.junit.xml", junit_xml([packet]).decode()),
+    ):
+        assert not any(c in text for c in RAW)
+        golden(name, text)

@@ -3,14 +3,13 @@
 from __future__ import annotations
 
 import sys
-from pathlib import Path
 from typing import Annotated
 
 import typer
 
-from collector.cli import catalog, collect, importer, ingest, rules, validate
+from collector.cli import catalog, collect, diff, evidence, importer, ingest, keygen, recheck, rules, validate, verify
 from collector.cli.common import err
-from collector.errors import EXIT_FAIL, EXIT_USAGE, GatepackError, UsageError
+from collector.errors import EXIT_USAGE, GatepackError, UsageError
 from slo import __version__
 from slo.loader import SpecError
 
@@ -24,24 +23,6 @@ app = typer.Typer(
     rich_markup_mode=None,
     context_settings={"help_option_names": ["-h", "--help"]},
 )
-
-
-def verify_command(file: Annotated[Path, typer.Argument(help="Evidence packet JSON")]) -> None:
-    """Recompute an evidence packet's digest; exit 1 if it changed since it was sealed."""
-    from slo.evidence import verify_bytes
-
-    try:
-        data = file.read_bytes()
-    except OSError as exc:
-        raise UsageError(f"cannot read {file}: {exc.strerror or exc}") from None
-    result = verify_bytes(data)
-    if result.ok:
-        err.print(f"ok: {file}: sha256:{result.actual}", style="green")
-        return
-    err.print(f"FAILED: {file}: {result.reason}", style="bold red")
-    if result.expected and result.actual and result.expected != result.actual:
-        err.print(f"  recorded sha256:{result.expected}\n  computed sha256:{result.actual}")
-    raise typer.Exit(EXIT_FAIL)
 
 
 def schema_command(name: Annotated[str, typer.Argument(help="gate or evidence")] = "gate") -> None:
@@ -62,7 +43,10 @@ COMMANDS = {
     "collect": collect.collect_command,
     "validate": validate.validate_command,
     "ingest": ingest.ingest_command,
-    "verify": verify_command,
+    "verify": verify.verify_command,
+    "keygen": keygen.keygen_command,
+    "diff": diff.diff_command,
+    "recheck": recheck.recheck_command,
     "schema": schema_command,
     "gates": catalog.gates_command,
     "attest": catalog.attest_command,
@@ -71,7 +55,12 @@ COMMANDS = {
 }
 for _name, _command in COMMANDS.items():
     app.command(_name)(_command)  # type: ignore[type-var]
+app.add_typer(evidence.app, name="evidence")
 app.add_typer(importer.import_app, name="import")
+
+from collector.cli import dashboards as _dashboards  # noqa: E402
+
+app.command("dashboards")(_dashboards.dashboards_command)
 
 
 def main() -> None:

@@ -17,6 +17,7 @@ import typer
 
 from collector.cli.common import err, gates_from, write_reports
 from collector.cli.options import BackendOptions, ReportOptions, RunOptions, SubjectOptions, uses
+from collector.cli.packet_options import EvidenceOptions
 from collector.errors import UsageError
 from collector.sources.loadtest.formats import READERS
 
@@ -73,7 +74,7 @@ def _gates(spec: list[Path], gate: str) -> list[LoadedGate]:
     return gates_from(spec, [gate])
 
 
-@uses(backend=BackendOptions, run=RunOptions, subject=SubjectOptions, report=ReportOptions)
+@uses(backend=BackendOptions, run=RunOptions, subject=SubjectOptions, report=ReportOptions, evidence=EvidenceOptions)
 def ingest_command(
     files: Annotated[
         list[Path],
@@ -94,6 +95,7 @@ def ingest_command(
     run: RunOptions,
     subject: SubjectOptions,
     report: ReportOptions,
+    evidence: EvidenceOptions,
 ) -> None:
     """Decide a gate's load-test checks from result files and write a sealed evidence packet."""
     from collector.cli.output import collect_with_progress
@@ -122,8 +124,10 @@ def ingest_command(
         err.print(view)
     for note in data.notes:
         err.print(f"note: {note}")
+    evidence.apply(options, loaded)
     outcome = collect_with_progress(loaded, options, err, show_progress=False)
     for placement in outcome.placed:
         err.print(placement.describe())
     write_reports(outcome.packets, report, extra_markdown=markdown_table(data))
+    evidence.record(outcome.written)
     raise typer.Exit(outcome.exit_code)

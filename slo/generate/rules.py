@@ -119,7 +119,7 @@ def _alert_expr(conditions: Iterable[BurnRateWindow], selector: str, budget: str
             for w in (c.short, c.long)
         ]
         blocks.append("(\n    " + "\n    and\n    ".join(parts) + "\n)")
-    return "\n" + "\nor\n".join(blocks) + "\n" if len(blocks) > 1 else blocks[0] + "\n"
+    return "\nor\n".join(blocks) + "\n"
 
 
 def slo_groups(gate: Gate, check: SloCheck, options: RuleOptions | None = None) -> list[dict[str, Any]]:

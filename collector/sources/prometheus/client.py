@@ -14,6 +14,7 @@ import asyncio
 import hashlib
 import json
 import math
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -65,6 +66,7 @@ class PrometheusClient:
         self.http = HttpTransport(config, redactor, transport=transport)
         self.redactor = self.http.redactor
         self._cache: dict[tuple[str, str, float], asyncio.Task[QueryResponse]] = {}
+        self.on_body: Callable[[str, bytes], None] | None = None  # sees every body read: (sha256, bytes)
 
     @property
     def requests_sent(self) -> int:
@@ -115,6 +117,8 @@ class PrometheusClient:
     async def _request(self, path: str, form: dict[str, str], query: str, at: float) -> QueryResponse:
         # 400 and 422 carry Prometheus' own JSON error (errorType, error): decoded, never retried
         reply = await self.http.request("POST", path, form=form, accept=(400, 422))
+        if self.on_body is not None and reply.body is not None and reply.sha256:
+            self.on_body(reply.sha256, reply.body)
         if not reply.ok or reply.body is None:
             return QueryResponse(
                 query,

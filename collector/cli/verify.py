@@ -1,0 +1,87 @@
+"""``gatepack verify``: is this packet the one that was sealed, and who signed it?
+
+Three questions, answered in order and each in plain words: does the packet's digest match its content
+(an accidental or careless edit), does a trusted key's signature cover it (a deliberate edit re-sealed with
+a new digest fails here), and, with ``--deep``, do the kept raw responses and the recorded spec still give
+the recorded values and verdicts.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from collector.cli.common import err
+from collector.errors import EXIT_FAIL, UsageError
+from collector.signing import envelope_path, trusted_keys
+from slo.dsse import SignatureState, Verification, verify_file_bytes
+
+
+def _read(path: Path) -> bytes:
+    try:
+        return path.read_bytes()
+    except OSError as exc:
+        raise UsageError(f"cannot read {path}: {exc.strerror or exc}") from None
+
+
+def verify_command(
+    file: Annotated[Path, typer.Argument(help="Evidence packet or signed envelope (JSON)")],
+    key: Annotated[Path | None, typer.Option("--key", help="Public key (PEM) the signature must verify under")] = None,
+    trusted: Annotated[
+        Path | None, typer.Option("--trusted-keys", help="Directory of trusted public keys (*.pub, *.pem)")
+    ] = None,
+    require_signature: Annotated[
+        bool, typer.Option("--require-signature", help="Exit 1 unless a trusted key signed the packet")
+    ] = False,
+    deep: Annotated[
+        bool, typer.Option("--deep", help="Recompute every value and verdict from kept responses and the spec")
+    ] = False,
+    spec: Annotated[
+        Path | None, typer.Option("--spec", help="With --deep: the spec file (default: the copy kept beside)")
+    ] = None,
+) -> None:
+    """Recompute the packet's digest and check its signature; exit 1 if it changed or the signature fails."""
+    keys = trusted_keys(key, trusted)  # a bad key file is a usage error (SigningKeyError), exit 2
+    if require_signature and keys is None:
+        raise UsageError("--require-signature needs --key or --trusted-keys to check the signature against")
+    data = _read(file)
+    sibling = envelope_path(file)
+    detached = _read(sibling) if sibling != file and sibling.is_file() else None
+    result = verify_file_bytes(data, keys, detached)
+    failed = not report(file, result)
+    if require_signature and result.signature.state is not SignatureState.VALID:
+        err.print(f"FAILED: {file}: a signature by a trusted key is required", style="bold red")
+        failed = True
+    if deep and result.packet is not None and result.digest.ok:
+        from collector.cli.deep import deep_report
+
+        failed = not deep_report(file, result.packet, spec) or failed
+    if failed:
+        raise typer.Exit(EXIT_FAIL)
+
+
+def report(file: Path, result: Verification) -> bool:
+    """Print what was found; True when nothing is wrong (an unsigned packet is not wrong by itself)."""
+    digest = result.digest
+    if digest.ok:
+        err.print(f"ok: {file}: sha256:{digest.actual} (digest matches)", style="green")
+    else:
+        err.print(f"FAILED: {file}: {digest.reason}", style="bold red")
+        if digest.expected and digest.actual and digest.expected != digest.actual:
+            err.print(f"  recorded sha256:{digest.expected}\n  computed sha256:{digest.actual}")
+    signature = result.signature
+    state = signature.state
+    if state is SignatureState.VALID:
+        err.print(f"signed: key {signature.key_id} (trusted): signature valid", style="green")
+    elif state is SignatureState.UNCHECKED:
+        err.print(f"signed by key {signature.key_id or '(no key id)'}: {signature.reason}", style="yellow")
+    elif state is SignatureState.UNSIGNED:
+        err.print(
+            "unsigned: no signature; the digest catches accidental edits only (anyone can re-seal an edited packet)",
+            style="yellow",
+        )
+    elif state is not SignatureState.MALFORMED or digest.ok:
+        err.print(f"FAILED: {file}: {signature.reason}", style="bold red")
+    return result.ok

@@ -1,0 +1,212 @@
+"""``--keep-responses`` and ``verify --deep`` against a real Prometheus with a closed-form truth.
+
+The forgeries here are what a digest alone cannot catch: a value or verdict edited and the packet
+re-sealed with a recomputed sha256 (no signature). Kept responses expose them.
+"""
+
+from __future__ import annotations
+
+import gzip
+import hashlib
+import json
+import sys
+from pathlib import Path
+
+import pytest
+
+from collector.cli.app import main
+from slo.evidence import canonical_bytes, compute_digest
+from tests import groundtruth as truth
+
+pytestmark = pytest.mark.integration
+
+GATE = """
+apiVersion: gatepack/v1
+kind: Gate
+id: deep
+title: Deep recheck
+checks:
+  - id: checkout_errors
+    kind: threshold
+    query: sum(increase(http_requests_total{service="checkout",code="500"}[1h]))
+    op: "<"
+    target: 100
+  - id: search_errors
+    kind: threshold
+    query: sum(increase(http_requests_total{service="search",code="500"}[1h]))
+    op: "<"
+    target: 100
+  - id: availability
+    kind: slo
+    bad: sum(increase(http_requests_total{service="billing",code="500"}[{{ window }}]))
+    total: sum(increase(http_requests_total{service="billing"}[{{ window }}]))
+    objective: 99.9
+    period: 30d
+"""
+
+
+@pytest.fixture(scope="module")
+def prometheus(prometheus_pool):
+    return prometheus_pool.get("foundation", truth.families)
+
+
+def gatepack(monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str], *args: object) -> tuple[int, str]:
+    monkeypatch.setattr(sys, "argv", ["gatepack", *map(str, args)])
+    capsys.readouterr()
+    with pytest.raises(SystemExit) as exited:
+        main()
+    return int(exited.value.code or 0), " ".join(capsys.readouterr().err.split())
+
+
+@pytest.fixture()
+def collected(prometheus, tmp_path: Path, monkeypatch, capsys) -> Path:
+    (tmp_path / "gate.yaml").write_text(GATE)
+    code, err = gatepack(
+        monkeypatch, capsys, "collect", tmp_path / "gate.yaml", "-p", prometheus.url, "--at", str(truth.END),
+        "-o", tmp_path / "ev", "--keep-responses",
+    )  # fmt: skip
+    assert code == 1, err  # checkout's 50 errors/min in the last hour fail its check
+    [path] = (tmp_path / "ev").glob("deep-*.json")
+    return path
+
+
+def reseal(path: Path, edit) -> None:
+    packet = json.loads(path.read_text())
+    edit(packet)
+    packet.pop("digest")
+    packet["digest"] = {"algorithm": "sha256", "value": compute_digest(packet)}
+    path.write_bytes(canonical_bytes(packet))  # a careful forger writes the canonical form too
+
+
+def test_kept_responses_are_addressed_by_the_recorded_sha256(collected: Path):
+    packet = json.loads(collected.read_text())
+    shas = {q["response_sha256"] for c in packet["checks"] for q in c["queries"]}
+    assert len(shas) >= 3
+    for sha in shas:
+        body = gzip.decompress((collected.parent / "responses" / f"{sha}.json.gz").read_bytes())
+        assert hashlib.sha256(body).hexdigest() == sha
+        assert json.loads(body)["status"] == "success"
+    spec = (collected.parent / "specs" / f"{packet['spec']['sha256']}.yaml").read_bytes()
+    assert hashlib.sha256(spec).hexdigest() == packet["spec"]["sha256"] and spec.decode() == GATE
+    by_id = {c["id"]: c for c in packet["checks"]}
+    # the two threshold checks were answered by one grouped query: the recheck must select each series
+    assert by_id["checkout_errors"]["queries"][0]["query"].startswith("sum by (service)")
+    assert by_id["checkout_errors"]["value"] == pytest.approx(truth.errors_in_window("checkout", 3600), rel=1e-9)
+
+
+def test_deep_verify_reproduces_every_value(collected: Path, monkeypatch, capsys):
+    code, err = gatepack(monkeypatch, capsys, "verify", collected, "--deep")
+    assert code == 0, err
+    for check in ("checkout_errors", "search_errors", "availability"):
+        assert f"deep: ok: {check}: value and verdict reproduced" in err
+
+
+@pytest.mark.parametrize(
+    ("edit", "expected"),
+    [
+        (lambda p: p["checks"][0].update(value=42.0, verdict="pass", effect="pass"), "checkout_errors: value"),
+        (lambda p: p["checks"][0]["queries"][0].update(value=42.0), "checkout_errors: query value"),
+        (lambda p: p["checks"][1].update(verdict="fail", effect="fail"), "search_errors: verdict"),
+        (lambda p: p["checks"][2]["slo"].update(sli=99.99), "availability: SLO figures"),
+        (lambda p: p.update(verdict="pass"), "gate verdict: recorded 'pass', recomputed 'fail'"),
+    ],
+)
+def test_deep_verify_catches_a_resealed_edit(collected: Path, monkeypatch, capsys, edit, expected):
+    reseal(collected, edit)
+    code, err = gatepack(monkeypatch, capsys, "verify", collected)
+    assert code == 0, err  # the digest alone is fooled
+    code, err = gatepack(monkeypatch, capsys, "verify", collected, "--deep")
+    assert code == 1 and expected in err, err
+
+
+def test_deep_verify_catches_an_altered_or_missing_response(collected: Path, monkeypatch, capsys):
+    packet = json.loads(collected.read_text())
+    sha = packet["checks"][2]["queries"][0]["response_sha256"]
+    kept = collected.parent / "responses" / f"{sha}.json.gz"
+    body = json.loads(gzip.decompress(kept.read_bytes()))
+    body["data"]["result"][0]["value"][1] = "0"
+    kept.write_bytes(gzip.compress(json.dumps(body).encode()))
+    code, err = gatepack(monkeypatch, capsys, "verify", collected, "--deep")
+    assert code == 1 and "DIFFERENT: availability" in err and "altered" in err, err
+    kept.unlink()
+    code, err = gatepack(monkeypatch, capsys, "verify", collected, "--deep")
+    assert code == 1 and "INCOMPLETE: availability" in err and "was not kept" in err, err
+
+
+def test_deep_verify_needs_the_recorded_spec(collected: Path, monkeypatch, capsys, tmp_path: Path):
+    packet = json.loads(collected.read_text())
+    copy = collected.parent / "specs" / f"{packet['spec']['sha256']}.yaml"
+    copy.rename(tmp_path / "kept.yaml")
+    code, err = gatepack(monkeypatch, capsys, "verify", collected, "--deep")
+    assert code == 2 and "--keep-responses keeps it" in err and "Traceback" not in err
+    (tmp_path / "other.yaml").write_text(GATE.replace("target: 100", "target: 1000"))
+    code, err = gatepack(monkeypatch, capsys, "verify", collected, "--deep", "--spec", tmp_path / "other.yaml")
+    assert code == 2 and "not the spec the packet was computed from" in err
+    code, err = gatepack(monkeypatch, capsys, "verify", collected, "--deep", "--spec", tmp_path / "kept.yaml")
+    assert code == 0, err
+
+
+def test_deep_verify_of_a_signed_envelope(prometheus, tmp_path: Path, monkeypatch, capsys):
+    (tmp_path / "gate.yaml").write_text(GATE)
+    assert gatepack(monkeypatch, capsys, "keygen", "-o", tmp_path / "k")[0] == 0
+    code, err = gatepack(
+        monkeypatch, capsys, "collect", tmp_path / "gate.yaml", "-p", prometheus.url, "--at", str(truth.END),
+        "-o", tmp_path / "ev", "--keep-responses", "--sign", tmp_path / "k",
+    )  # fmt: skip
+    assert code == 1, err
+    [path] = (tmp_path / "ev").glob("deep-*.json")
+    code, err = gatepack(monkeypatch, capsys, "verify", path, "--deep", "--key", tmp_path / "k.pub")
+    assert code == 0, err
+    assert "signature valid" in err and "every rechecked value and verdict matches" in err
+
+
+def test_deep_verify_names_checks_it_cannot_recheck(tmp_path: Path, monkeypatch, capsys):
+    lines = ["response-time,DNS+dialup,DNS,Request-write,Response-delay,Response-read,status-code,offset"]
+    lines += [f"0.0100,0.0001,0.0000,0.0001,0.0100,0.0000,200,{i / 100:.4f}" for i in range(120)]
+    (tmp_path / "hey.csv").write_text("\n".join(lines) + "\n")
+    (tmp_path / "gate.yaml").write_text(
+        "apiVersion: gatepack/v1\nkind: Gate\nid: perf\ntitle: Perf\nchecks:\n"
+        '  - {id: volume, kind: loadtest, metric: requests, threshold: "count>=100"}\n'
+    )
+    code, err = gatepack(
+        monkeypatch, capsys, "ingest", tmp_path / "hey.csv", "--gate", "perf", "--spec", tmp_path / "gate.yaml",
+        "-o", tmp_path / "ev", "--keep-responses",
+    )  # fmt: skip
+    assert code == 0, err
+    [path] = (tmp_path / "ev").glob("perf-*.json")
+    code, err = gatepack(monkeypatch, capsys, "verify", path, "--deep")
+    assert code == 0 and "deep: volume: not rechecked: loadtest checks read files" in err, err
+
+
+def altered_history() -> list:
+    """The foundation's checkout series with twice the errors: what a backfill or a rebuilt rule would show."""
+    import numpy as np
+
+    from collector.testing.openmetrics import Family, Series
+
+    requests = Family("http_requests", "counter", "requests by outcome")
+    errors = np.cumsum(truth.error_increments("checkout") * 2)
+    requests.series.append(
+        Series("http_requests_total", {"service": "checkout", "code": "500"}, truth.TIMESTAMPS, errors)
+    )
+    return [requests]
+
+
+def test_recheck_against_the_same_backend_matches_and_against_changed_data_does_not(
+    collected: Path, prometheus, prometheus_pool, monkeypatch, capsys
+):
+    import re
+
+    packet = json.loads(collected.read_text())
+    sent = sum(len(c["queries"]) for c in packet["checks"])
+    code, err = gatepack(monkeypatch, capsys, "recheck", collected)  # the backend recorded in the packet
+    assert code == 0, err
+    assert f"0 of {sent} recorded queries answer differently now" in err
+    changed = prometheus_pool.get("altered-checkout", altered_history)
+    code, err = gatepack(monkeypatch, capsys, "recheck", collected, "-p", changed.url)
+    assert code == 1, err
+    found = re.search(r"CHANGED: checkout_errors: value: recorded ok ([0-9.e+]+), now ok ([0-9.e+]+)", err)
+    assert found, err
+    recorded, now = float(found.group(1)), float(found.group(2))
+    assert recorded == pytest.approx(truth.errors_in_window("checkout", 3600), rel=1e-9)
+    assert now == pytest.approx(2 * truth.errors_in_window("checkout", 3600), rel=1e-9)
