@@ -15,7 +15,7 @@ from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
-from slo.durations import DurationError, parse_duration
+from slo.durations import DurationError, format_duration, parse_duration
 from slo.promql.parse import PromqlSyntaxError
 from slo.promql.selectors import Selector, find_selectors
 from slo.templating import TemplateError, placeholders, render
@@ -77,11 +77,11 @@ class _Strict(BaseModel):
 
 
 def _check_duration(value: str) -> str:
+    """A valid duration in its one canonical spelling (``24h`` → ``1d``), so windows compare by name."""
     try:
-        parse_duration(value)
+        return format_duration(parse_duration(value))
     except DurationError as exc:
         raise ValueError(str(exc)) from None
-    return value
 
 
 Duration = Annotated[str, Field(description="Prometheus duration such as 5m, 1h, 28d")]

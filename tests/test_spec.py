@@ -144,3 +144,34 @@ def test_validate_defaults_to_the_catalog():
     )
     assert result.returncode == 0, result.stderr
     assert "1 gate(s)" in result.stderr
+
+
+def test_durations_are_kept_in_one_spelling_so_windows_match_by_name():
+    """``alerting: long: 24h`` used to crash the evaluation (rows keyed ``1d``); any spelling now reads alike."""
+    from slo.evaluate import evaluate_check
+    from slo.results import QueryOutcome
+
+    spec = """
+apiVersion: gatepack/v1
+kind: Gate
+id: spelled
+title: Spelled windows
+checks:
+  - id: s
+    kind: slo
+    bad: sum(increase(errors_total[{{ window }}]))
+    total: sum(increase(requests_total[{{ window }}]))
+    objective: 99
+    period: 720h
+    alerting: [{long: 24h, short: 120m, factor: 3, severity: ticket}]
+"""
+    [gate] = load_gates(spec, "g.yaml")
+    [check] = gate.checks
+    assert (check.period, check.alerting[0].long, check.alerting[0].short) == ("30d", "1d", "2h")
+    outcomes = [
+        QueryOutcome(role=p.role, window=p.window, query=p.query, status="ok", value=1.0 if p.role == "bad" else 1000.0)
+        for p in plan_check(check, {})
+    ]
+    result = evaluate_check(check, outcomes, "2026-01-01T00:00:00Z")
+    [alert] = result.slo.alerts
+    assert (alert.long, alert.short) == ("1d", "2h") and alert.long_burn_rate == pytest.approx(0.001 / 0.01)
