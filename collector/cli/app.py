@@ -7,7 +7,20 @@ from typing import Annotated
 
 import typer
 
-from collector.cli import catalog, collect, diff, evidence, importer, ingest, keygen, recheck, rules, validate, verify
+from collector.cli import (
+    catalog,
+    collect,
+    diff,
+    evidence,
+    importer,
+    ingest,
+    keygen,
+    recheck,
+    rules,
+    serve,
+    validate,
+    verify,
+)
 from collector.cli.common import err
 from collector.errors import EXIT_USAGE, GatepackError, UsageError
 from slo import __version__
@@ -52,6 +65,7 @@ COMMANDS = {
     "attest": catalog.attest_command,
     "version": version_command,
     "rules": rules.rules_command,
+    "serve": serve.serve_command,
 }
 for _name, _command in COMMANDS.items():
     app.command(_name)(_command)  # type: ignore[type-var]
