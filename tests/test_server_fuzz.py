@@ -5,7 +5,6 @@ whatever it sends, the answer is never a 5xx; plus Hypothesis properties of the 
 from __future__ import annotations
 
 from collections.abc import Iterator
-from pathlib import Path
 
 import httpx
 import pytest
