@@ -156,3 +156,31 @@ def test_board_in_chromium(board: Served, browser: object, tmp_path: Path) -> No
     assert dialogs == []
     assert all(u.startswith(board.url) for u in requests)  # nothing fetched from anywhere else
     assert (tmp_path / "board.png").stat().st_size > 1000
+
+
+def test_board_pages_golden(golden: object) -> None:
+    """The HTML reviewers read, rendered from the test's packets at a fixed clock (no server needed)."""
+    from collector.server import board as pages
+    from collector.store import StoredPacket
+
+    def stored(data: bytes) -> StoredPacket:
+        document = json.loads(data)
+        return StoredPacket(
+            digest=document["digest"]["value"], gate=document["gate"]["id"],
+            environment=document["subject"]["environment"], service=None, release=document["subject"]["release"],
+            commit=document["subject"]["commit"], verdict=document["verdict"], evaluated_at=document["evaluation"]["time"],
+            recorded_at=0.0, packet=data,
+        )  # fmt: skip
+
+    rows = sorted((stored(d) for d in PACKETS), key=lambda r: r.evaluated_at, reverse=True)
+    now = 1767225600 + 3 * 3600  # 2026-01-01T03:00:00Z
+    golden("board-overview.html", pages.overview(rows, env=None, release=None, now=now))  # type: ignore[operator]
+    from slo.diff import diff_packets
+
+    page = pages.packet_page(
+        stored(PACKETS[1]),
+        json.loads(PACKETS[1]),
+        diff_packets(json.loads(PACKETS[0]), json.loads(PACKETS[1])),
+        digest(PACKETS[0]),
+    )
+    golden("board-packet.html", page)  # type: ignore[operator]
