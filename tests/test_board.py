@@ -182,5 +182,6 @@ def test_board_pages_golden(golden: object) -> None:
         json.loads(PACKETS[1]),
         diff_packets(json.loads(PACKETS[0]), json.loads(PACKETS[1])),
         digest(PACKETS[0]),
+        "unsigned",
     )
     golden("board-packet.html", page)  # type: ignore[operator]

@@ -159,6 +159,8 @@ def test_tampered_packets_are_refused_and_not_stored(
     assert answer.status_code == 201 and answer.json()["signature"] == "valid"
     listed = get(served, "/api/v1/packets", gate="signed").json()["packets"]
     assert listed[0]["signed"] is True
+    page = get(served, f"/packets/{listed[0]['digest']}").text
+    assert "signature valid" in page and listed[0]["key_id"] in page
 
 
 def test_schema_invalid_json_and_oversized(server: tuple[Served, Path]) -> None:

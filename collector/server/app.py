@@ -30,6 +30,7 @@ from collector.server.openapi import openapi_document
 from collector.store import EvidenceStore, StoredPacket
 from collector.store.store import StoreError
 from slo.diff import diff_packets
+from slo.dsse import SignatureState, verify_file_bytes
 
 DIGEST_RE = re.compile(r"^(?:sha256:)?[0-9a-f]{8,64}$")
 GATE_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$")
@@ -218,8 +219,17 @@ class Api:
             if r.evaluated_at < found.evaluated_at
         ]
         diff = diff_packets(previous[0].document(), document) if previous else None
-        page = board.packet_page(found, document, diff, previous[0].digest if previous else None)
+        page = board.packet_page(found, document, diff, previous[0].digest if previous else None, self.signature(found))
         return HTMLResponse(page, headers={"Content-Security-Policy": BOARD_CSP})
+
+    def signature(self, found: StoredPacket) -> str:
+        """The envelope checked now against the server's trusted keys, in the words ``gatepack verify`` uses."""
+        if found.envelope is None:
+            return "unsigned"
+        checked = verify_file_bytes(found.envelope, self.config.trusted_keys).signature
+        if checked.state is SignatureState.VALID:
+            return f"signed: key {checked.key_id} (trusted): signature valid"
+        return f"signed by key {checked.key_id or '(no key id)'}: {checked.reason}"
 
     def stylesheet(self, request: Request) -> Response:
         return Response(board.STYLESHEET, media_type="text/css")

@@ -149,9 +149,10 @@ def _check(check: dict[str, Any]) -> str:
     )
 
 
-def packet_page(row: StoredPacket, document: dict[str, Any], diff: PacketDiff | None, previous: str | None) -> str:
+def packet_page(
+    row: StoredPacket, document: dict[str, Any], diff: PacketDiff | None, previous: str | None, signature: str
+) -> str:
     subject = document.get("subject") or {}
-    signature = f"signed (key {_e((row.key_id or '')[:16])}…; verified on arrival)" if row.envelope else "unsigned"
     facts = "".join(
         f'<tr><th scope="row">{_e(k)}</th><td>{_e(v)}</td></tr>'
         for k, v in (
