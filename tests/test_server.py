@@ -173,6 +173,16 @@ def test_schema_invalid_json_and_oversized(server: tuple[Served, Path]) -> None:
     assert post(served, b"{not json").status_code == 400
     assert post(served, b"[1, 2]").status_code == 400
     assert post(served, b"\xff\xfe").status_code == 400
+    assert post(served, b"[" * 100_000 + b"]" * 100_000).status_code == 413  # over --max-body 65536
+    deep = b'{"a": ' + b"[" * 30_000 + b"]" * 30_000 + b"}"
+    assert post(served, deep).status_code == 400
+    nested = json.loads(make_packet(gate="schema", minute=9))
+    inner: dict = {}
+    nested["checks"][0]["details"] = inner
+    for _ in range(600):  # deep but parseable: the schema check must not fall over either
+        inner["x"] = {}
+        inner = inner["x"]
+    assert post(served, json.dumps(nested).encode()).status_code in (400, 422)
     big = b'{"pad": "' + b"x" * 70000 + b'"}'
     assert post(served, big).status_code == 413
     chunked = httpx.post(

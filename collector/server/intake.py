@@ -56,12 +56,17 @@ def check_packet(data: bytes, trusted: list[Ed25519PublicKey] | None, require_si
         parsed = json.loads(data.decode("utf-8"))
     except (UnicodeDecodeError, json.JSONDecodeError) as exc:
         raise Rejected(400, "invalid_json", f"not a JSON document: {exc}") from None
+    except RecursionError:
+        raise Rejected(400, "invalid_json", "not a JSON document: nested too deeply to be a packet") from None
     if not isinstance(parsed, dict):
         raise Rejected(400, "invalid_json", "the body must be a JSON object (a packet or a DSSE envelope)")
     result = verify_file_bytes(data, trusted)
     if result.packet is None:
         raise Rejected(422, "malformed", result.digest.reason or "no packet in the body")
-    problem = schema_problem(result.packet)
+    try:
+        problem = schema_problem(result.packet)
+    except RecursionError:
+        problem = "nested too deeply to be a packet"
     if problem is not None:
         raise Rejected(422, "schema", f"the packet does not match the evidence schema: {problem}")
     if not result.digest.ok:
