@@ -7,8 +7,6 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
-from rich.console import Console
-from rich.table import Table
 
 from collector.cli.common import err
 from collector.errors import UsageError
@@ -19,6 +17,9 @@ ATTESTATIONS_HELP = "Attestations file (default ./gatepack-attestations.json)"
 
 def gates_command() -> None:
     """List the release gates shipped with gatepack (use one with `collect --gate ID`)."""
+    from rich.console import Console
+    from rich.table import Table
+
     from collector.catalog import load_catalog
 
     table = Table(title="gatepack gate catalog", title_justify="left")

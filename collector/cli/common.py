@@ -4,15 +4,18 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-from collector.cli.options import ReportOptions
 from collector.errors import UsageError
-from collector.report.junit import junit_xml
 from collector.report.safe import SafeConsole
-from collector.report.table import markdown
 from collector.sinks.files import write_atomic
-from collector.specs import LoadedGate, load_spec_files
-from slo.evidence import EvidencePacket
+
+if TYPE_CHECKING:
+    # specs (pydantic, yaml), reports and packets load inside the commands that use them, so that
+    # ``gatepack --help`` does not pay for them
+    from collector.cli.options import ReportOptions
+    from collector.specs import LoadedGate
+    from slo.evidence import EvidencePacket
 
 err = SafeConsole(stderr=True, highlight=False, soft_wrap=True)
 """stderr: one line per message, never hard-wrapped in the middle of a path or digest; messages quote
@@ -32,6 +35,8 @@ def select_gates(loaded: list[LoadedGate], gate_ids: list[str]) -> list[LoadedGa
 def gates_from(specs: list[Path] | None, gate_ids: list[str]) -> list[LoadedGate]:
     """Gates from the spec files, or from the built-in catalog when no file is given."""
     if specs:
+        from collector.specs import load_spec_files
+
         return select_gates(load_spec_files(specs), gate_ids)
     from collector.catalog import catalog_gates
 
@@ -40,6 +45,9 @@ def gates_from(specs: list[Path] | None, gate_ids: list[str]) -> list[LoadedGate
 
 def write_reports(packets: list[EvidencePacket], report: ReportOptions, extra_markdown: str = "") -> None:
     """JUnit and Markdown next to the packets, when asked for."""
+    from collector.report.junit import junit_xml
+    from collector.report.table import markdown
+
     if report.junit is not None:
         _check_target(report.junit, "--junit")
         write_atomic(report.junit, junit_xml(packets))

@@ -9,14 +9,15 @@ the recorded values and verdicts.
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
 from collector.cli.common import err
 from collector.errors import EXIT_FAIL, UsageError
-from collector.signing import envelope_path, trusted_keys
-from slo.dsse import SignatureState, Verification, verify_file_bytes
+
+if TYPE_CHECKING:
+    from slo.dsse import Verification
 
 
 def _read(path: Path) -> bytes:
@@ -43,6 +44,10 @@ def verify_command(
     ] = None,
 ) -> None:
     """Recompute the packet's digest and check its signature; exit 1 if it changed or the signature fails."""
+    # cryptography and pydantic load here, not when ``gatepack --help`` builds the command list
+    from collector.signing import envelope_path, trusted_keys
+    from slo.dsse import SignatureState, verify_file_bytes
+
     keys = trusted_keys(key, trusted)  # a bad key file is a usage error (SigningKeyError), exit 2
     if require_signature and keys is None:
         raise UsageError("--require-signature needs --key or --trusted-keys to check the signature against")
@@ -64,6 +69,8 @@ def verify_command(
 
 def report(file: Path, result: Verification) -> bool:
     """Print what was found; True when nothing is wrong (an unsigned packet is not wrong by itself)."""
+    from slo.dsse import SignatureState
+
     digest = result.digest
     if digest.ok:
         err.print(f"ok: {file}: sha256:{digest.actual} (digest matches)", style="green")
