@@ -165,3 +165,20 @@ def test_a_specs_alerting_wins_over_the_policy():
     check = slo_check(period="1d", alerting=alerting)
     assert [(c.long, c.short, c.factor) for c in conditions_for(check)] == [("3h", "15m", 2.0)]
     assert windows_to_query(check.period, conditions_for(check)) == ["15m", "3h", "1d"]
+
+
+def test_readme_table_of_windows_and_factors_matches_the_policy():
+    from pathlib import Path
+
+    readme = (Path(__file__).resolve().parent.parent / "README.md").read_text(encoding="utf-8")
+    rows = {}
+    for line in readme.splitlines():
+        cells = [c.strip() for c in line.strip().strip("|").split("|")]
+        if len(cells) == 5 and cells[0] in {"1d", "7d", "28d", "30d"}:
+            rows[cells[0]] = cells[1:]
+    assert set(rows) == {"1d", "7d", "28d", "30d"}
+    for period, cells in rows.items():
+        for cell, condition in zip(cells, default_conditions(period), strict=True):
+            windows, factor = cell.split(", × ")
+            assert windows == f"{condition.long} / {condition.short}", (period, cell)
+            assert float(factor) == pytest.approx(condition.factor, abs=0.005), (period, cell)

@@ -23,7 +23,7 @@ import pandas as pd
 from collector.sources.loadtest.model import REQUEST_COLUMNS, LoadtestFormatError
 
 MAX_INPUT_BYTES = 2 * 1024**3
-MAX_DOCUMENT_BYTES = 256 * 1024**2
+MAX_DOCUMENT_BYTES = 64 * 1024**2
 """Largest whole-document result (JSON report, binary log) read into memory at once."""
 MAX_LINE_BYTES = 8 * 1024**2
 """Longest line any line-oriented result file may have; real lines are well under 64 KiB."""

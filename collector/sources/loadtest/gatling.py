@@ -322,13 +322,7 @@ def read_stats_json(path: Path, data: bytes) -> LoadtestResult:
     root = doc.get("stats", doc)
     _add_stats(path, metrics, root, None)
 
-    def walk(node: dict) -> None:
-        for child in (node.get("contents") or {}).values():
-            if child.get("type") == "REQUEST":
-                _add_stats(path, metrics, child.get("stats", {}), child.get("path") or child.get("name"))
-            walk(child)
-
-    walk(doc)
+    _walk_requests(path, doc, metrics)
     return LoadtestResult(
         tool="gatling",
         format="gatling-stats-json",
@@ -340,6 +334,30 @@ def read_stats_json(path: Path, data: bytes) -> LoadtestResult:
         ),
         notes=["per-request figures are k6-style submetrics: http_req_duration{name:<request>}"],
     )
+
+
+def _walk_requests(path: Path, doc: dict, metrics: dict[str, SummaryMetric]) -> None:
+    """Every REQUEST node of the report's group tree, iteratively (no recursion on a hostile tree)."""
+    pending: list[object] = [doc]
+    while pending:
+        node = pending.pop()
+        if not isinstance(node, dict):
+            raise LoadtestFormatError(f"{path}: a node of the request tree is not an object")
+        contents = node.get("contents") or {}
+        if not isinstance(contents, dict):
+            raise LoadtestFormatError(f"{path}: 'contents' of a group is not an object")
+        for child in contents.values():
+            if not isinstance(child, dict):
+                raise LoadtestFormatError(f"{path}: an entry of 'contents' is not an object")
+            if child.get("type") == "REQUEST":
+                name = child.get("path") or child.get("name")
+                if not isinstance(name, str) or not name:
+                    raise LoadtestFormatError(f"{path}: a REQUEST node has no name")
+                stats = child.get("stats", {})
+                if not isinstance(stats, dict):
+                    raise LoadtestFormatError(f"{path}: request {name!r}: stats is not an object")
+                _add_stats(path, metrics, stats, name)
+            pending.append(child)
 
 
 def _add_stats(path: Path, metrics: dict[str, SummaryMetric], stats: dict, name: str | None) -> None:
@@ -358,13 +376,15 @@ def _add_stats(path: Path, metrics: dict[str, SummaryMetric], stats: dict, name:
         rate = stats.get("meanNumberOfRequestsPerSecond", {}).get("total")
         if rate is not None:
             rate = float(rate)
-    except (KeyError, TypeError, ValueError, AttributeError):
+    except (KeyError, TypeError, ValueError, AttributeError, OverflowError):
         where = f"request {name!r}" if name else "global stats"
         raise LoadtestFormatError(f"{path}: {where}: incomplete Gatling stats block") from None
     where = f"request {name!r}" if name else "global stats"
     for key, value in (*values.items(), ("ko", ko), ("rate", rate if rate is not None else 0.0)):
         if not math.isfinite(value) or value < 0:
             raise LoadtestFormatError(f"{path}: {where}: {key} is {value}: not a count or duration")
+    if ko > total:
+        raise LoadtestFormatError(f"{path}: {where}: {ko:g} failed (ko) of {total:g} requests")
     suffix = f"{{name:{name}}}" if name else ""
     metrics[f"http_req_duration{suffix}"] = SummaryMetric(f"http_req_duration{suffix}", "trend", values, unit="ms")
     failed = {"rate": ko / total if total else float("nan"), "passes": ko, "fails": total - ko}

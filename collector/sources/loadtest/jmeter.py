@@ -271,6 +271,11 @@ class _XmlReader:
                 raise LoadtestFormatError(
                     f"{self.path}:{exc.lineno}: malformed JMeter XML: {expat.ErrorString(exc.code)}"
                 ) from None
+            except LoadtestFormatError:
+                raise  # raised by a handler: it already names the line (and is a ValueError too)
+            except (LookupError, UnicodeError, ValueError) as exc:  # e.g. an unknown encoding="…" declaration
+                line = self.parser.CurrentLineNumber
+                raise LoadtestFormatError(f"{self.path}:{line}: malformed JMeter XML: {str(exc)[:120]}") from None
         if self.root is None:
             raise LoadtestFormatError(f"{self.path}:1: no <testResults> element")
 
