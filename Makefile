@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: demo test lint bench bench-loadtest prometheus victoria-metrics hey clean
+.PHONY: demo demo-serve test lint bench bench-loadtest prometheus victoria-metrics hey clean
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -36,6 +36,10 @@ hey:
 
 demo: $(STAMP) prometheus
 	$(BIN)/python -m collector.demo
+
+# keeps the demo world's Prometheus running on a printed loopback URL until Ctrl-C (try the README on it)
+demo-serve: $(STAMP) prometheus
+	$(BIN)/gatepack demo --serve
 
 test: $(STAMP) prometheus victoria-metrics hey
 	$(BIN)/python -m pytest -n 2 -q

@@ -33,6 +33,7 @@ from slo.evidence import (
     EvidencePacket,
     GateRef,
     InputFile,
+    Override,
     SpecRef,
     Subject,
     seal,
@@ -128,6 +129,7 @@ def build_packet(
     finished_at: float,
     backends: list[Backend],
     inputs: list[InputFile] | None = None,
+    overrides: list[Override] | None = None,
 ) -> EvidencePacket:
     """A sealed evidence packet for one gate run."""
     gate = run.gate
@@ -145,6 +147,7 @@ def build_packet(
         spec=SpecRef(path=spec_path, sha256=spec_sha256),
         backends=backends,
         inputs=inputs or [],
+        overrides=overrides or [],
         checks=run.results,
         verdict=run.summary.verdict,
         counts=run.summary.counts,
@@ -169,6 +172,8 @@ class CollectOptions:
     service: str | None = None
     release: str | None = None
     commit: str | None = None
+    overrides: dict[str, list[Override]] = field(default_factory=dict)
+    """Per gate id, the spec fields changed with ``--set`` (the gates passed in already carry the new values)."""
     signer: PacketFiles | None = None  # e.g. collector.signing.PacketSigner: a sealed packet -> the files to write
 
 
@@ -251,6 +256,7 @@ def collect(
             finished_at=finished,
             backends=backends,
             inputs=inputs,
+            overrides=options.overrides.get(loaded.gate.id),
         )
         packets.append(packet)
         if options.out_dir is not None:

@@ -3,14 +3,32 @@
 from __future__ import annotations
 
 import math
+import re
 import time
 from datetime import UTC, datetime
 
+from slo.durations import DurationError, parse_duration
 from slo.errors import InputError
 
 
 class TimeError(InputError):
     pass
+
+
+_RELATIVE = re.compile(r"^now\s*-\s*(\S+)$", re.IGNORECASE)
+
+
+def relative_time(text: str, now: float | None = None) -> float | None:
+    """``now-1h``, ``now - 30m``, ``now-1d12h`` (Grafana's and promtool's spelling) as Unix seconds; else None."""
+    match = _RELATIVE.match(text.strip())
+    if not match:
+        return None
+    try:
+        offset = parse_duration(match.group(1))
+    except DurationError:
+        raise TimeError(f"invalid time {text!r}: use now-<duration> such as now-1h or now-30m") from None
+    base = float(int(time.time())) if now is None else now
+    return base - offset
 
 
 MAX_FUTURE_SECONDS = 86400.0
@@ -21,7 +39,7 @@ EARLIEST = 0.0
 
 
 def parse_time(text: str | None, *, now: float | None = None, option: str = "--at") -> float:
-    """Unix seconds from RFC 3339 (``2026-01-01T00:00:00Z``), Unix seconds, or ``now``/None.
+    """Unix seconds from RFC 3339 (``2026-01-01T00:00:00Z``), Unix seconds, ``now``, ``now-1h`` or None (now).
 
     Every time is checked against the range a backend can answer (the epoch up to a day past ``now``):
     ``1e20``, ``nan`` and ``inf`` parse as floats but are no moment a query can be pinned to.
@@ -30,6 +48,9 @@ def parse_time(text: str | None, *, now: float | None = None, option: str = "--a
     if text is None or text.strip().lower() == "now":
         return float(int(clock))
     text = text.strip()
+    relative = relative_time(text, float(int(clock)))
+    if relative is not None:
+        return relative
     try:
         seconds = float(text)
     except ValueError:
@@ -50,7 +71,7 @@ def _parse_rfc3339(text: str, option: str) -> float:
         parsed = datetime.fromisoformat(text.replace("Z", "+00:00").replace("z", "+00:00"))
     except ValueError:
         raise TimeError(
-            f"invalid {option} {text[:80]!r}: use RFC 3339 (2026-01-01T00:00:00Z) or Unix seconds"
+            f"invalid {option} {text[:80]!r}: use RFC 3339 (2026-01-01T00:00:00Z) Unix seconds, now or now-1h"
         ) from None
     if parsed.tzinfo is None:
         raise TimeError(f"invalid {option} {text!r}: no timezone, add Z or an offset")

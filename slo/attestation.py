@@ -88,6 +88,6 @@ def evaluate_attestation(
         problems.append(f"{said} has no attached file (attest with --file)")
     if problems:
         return result(check, Verdict.FAIL, "; ".join(problems), evaluated_at, **common)
-    extra = f", file {record.file_name} sha256:{record.file_sha256[:12]}…" if record.file_sha256 else ""
+    extra = f", file {record.file_name} sha256:{record.file_sha256}" if record.file_sha256 else ""
     link = f" ({record.link})" if record.link else ""
     return result(check, Verdict.PASS, f"{said}{link}{extra}", evaluated_at, **common)

@@ -31,7 +31,7 @@ from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
 from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
 
-from slo.evidence import VerifyResult, canonical_bytes, verify_bytes
+from slo.evidence import MAX_PACKET_BYTES, VerifyResult, canonical_bytes, verify_bytes
 
 PAYLOAD_TYPE = "application/vnd.in-toto+json"
 STATEMENT_TYPE = "https://in-toto.io/Statement/v1"
@@ -250,20 +250,28 @@ def verify_file_bytes(
     data: bytes,
     trusted: Iterable[Ed25519PublicKey] | None = None,
     detached: bytes | None = None,
+    max_bytes: int = MAX_PACKET_BYTES,
 ) -> Verification:
     """Verify a plain packet or an envelope: the packet's digest, then the signature.
+
+    Bounded whatever the input: more than ``max_bytes`` (an envelope may be 4/3 larger: base64) or nesting
+    deeper than a packet ever has is refused before a full parse.
 
     ``detached`` is an envelope written beside a plain packet (``--no-envelope``): it must carry exactly this
     packet (same digest and content), and its signature then counts for the packet.
     """
+    if len(data) > max_bytes * 4 // 3 + 4096:
+        reason = f"{len(data)} bytes is more than a packet may be ({max_bytes} bytes; raise it with --max-bytes)"
+        return Verification(VerifyResult(ok=False, reason=reason), SignatureCheck(SignatureState.UNSIGNED))
     try:
         document = json.loads(data.decode("utf-8"))
-    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+    except (UnicodeDecodeError, json.JSONDecodeError, RecursionError) as exc:
+        reason = "nested too deeply to be a packet" if isinstance(exc, RecursionError) else str(exc)
         return Verification(
-            VerifyResult(ok=False, reason=f"not a JSON document: {exc}"), SignatureCheck(SignatureState.UNSIGNED)
+            VerifyResult(ok=False, reason=f"not a JSON document: {reason}"), SignatureCheck(SignatureState.UNSIGNED)
         )
     if not is_envelope(document):
-        result = verify_bytes(data)
+        result = verify_bytes(data, max_bytes)
         packet = document if isinstance(document, dict) else None
         if detached is None or not result.ok:
             return Verification(result, SignatureCheck(SignatureState.UNSIGNED, reason="unsigned"), packet)
@@ -276,7 +284,7 @@ def verify_file_bytes(
             VerifyResult(ok=False, reason=str(exc)), SignatureCheck(SignatureState.MALFORMED, reason=str(exc))
         )
     signature = check_signatures(envelope, None if trusted is None else list(trusted))
-    return Verification(verify_bytes(canonical_bytes(packet)), signature, packet)
+    return Verification(verify_bytes(canonical_bytes(packet), max_bytes), signature, packet)
 
 
 def _with_detached(

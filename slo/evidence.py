@@ -81,6 +81,15 @@ class Backend(_Model):
     )
 
 
+class Override(_Model):
+    """A spec field changed for one run with ``--set CHECK.FIELD=VALUE``: the packet says what was decided against."""
+
+    check: str
+    field: str = Field(description="target, warn or objective")
+    value: float
+    spec_value: float | None = Field(None, description="The value the spec file holds")
+
+
 class Digest(_Model):
     algorithm: str = DIGEST_ALGORITHM
     value: str
@@ -96,6 +105,7 @@ class EvidencePacket(_Model):
     spec: SpecRef
     backends: list[Backend] = Field(default_factory=list)
     inputs: list[InputFile] = Field(default_factory=list)
+    overrides: list[Override] = Field(default_factory=list, description="Spec fields overridden for this run")
     checks: list[CheckResult]
     verdict: Verdict
     counts: dict[str, int]

@@ -23,7 +23,24 @@ from slo.formatting import number, quantity
 from slo.results import CheckResult, Verdict
 from slo.spec import LoadtestCheck, Op
 
-STANDARD_METRICS = {"latency", "error_rate", "requests", "throughput"}
+K6_METRIC: dict[str, str] = {
+    "latency": "http_req_duration",
+    "error_rate": "http_req_failed",
+    "requests": "http_reqs",
+    "throughput": "http_reqs",
+}
+"""The load-test vocabulary, in one place: each standard check metric and the k6 metric it reads.
+
+Every reader maps its tool's figures onto these k6 names (a JMeter ``elapsed`` becomes an
+``http_req_duration`` point); any other check metric names a tool metric directly."""
+STANDARD_METRICS = frozenset(K6_METRIC)
+
+
+def k6_metric(metric: str) -> str:
+    """The k6 metric a check metric reads: the standard ones mapped, any other as written."""
+    return K6_METRIC.get(metric, metric)
+
+
 TREND_AGGREGATIONS = ("avg", "min", "med", "max")
 _THRESHOLD = re.compile(
     r"^\s*(?P<agg>[A-Za-z]+(?:\(\s*[0-9.]+\s*\))?)\s*(?P<op>===|<=|>=|==|!=|<|>)\s*(?P<target>\S+)\s*$"

@@ -196,6 +196,29 @@ class LoadtestCheck(CheckBase):
         return self
 
 
+class TestMetric(StrEnum):
+    COUNT = "count"
+    PASSED = "passed"
+    FAILED = "failed"
+    ERRORS = "errors"
+    SKIPPED = "skipped"
+    FAILURE_RATIO = "failure_ratio"
+
+
+class CiTestsCheck(CheckBase):
+    """A bound on a test run's JUnit XML reports (pytest, gotestsum, Maven Surefire, jest-junit…).
+
+    ``failure_ratio`` is (failed + errors) / executed tests (skipped ones are not executed).
+    """
+
+    kind: Literal["tests"]
+    metric: TestMetric
+    op: Op
+    target: float
+    warn: float | None = None
+    suite: str | None = Field(None, description="Only test cases whose suite or class name matches this glob")
+
+
 SpanKindName = Literal["internal", "server", "client", "producer", "consumer"]
 SpanStatusName = Literal["unset", "ok", "error"]
 TRACE_AGGREGATES = ("count", "rate", "error_ratio", "ratio", "p50", "p90", "p95", "p99", "sum", "avg", "max")
@@ -311,7 +334,7 @@ class AiCostCheck(CheckBase):
 
 
 Check = Annotated[
-    ThresholdCheck | SloCheck | AttestationCheck | LoadtestCheck | TraceCheck | AiCostCheck,
+    ThresholdCheck | SloCheck | AttestationCheck | LoadtestCheck | CiTestsCheck | TraceCheck | AiCostCheck,
     Field(discriminator="kind"),
 ]
 

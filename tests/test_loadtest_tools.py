@@ -232,21 +232,26 @@ def locust_run(tmp_path_factory: pytest.TempPathFactory) -> LocustRun:
     _tool("locust")
     out = tmp_path_factory.mktemp("locust")
     record = out / "record.jsonl"
-    with running_server(seed=3) as server:
-        done = subprocess.run(
-            [
-                *(sys.executable, "-m", "locust", "-f", str(HERE / "locustfile.py"), "--headless", "-u", "3"),
-                *("-r", "10", "-t", "3s", "-H", server.url, "--json-file", str(out / "report")),
-                *("--csv", str(out / "run"), "--only-summary", "--skip-log", "--loglevel", "ERROR"),
-            ],
-            env={**os.environ, "RECORD_FILE": str(record)},
-            capture_output=True,
-            text=True,
-            timeout=60,
-        )
-    assert done.returncode in (0, 1), done.stderr  # 1: the run had failures (the 404s and 500s)
-    lines = [json.loads(line) for line in record.read_text().splitlines()]
-    assert len(lines) > 100, f"locust made only {len(lines)} requests in 3 s: {done.stderr[-500:]}"
+    # a loaded machine (the suite runs on 2 workers) can start Locust's users late: run longer, never skip
+    for seconds in (3, 8, 15):
+        record.unlink(missing_ok=True)
+        with running_server(seed=3) as server:
+            done = subprocess.run(
+                [
+                    *(sys.executable, "-m", "locust", "-f", str(HERE / "locustfile.py"), "--headless", "-u", "3"),
+                    *("-r", "10", "-t", f"{seconds}s", "-H", server.url, "--json-file", str(out / "report")),
+                    *("--csv", str(out / "run"), "--only-summary", "--skip-log", "--loglevel", "ERROR"),
+                ],
+                env={**os.environ, "RECORD_FILE": str(record)},
+                capture_output=True,
+                text=True,
+                timeout=60 + seconds,
+            )
+        assert done.returncode in (0, 1), done.stderr  # 1: the run had failures (the 404s and 500s)
+        lines = [json.loads(line) for line in record.read_text().splitlines()] if record.exists() else []
+        if len(lines) > 100:
+            break
+    assert len(lines) > 100, f"locust made only {len(lines)} requests in {seconds} s: {done.stderr[-500:]}"
     return LocustRun(lines, out / "report.json", out / "run_stats.csv")
 
 

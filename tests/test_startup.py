@@ -49,3 +49,10 @@ def test_help_loads_no_heavy_package() -> None:
 def test_offline_commands_load_no_network_or_crypto(command: list[str]) -> None:
     loaded = top_level(imported_modules(*command))
     assert not loaded & set(HEAVY), sorted(loaded & set(HEAVY))
+
+
+def test_verify_default_limit_is_the_packet_limit() -> None:
+    from collector.cli.verify import MAX_PACKET_BYTES as written_out
+    from slo.evidence import MAX_PACKET_BYTES
+
+    assert written_out == MAX_PACKET_BYTES

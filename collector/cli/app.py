@@ -6,11 +6,35 @@ import sys
 from typing import Annotated
 
 import typer
+import typer.core
 
-from collector.cli import catalog, collect, diff, evidence, importer, ingest, keygen, recheck, rules, validate, verify
+from collector.cli import (
+    catalog,
+    collect,
+    demo,
+    diff,
+    evidence,
+    importer,
+    ingest,
+    keygen,
+    recheck,
+    rules,
+    validate,
+    verify,
+)
 from collector.cli.common import err
 from collector.errors import EXIT_USAGE, GatepackError, UsageError
 from slo import __version__
+
+_argument_type = typer.core.TyperArgument.display_type_rich
+
+
+def _argument_type_unless_named(self: typer.core.TyperArgument, ctx: object) -> str | None:
+    """An argument with a metavar (``SPEC...``) shows only that, not also ``<list[Path]>`` after it."""
+    return None if self.metavar else _argument_type(self, ctx)  # type: ignore[arg-type]
+
+
+typer.core.TyperArgument.display_type_rich = _argument_type_unless_named  # type: ignore[assignment,method-assign]
 
 app = typer.Typer(
     name="gatepack",
@@ -18,13 +42,13 @@ app = typer.Typer(
     "Exit codes: 0 pass (and warn unless --fail-on warn), 1 fail, 2 spec or usage error, 3 no backend reachable.",
     no_args_is_help=True,
     pretty_exceptions_enable=False,
-    add_completion=False,
+    add_completion=True,
     rich_markup_mode=None,
     context_settings={"help_option_names": ["-h", "--help"]},
 )
 
 
-def schema_command(name: Annotated[str, typer.Argument(help="gate or evidence")] = "gate") -> None:
+def schema_command(name: Annotated[str, typer.Argument(metavar="NAME", help="gate or evidence")] = "gate") -> None:
     """Print the JSON Schema of gate specs or evidence packets."""
     from slo.schema_export import SCHEMA_FILES, render_schema
 
@@ -36,6 +60,25 @@ def schema_command(name: Annotated[str, typer.Argument(help="gate or evidence")]
 def version_command() -> None:
     """Print gatepack's version."""
     print(f"gatepack {__version__}")
+
+
+def _print_version(value: bool) -> None:
+    if value:
+        print(f"gatepack {__version__}")
+        raise typer.Exit(0)
+
+
+@app.callback()
+def _root(
+    version: Annotated[
+        bool,
+        typer.Option("--version", "-V", callback=_print_version, is_eager=True, help="Print the version and exit"),
+    ] = False,
+) -> None:
+    """Turn live telemetry into verifiable release-gate evidence.
+
+    Exit codes: 0 pass (and warn unless --fail-on warn), 1 fail, 2 spec or usage error, 3 no backend reachable.
+    """
 
 
 COMMANDS = {
@@ -50,6 +93,7 @@ COMMANDS = {
     "gates": catalog.gates_command,
     "attest": catalog.attest_command,
     "version": version_command,
+    "demo": demo.demo_command,
     "rules": rules.rules_command,
 }
 for _name, _command in COMMANDS.items():

@@ -7,10 +7,11 @@ from typing import Annotated
 
 import typer
 
-from collector.cli.common import err, gates_from, write_reports
+from collector.cli.common import err, gates_from, require_backend, set_quiet, write_reports
 from collector.cli.options import (
     BackendOptions,
     OutputFormat,
+    OutputOptions,
     ReportOptions,
     RunOptions,
     SubjectOptions,
@@ -25,7 +26,19 @@ OptionalSpecs = Annotated[
     list[Path] | None,
     typer.Argument(help="Gate spec YAML files (default: the built-in catalog)", show_default=False, metavar="SPEC..."),
 ]
-GateIds = Annotated[list[str], typer.Option("--gate", "-g", help="Only these gate ids")]
+GateIds = Annotated[list[str], typer.Option("--gate", "-g", metavar="ID", help="Only these gate ids (repeatable)")]
+DeprecatedFormat = Annotated[
+    OutputFormat | None,
+    typer.Option("--format", "-f", hidden=True, help="Deprecated spelling of --output"),
+]
+
+
+def output_choice(output: OutputFormat, deprecated: OutputFormat | None) -> str:
+    """``--output``, or the old ``--format`` with a notice on stderr (it keeps working)."""
+    if deprecated is None:
+        return output.value
+    err.print(f"note: --format is deprecated here, use --output {deprecated.value}")
+    return deprecated.value
 
 
 @uses(
@@ -34,41 +47,60 @@ GateIds = Annotated[list[str], typer.Option("--gate", "-g", help="Only these gat
     run=RunOptions,
     subject=SubjectOptions,
     report=ReportOptions,
+    show=OutputOptions,
     evidence=EvidenceOptions,
 )
 def collect_command(
     specs: OptionalSpecs = None,
     gate: GateIds = [],
-    output_format: Annotated[OutputFormat, typer.Option("--format", "-f", help="What to print on stdout")] = (
-        OutputFormat.table
-    ),
-    loadtest: Annotated[list[Path], typer.Option("--loadtest", help="Load-test result file for loadtest checks")] = [],
-    attestations: Annotated[Path | None, typer.Option("--attestations", help="Attestations file")] = None,
-    metrics_textfile: Annotated[
-        Path | None, typer.Option(help="Write verdict metrics for the node-exporter textfile collector (file or dir/)")
+    output_format: DeprecatedFormat = None,
+    loadtest: Annotated[
+        list[Path], typer.Option("--loadtest", metavar="FILE", help="Load-test result file for loadtest checks")
+    ] = [],
+    tests: Annotated[
+        list[Path], typer.Option("--tests", metavar="FILE", help="JUnit XML test report for tests checks")
+    ] = [],
+    attestations: Annotated[
+        Path | None, typer.Option("--attestations", metavar="FILE", help="Attestations file")
     ] = None,
-    push: Annotated[str | None, typer.Option("--push", help="Push verdict metrics to this Pushgateway URL")] = None,
+    metrics_textfile: Annotated[
+        Path | None,
+        typer.Option(
+            metavar="PATH", help="Write verdict metrics for the node-exporter textfile collector (file or dir/)"
+        ),
+    ] = None,
+    push: Annotated[
+        str | None, typer.Option("--push", metavar="URL", help="Push verdict metrics to this Pushgateway URL")
+    ] = None,
     *,
     backend: BackendOptions,
     traces: TraceOptions,
     run: RunOptions,
     subject: SubjectOptions,
     report: ReportOptions,
+    show: OutputOptions,
     evidence: EvidenceOptions,
 ) -> None:
     """Query the backend for every check of the gates and write sealed evidence packets."""
     from collector.cli.options import stderr_is_terminal
-    from collector.cli.output import collect_with_progress, show
+    from collector.cli.output import collect_with_progress
+    from collector.cli.output import show as print_run
+    from collector.cli.overrides import apply_overrides
     from collector.run import CollectOptions
 
-    loaded = gates_from(specs, gate)
+    set_quiet(show.quiet)
+    chosen = output_choice(show.output, output_format)
+    variables = run.variables()
+    loaded, overrides = apply_overrides(gates_from(specs, gate, variables), run.overrides())
+    config = backend.config()
     options = CollectOptions(
         at=run.time(),
-        variables=run.variables(),
+        variables=variables,
         sources=build_sources(
             loaded,
-            backend=backend.config(),
+            backend=config,
             loadtest=loadtest,
+            tests=tests,
             attestations=attestations,
             traces=traces.targets(),
         ),
@@ -78,10 +110,17 @@ def collect_command(
         service=subject.service,
         release=subject.release,
         commit=subject.commit,
+        overrides=overrides,
     )
+    require_backend(loaded, config is not None)  # after the sources: an unreadable input file is named first
     evidence.apply(options, loaded)
-    outcome = collect_with_progress(loaded, options, err, stderr_is_terminal())
-    show(outcome.packets, outcome.written, output_format.value, outcome.placed)
+    outcome = collect_with_progress(loaded, options, err, stderr_is_terminal() and not show.quiet)
+    if show.verbose:
+        for packet in outcome.packets:
+            for check in packet.checks:
+                for query in check.queries:
+                    err.print(f"query {packet.gate.id}/{check.id}: {query.query}")
+    print_run(outcome.packets, outcome.written, chosen, quiet=show.quiet, placed=outcome.placed)
     evidence.record(outcome.written)
     write_reports(outcome.packets, report)
     if metrics_textfile is not None or push:

@@ -15,8 +15,16 @@ from typing import TYPE_CHECKING, Annotated
 
 import typer
 
-from collector.cli.common import err, gates_from, write_reports
-from collector.cli.options import BackendOptions, ReportOptions, RunOptions, SubjectOptions, uses
+from collector.cli.common import err, gates_from, note, require_backend, set_quiet, write_reports
+from collector.cli.options import (
+    BackendOptions,
+    OutputFormat,
+    OutputOptions,
+    ReportOptions,
+    RunOptions,
+    SubjectOptions,
+    uses,
+)
 from collector.cli.packet_options import EvidenceOptions
 from collector.errors import UsageError
 from collector.sources.loadtest.formats import READERS
@@ -61,7 +69,7 @@ def load_inputs(
     from collector.sources.loadtest.model import LoadtestFormatError
 
     if forced is not None and forced not in READERS:
-        raise UsageError(f"unknown --format {forced!r}: choose one of {', '.join(READERS)}")
+        raise UsageError(f"unknown --input-format {forced!r}: choose one of {', '.join(READERS)}")
     try:
         metrics = None if gates is None else sample_metrics(c for g in gates for c in g.gate.checks)
         return load(files, forced, window, metrics)
@@ -69,65 +77,146 @@ def load_inputs(
         raise UsageError(str(exc)) from None
 
 
-def _gates(spec: list[Path], gate: str) -> list[LoadedGate]:
-    """The gate from ``--spec`` files, or from the built-in catalog when no spec is given."""
-    return gates_from(spec, [gate])
+def _gates(spec: list[Path], gate: str | None, variables: dict[str, str]) -> list[LoadedGate]:
+    """The gate from ``--spec`` files (``--gate`` may be left out when they hold one), or from the catalog."""
+    if gate is None:
+        if not spec:
+            raise UsageError("give --gate ID (with --spec FILE for your own gate, or a catalog gate id)")
+        every = gates_from(spec, [], variables)
+        if len(every) != 1:
+            raise UsageError(
+                f"the spec holds {len(every)} gates: choose one with --gate ({', '.join(g.gate.id for g in every)})"
+            )
+        return every
+    return gates_from(spec, [gate], variables)
 
 
-@uses(backend=BackendOptions, run=RunOptions, subject=SubjectOptions, report=ReportOptions, evidence=EvidenceOptions)
+def _formats(input_format: str | None, deprecated: str | None) -> tuple[str | None, str | None]:
+    """(input format, output format) from ``--input-format`` and the old, ambiguous ``--format``.
+
+    ``--format`` meant the input format on ``ingest`` and the output on ``collect``; it keeps working
+    here with a notice: a load-test format name is read as ``--input-format``, ``table``, ``json`` or
+    ``markdown`` as ``--output``; anything else is an error listing both.
+    """
+    if deprecated is None:
+        return input_format, None
+    if deprecated in READERS:
+        err.print(f"note: --format is deprecated on ingest, use --input-format {deprecated}")
+        return deprecated, None
+    if deprecated in {o.value for o in OutputFormat}:
+        err.print(f"note: --format {deprecated} on ingest is read as --output {deprecated}; use --output")
+        return input_format, deprecated
+    raise UsageError(
+        f"unknown --format {deprecated!r}: --input-format is one of {', '.join(READERS)}; "
+        f"--output is one of {', '.join(o.value for o in OutputFormat)}"
+    )
+
+
+@uses(
+    backend=BackendOptions,
+    run=RunOptions,
+    subject=SubjectOptions,
+    report=ReportOptions,
+    show=OutputOptions,
+    evidence=EvidenceOptions,
+)
 def ingest_command(
     files: Annotated[
         list[Path],
-        typer.Argument(help="Load-test result files (k6, Locust, hey, JMeter, Gatling)", metavar="FILE..."),
+        typer.Argument(
+            help="Load-test result files (k6, Locust, hey, JMeter, Gatling) and JUnit XML test reports",
+            metavar="FILE...",
+            show_default=False,
+        ),
     ],
-    gate: Annotated[str, typer.Option("--gate", "-g", help="Gate id whose checks to decide")],
+    gate: Annotated[
+        str | None,
+        typer.Option(
+            "--gate", "-g", metavar="ID", help="Gate id whose checks to decide (optional with a one-gate spec)"
+        ),
+    ] = None,
     spec: Annotated[
-        list[Path], typer.Option("--spec", "-s", help="Gate spec YAML file(s); default: the built-in catalog")
+        list[Path],
+        typer.Option("--spec", "-s", metavar="FILE", help="Gate spec YAML file(s); default: the built-in catalog"),
     ] = [],
     input_format: Annotated[
         str | None,
-        typer.Option("--input-format", "--format", help=f"Force the input format: {', '.join(READERS)}"),
+        typer.Option("--input-format", metavar="FORMAT", help=f"Force the input format: {', '.join(READERS)}"),
     ] = None,
-    skip_first: Annotated[str, typer.Option(help="Ramp-up to leave out, e.g. 30s")] = "0s",
-    skip_last: Annotated[str, typer.Option(help="Ramp-down to leave out, e.g. 10s")] = "0s",
+    deprecated_format: Annotated[
+        str | None, typer.Option("--format", hidden=True, help="Deprecated: --input-format (or --output)")
+    ] = None,
+    tests: Annotated[
+        list[Path], typer.Option("--tests", metavar="FILE", help="JUnit XML test report for tests checks")
+    ] = [],
+    skip_first: Annotated[str, typer.Option(metavar="DURATION", help="Ramp-up to leave out, e.g. 30s")] = "0s",
+    skip_last: Annotated[str, typer.Option(metavar="DURATION", help="Ramp-down to leave out, e.g. 10s")] = "0s",
     *,
     backend: BackendOptions,
     run: RunOptions,
     subject: SubjectOptions,
     report: ReportOptions,
+    show: OutputOptions,
     evidence: EvidenceOptions,
 ) -> None:
-    """Decide a gate's load-test checks from result files and write a sealed evidence packet."""
-    from collector.cli.output import collect_with_progress
-    from collector.cli.sources import prometheus_source
-    from collector.report.loadtest import markdown_table, rich_table
+    """Decide a gate's load-test (and tests) checks from result files and write a sealed evidence packet."""
+    from collector.cli.options import stderr_is_terminal
+    from collector.cli.output import collect_with_progress, reading_progress
+    from collector.cli.output import show as print_run
+    from collector.cli.overrides import apply_overrides
+    from collector.cli.sources import prometheus_source, tests_source
+    from collector.report.loadtest import markdown_table, print_summary
     from collector.run import CollectOptions
     from collector.sources.loadtest.evaluator import LoadtestSource
     from collector.sources.loadtest.measure import Window
+    from collector.sources.tests_junit import is_junit
 
-    loaded = _gates(spec, gate)
+    set_quiet(show.quiet)
+    forced, output_override = _formats(input_format, deprecated_format)
+    chosen = output_override or show.output.value
+    variables = run.variables()
+    loaded, overrides = apply_overrides(_gates(spec, gate, variables), run.overrides())
+    config = backend.config()
+    require_backend(loaded, config is not None)
+    junit_files = [*tests, *(f for f in files if forced is None and is_junit(f))]
+    load_files = [f for f in files if f not in junit_files]
     window = Window(parse_skip(skip_first, "--skip-first"), parse_skip(skip_last, "--skip-last"))
-    data = load_inputs(files, input_format, window, loaded)
+    sources = [*prometheus_source(config)]
+    data = None
+    if load_files:
+        with reading_progress(err, load_files, stderr_is_terminal() and not show.quiet):
+            data = load_inputs(load_files, forced, window, loaded)
+        sources.append(LoadtestSource(data))
+    if junit_files:
+        sources.append(tests_source(junit_files))
     options = CollectOptions(
         at=run.time(),
-        variables=run.variables(),
-        sources=[*prometheus_source(backend.config()), LoadtestSource(data)],
+        variables=variables,
+        sources=sources,
         out_dir=report.out,
         fail_on=report.fail_on.value,
         environment=subject.environment,
         service=subject.service,
         release=subject.release,
         commit=subject.commit,
+        overrides=overrides,
     )
-    view = rich_table(data)
-    if view is not None:
-        err.print(view)
-    for note in data.notes:
-        err.print(f"note: {note}")
+    if data is not None:
+        for item in data.notes:
+            note(f"note: {item}")
     evidence.apply(options, loaded)
     outcome = collect_with_progress(loaded, options, err, show_progress=False)
-    for placement in outcome.placed:
-        err.print(placement.describe())
-    write_reports(outcome.packets, report, extra_markdown=markdown_table(data))
+    extra = markdown_table(data) if data is not None else ""
+    before = (lambda console, terminal: print_summary(data, console, terminal)) if data is not None else None
+    print_run(
+        outcome.packets,
+        outcome.written,
+        chosen,
+        quiet=show.quiet,
+        before_table=before,
+        extra_markdown=extra,
+        placed=outcome.placed,
+    )
+    write_reports(outcome.packets, report, extra_markdown=extra)
     evidence.record(outcome.written)
     raise typer.Exit(outcome.exit_code)

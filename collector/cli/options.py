@@ -28,6 +28,8 @@ from collector.sources.redact import redact_url
 from collector.timeutil import parse_time
 
 if TYPE_CHECKING:
+    from collector.cli.overrides import Override  # the spec model (pydantic) behind it loads in the command
+
     # httpx and the HTTP transport load only in commands that talk to a backend (``gatepack --help`` stays fast)
     from collector.sources.http import HttpConfig
 
@@ -87,21 +89,32 @@ class BackendOptions:
 
     prometheus: Annotated[
         str | None,
-        typer.Option("--prometheus", "-p", help="Prometheus-compatible base URL (or GATEPACK_PROMETHEUS_URL)"),
+        typer.Option(
+            "--prometheus", "-p", metavar="URL", help="Prometheus-compatible base URL (or GATEPACK_PROMETHEUS_URL)"
+        ),
     ] = None
-    bearer_token_file: Annotated[Path | None, typer.Option(help="File holding a bearer token")] = None
+    bearer_token_file: Annotated[Path | None, typer.Option(metavar="FILE", help="File holding a bearer token")] = None
     username: Annotated[
-        str | None, typer.Option(help="Basic-auth user (password from --password-file or GATEPACK_PROMETHEUS_PASSWORD)")
+        str | None,
+        typer.Option(
+            metavar="USER", help="Basic-auth user (password from --password-file or GATEPACK_PROMETHEUS_PASSWORD)"
+        ),
     ] = None
-    password_file: Annotated[Path | None, typer.Option(help="File holding the basic-auth password")] = None
-    header: Annotated[list[str], typer.Option(help="Extra header, e.g. 'X-Scope-OrgID: team-a'")] = dataclasses.field(
-        default_factory=list
+    password_file: Annotated[Path | None, typer.Option(metavar="FILE", help="File holding the basic-auth password")] = (
+        None
     )
-    ca_file: Annotated[Path | None, typer.Option(help="CA bundle to verify the backend's TLS certificate")] = None
+    header: Annotated[
+        list[str], typer.Option(metavar="'NAME: VALUE'", help="Extra header, e.g. 'X-Scope-OrgID: team-a'")
+    ] = dataclasses.field(default_factory=list)
+    ca_file: Annotated[
+        Path | None, typer.Option(metavar="FILE", help="CA bundle to verify the backend's TLS certificate")
+    ] = None
     insecure: Annotated[bool, typer.Option(help="Skip TLS verification (not recommended)")] = False
-    timeout: Annotated[float, typer.Option(help="Per-request timeout in seconds")] = 30.0
-    deadline: Annotated[float, typer.Option(help="Overall deadline in seconds")] = 300.0
-    concurrency: Annotated[int, typer.Option(min=1, max=256, help="Requests in flight at once")] = 8
+    timeout: Annotated[float, typer.Option(metavar="SECONDS", help="Per-request timeout in seconds")] = 30.0
+    deadline: Annotated[float, typer.Option(metavar="SECONDS", help="Overall deadline in seconds")] = 300.0
+    concurrency: Annotated[
+        int, typer.Option(min=1, max=256, metavar="N", help="Requests in flight at once (1-256)")
+    ] = 8
 
     def config(self, *, deadline: float | None = None) -> HttpConfig | None:
         """Backend settings from flags and the environment (``GATEPACK_PROMETHEUS_*``); None without a URL."""
@@ -189,26 +202,38 @@ def _trace_backend(url: str, flag: str, prefix: str, headers: list[str]) -> Http
 class TraceOptions:
     """Where trace and ai_cost checks read spans from; credentials from GATEPACK_TEMPO_* / GATEPACK_JAEGER_*."""
 
-    tempo: Annotated[str | None, typer.Option("--tempo", help="Grafana Tempo base URL (or GATEPACK_TEMPO_URL)")] = None
-    jaeger: Annotated[str | None, typer.Option("--jaeger", help="Jaeger query base URL (or GATEPACK_JAEGER_URL)")] = (
-        None
-    )
-    otlp: Annotated[list[Path], typer.Option("--otlp", help="OTLP JSON (lines) file, gzip accepted; repeatable")] = (
-        dataclasses.field(default_factory=list)
-    )
+    tempo: Annotated[
+        str | None, typer.Option("--tempo", metavar="URL", help="Grafana Tempo base URL (or GATEPACK_TEMPO_URL)")
+    ] = None
+    jaeger: Annotated[
+        str | None, typer.Option("--jaeger", metavar="URL", help="Jaeger query base URL (or GATEPACK_JAEGER_URL)")
+    ] = None
+    otlp: Annotated[
+        list[Path], typer.Option("--otlp", metavar="FILE", help="OTLP JSON (lines) file, gzip accepted; repeatable")
+    ] = dataclasses.field(default_factory=list)
     traces: Annotated[
-        str | None, typer.Option("--traces", help="One trace source as otlp:FILE, tempo:URL or jaeger:URL")
+        str | None,
+        typer.Option("--traces", metavar="KIND:WHERE", help="One trace source as otlp:FILE, tempo:URL or jaeger:URL"),
     ] = None
     pricing: Annotated[
-        Path | None, typer.Option("--pricing", help="GenAI price table: gatepack YAML, LiteLLM or Langfuse JSON")
+        Path | None,
+        typer.Option("--pricing", metavar="FILE", help="GenAI price table: gatepack YAML, LiteLLM or Langfuse JSON"),
     ] = None
     trace_header: Annotated[
-        list[str], typer.Option("--trace-header", help="Extra header for Tempo/Jaeger, e.g. 'X-Scope-OrgID: a'")
+        list[str],
+        typer.Option(
+            "--trace-header", metavar="'NAME: VALUE'", help="Extra header for Tempo/Jaeger, e.g. 'X-Scope-OrgID: a'"
+        ),
     ] = dataclasses.field(default_factory=list)
     tempo_max_range: Annotated[
-        str, typer.Option(help="Longest range Tempo answers in one metrics query; longer windows are split")
+        str,
+        typer.Option(
+            metavar="DURATION", help="Longest range Tempo answers in one metrics query; longer windows are split"
+        ),
     ] = "24h"
-    trace_limit: Annotated[int, typer.Option(min=1, help="Traces per search (Tempo limit, Jaeger search depth)")] = 1000
+    trace_limit: Annotated[
+        int, typer.Option(min=1, metavar="N", help="Traces per search (Tempo limit, Jaeger search depth)")
+    ] = 1000
 
     def targets(self) -> TraceTargets:
         """The configured trace source; more than one is a usage error (a check kind has one source)."""
@@ -247,10 +272,21 @@ class TraceOptions:
 class RunOptions:
     """When the gate is evaluated and with which variable overrides."""
 
-    at: Annotated[str | None, typer.Option(help="Evaluation time: RFC 3339 or Unix seconds (default now)")] = None
-    var: Annotated[list[str], typer.Option("--var", help="Override a spec variable: name=value")] = dataclasses.field(
-        default_factory=list
-    )
+    at: Annotated[
+        str | None,
+        typer.Option(metavar="TIME", help="Evaluation time: RFC 3339, Unix seconds, now or now-1h (default now)"),
+    ] = None
+    var: Annotated[
+        list[str], typer.Option("--var", metavar="NAME=VALUE", help="Override a spec variable (repeatable)")
+    ] = dataclasses.field(default_factory=list)
+    sets: Annotated[
+        list[str],
+        typer.Option(
+            "--set",
+            metavar="CHECK.FIELD=VALUE",
+            help="Override a check's target, warn or objective for this run; recorded in the packet (repeatable)",
+        ),
+    ] = dataclasses.field(default_factory=list)
 
     def time(self) -> float:
         return parse_time(self.at)
@@ -258,28 +294,57 @@ class RunOptions:
     def variables(self) -> dict[str, str]:
         return parse_vars(self.var)
 
+    def overrides(self) -> list[Override]:
+        from collector.cli.overrides import parse_overrides
+
+        return parse_overrides(self.sets)
+
 
 @dataclasses.dataclass
 class SubjectOptions:
     """What the evidence is about; defaults come from CI variables (GITHUB_SHA, CI_COMMIT_SHA, …)."""
 
-    environment: Annotated[str | None, typer.Option(help="Subject: environment")] = None
-    service: Annotated[str | None, typer.Option(help="Subject: service")] = None
-    release: Annotated[str | None, typer.Option(help="Subject: release (default from CI)")] = None
-    commit: Annotated[str | None, typer.Option(help="Subject: commit (default from CI, e.g. GITHUB_SHA)")] = None
+    environment: Annotated[str | None, typer.Option(metavar="NAME", help="Subject: environment")] = None
+    service: Annotated[str | None, typer.Option(metavar="NAME", help="Subject: service")] = None
+    release: Annotated[str | None, typer.Option(metavar="NAME", help="Subject: release (default from CI)")] = None
+    commit: Annotated[
+        str | None, typer.Option(metavar="SHA", help="Subject: commit (default from CI, e.g. GITHUB_SHA)")
+    ] = None
 
 
 @dataclasses.dataclass
 class ReportOptions:
     """Where the packets and the CI reports go, and which verdicts fail the command."""
 
-    out: Annotated[Path, typer.Option("--out", "-o", help="Directory for evidence packets")] = Path("evidence")
-    junit: Annotated[Path | None, typer.Option("--junit", help="Write a JUnit XML report here")] = None
+    out: Annotated[Path, typer.Option("--out", "-o", metavar="DIR", help="Directory for evidence packets")] = Path(
+        "evidence"
+    )
+    junit: Annotated[Path | None, typer.Option("--junit", metavar="FILE", help="Write a JUnit XML report here")] = None
     markdown: Annotated[
         Path | None,
-        typer.Option("--markdown", help='Append a Markdown summary here (e.g. "$GITHUB_STEP_SUMMARY")'),
+        typer.Option(
+            "--markdown",
+            metavar="FILE",
+            help='Append a Markdown summary to this file (e.g. "$GITHUB_STEP_SUMMARY")',
+        ),
     ] = None
     fail_on: Annotated[FailOn, typer.Option(help="Exit 1 on fail only, or on warn too")] = FailOn.fail
+
+
+@dataclasses.dataclass
+class OutputOptions:
+    """What is printed on stdout and how much is said on stderr."""
+
+    output: Annotated[
+        OutputFormat,
+        typer.Option(
+            "--output",
+            help="stdout: table (plain rows when piped), json (one packet per line: NDJSON for several gates) "
+            "or markdown",
+        ),
+    ] = OutputFormat.table
+    quiet: Annotated[bool, typer.Option("--quiet", "-q", help="Only errors on stderr; no table on stdout")] = False
+    verbose: Annotated[bool, typer.Option("--verbose", "-v", help="Also print every query sent on stderr")] = False
 
 
 def parse_vars(values: list[str]) -> dict[str, str]:

@@ -27,7 +27,11 @@ class EvidenceOptions:
 
     sign: Annotated[
         Path | None,
-        typer.Option("--sign", help="Sign with this Ed25519 key (or GATEPACK_SIGNING_KEY / GATEPACK_SIGNING_KEY_FILE)"),
+        typer.Option(
+            "--sign",
+            metavar="KEY",
+            help="Sign with this Ed25519 key (or GATEPACK_SIGNING_KEY / GATEPACK_SIGNING_KEY_FILE)",
+        ),
     ] = None
     envelope: Annotated[
         bool,
@@ -45,7 +49,11 @@ class EvidenceOptions:
     ] = False
     store: Annotated[
         str | None,
-        typer.Option("--store", help="Record packets (and kept responses) in this store: a path (SQLite) or a URL"),
+        typer.Option(
+            "--store",
+            metavar="PATH|URL",
+            help="Record packets (and kept responses) in this store: a path (SQLite) or a URL",
+        ),
     ] = None
 
     def apply(self, options: CollectOptions, gates: list[LoadedGate]) -> None:

@@ -32,6 +32,13 @@ def attestation_source(path: Path | None) -> Source:
     return AttestationSource(records, label, path)
 
 
+def tests_source(paths: list[Path]) -> Source:
+    """The ``tests`` source over JUnit XML reports (a file that is not JUnit is a usage error)."""
+    from collector.sources.tests_junit import TestsSource, load_reports
+
+    return TestsSource(load_reports(paths))
+
+
 def trace_sources(targets: TraceTargets | None) -> list[Source]:
     """The trace source (Tempo, Jaeger or OTLP files) with the price table, when one is configured."""
     if targets is None:
@@ -66,10 +73,11 @@ def build_sources(
     *,
     backend: HttpConfig | None,
     loadtest: list[Path] = [],
+    tests: list[Path] = [],
     attestations: Path | None = None,
     traces: TraceTargets | None = None,
 ) -> list[Source]:
-    """Prometheus (when a URL is given), load-test files, trace sources (when given) and the attestations file."""
+    """Prometheus (when a URL is given), load-test files, JUnit reports, trace sources (when given), attestations."""
     sources = prometheus_source(backend)
     sources.extend(trace_sources(traces))
     if loadtest:
@@ -77,5 +85,7 @@ def build_sources(
         from collector.sources.loadtest.evaluator import LoadtestSource
 
         sources.append(LoadtestSource(load_inputs(loadtest, gates=gates)))
+    if tests:
+        sources.append(tests_source(tests))
     sources.append(attestation_source(attestations))
     return sources

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from typing import TYPE_CHECKING
 
 import typer
@@ -24,8 +25,8 @@ def validate_command(
     """Check specs offline; with --prometheus, the server also parses every query."""
     from slo.promql.plan import PlanError, plan_check  # the PromQL parser loads only in this command
 
-    loaded = gates_from(specs, gate)
     variables = run.variables()
+    loaded = gates_from(specs, gate, variables)
     problems: list[str] = []
     queries: list[tuple[str, str, str]] = []
     for item in loaded:
@@ -37,8 +38,6 @@ def validate_command(
                 problems.append(f"{item.path}: {item.gate.id}/{check.id}: {exc}")
     config = backend.config(deadline=min(backend.deadline, SERVER_PARSE_DEADLINE))
     if config is not None and not problems:
-        import asyncio  # loaded only when a backend is asked
-
         problems.extend(asyncio.run(_server_parse(config, queries)))
     for problem in problems:
         err.print(problem)
@@ -50,8 +49,6 @@ def validate_command(
 
 
 async def _server_parse(config: HttpConfig, queries: list[tuple[str, str, str]]) -> list[str]:
-    import asyncio
-
     from collector.sources.prometheus.client import PrometheusClient
     from slo.results import Fault
 

@@ -8,6 +8,8 @@ the recorded values and verdicts.
 
 from __future__ import annotations
 
+import os
+import stat
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
 
@@ -19,10 +21,21 @@ from collector.errors import EXIT_FAIL, UsageError
 if TYPE_CHECKING:
     from slo.dsse import Verification
 
+MAX_PACKET_BYTES = 64 * 1024 * 1024
+"""The default of ``--max-bytes``: slo.evidence.MAX_PACKET_BYTES (a test keeps them equal), written out so
+that building the command list does not load pydantic."""
 
-def _read(path: Path) -> bytes:
+
+def _read(path: Path, limit: int) -> bytes:
+    """The file's bytes, refusing what is not a regular file or is larger than ``limit`` before reading it."""
     try:
-        return path.read_bytes()
+        with path.open("rb") as handle:
+            status = os.fstat(handle.fileno())
+            if not stat.S_ISREG(status.st_mode):
+                raise UsageError(f"{path} is not a regular file")
+            if status.st_size > limit:
+                raise UsageError(f"{path} is {status.st_size} bytes, more than --max-bytes {limit}: not a packet")
+            return handle.read(limit + 1)
     except OSError as exc:
         raise UsageError(f"cannot read {path}: {exc.strerror or exc}") from None
 
@@ -42,6 +55,9 @@ def verify_command(
     spec: Annotated[
         Path | None, typer.Option("--spec", help="With --deep: the spec file (default: the copy kept beside)")
     ] = None,
+    max_bytes: Annotated[
+        int, typer.Option("--max-bytes", min=1, help="Refuse packets larger than this many bytes")
+    ] = MAX_PACKET_BYTES,
 ) -> None:
     """Recompute the packet's digest and check its signature; exit 1 if it changed or the signature fails."""
     # cryptography and pydantic load here, not when ``gatepack --help`` builds the command list
@@ -51,10 +67,11 @@ def verify_command(
     keys = trusted_keys(key, trusted)  # a bad key file is a usage error (SigningKeyError), exit 2
     if require_signature and keys is None:
         raise UsageError("--require-signature needs --key or --trusted-keys to check the signature against")
-    data = _read(file)
+    file_limit = max_bytes * 4 // 3 + 4096  # a signed envelope carries the packet in base64
+    data = _read(file, file_limit)
     sibling = envelope_path(file)
-    detached = _read(sibling) if sibling != file and sibling.is_file() else None
-    result = verify_file_bytes(data, keys, detached)
+    detached = _read(sibling, file_limit) if sibling != file and sibling.is_file() else None
+    result = verify_file_bytes(data, keys, detached, max_bytes)
     failed = not report(file, result)
     if require_signature and result.signature.state is not SignatureState.VALID:
         err.print(f"FAILED: {file}: a signature by a trusted key is required", style="bold red")

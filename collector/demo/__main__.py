@@ -50,7 +50,7 @@ def run_scenario(scenario: str, end: int, out_dir: Path, console: Console) -> li
             str(attestation_file),
             "--out",
             str(out_dir),
-            "--format",
+            "--output",
             "json",
             "--environment",
             f"demo-{scenario}",

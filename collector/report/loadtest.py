@@ -8,8 +8,10 @@ from __future__ import annotations
 
 from typing import Any
 
+from rich.console import Console
 from rich.table import Table
 
+from collector.report.layout import Cell, Column, fitted_table, plain_rows
 from collector.report.safe import safe_text
 from collector.report.table import markdown_cell, markdown_code
 from collector.sources.loadtest.measure import LoadtestData, table
@@ -42,17 +44,40 @@ def _cell(row: dict[str, Any], column: str) -> str:
     return number(value)
 
 
-def rich_table(data: LoadtestData) -> Table | None:
+PRIORITY = {"count": 0, "rps": 0, "error_ratio": 0, "p95_ms": 0, "p99_ms": 1, "p50_ms": 2, "max_ms": 3}
+"""At narrow widths the least-read columns go first (k6's own summary leads with the same few)."""
+TITLE = "load test (steady-state window)"
+
+
+def rich_table(data: LoadtestData, width: int = 200) -> Table | None:
+    """The per-label table fitted to ``width``: labels and numbers never cut, columns dropped by priority."""
     rows = table(data)
     if not rows:
         return None
-    view = Table(title="load test (steady-state window)", title_justify="left")
-    view.add_column("label")
-    for heading in HEADINGS:
-        view.add_column(heading, justify="right")
-    for row in rows:
-        view.add_row(safe_text(str(row["label"])), *(_cell(row, c) for c in COLUMNS))
-    return view
+    columns = [Column("label")] + [
+        Column(h, priority=PRIORITY.get(c, 4 + i), justify="right")
+        for i, (c, h) in enumerate(zip(COLUMNS, HEADINGS, strict=True))
+    ]
+    cells: list[list[Cell]] = [[safe_text(str(row["label"])), *(_cell(row, c) for c in COLUMNS)] for row in rows]
+    return fitted_table(columns, cells, width, title=TITLE)
+
+
+def plain_table(data: LoadtestData) -> str:
+    """The same table as plain rows (one per label, every column, nothing cut): for pipes and CI logs."""
+    rows = table(data)
+    if not rows:
+        return ""
+    return plain_rows(["label", *HEADINGS], [[row["label"], *(_cell(row, c) for c in COLUMNS)] for row in rows])
+
+
+def print_summary(data: LoadtestData, console: Console, terminal: bool) -> None:
+    """The load-test summary on ``console``: a fitted table on a terminal, plain rows otherwise."""
+    if terminal:
+        view = rich_table(data, console.width)
+        if view is not None:
+            console.print(view)
+    else:
+        console.file.write(plain_table(data))
 
 
 def markdown_table(data: LoadtestData) -> str:

@@ -11,6 +11,7 @@ import re
 from rich.table import Table
 from rich.text import Text
 
+from collector.report.layout import Column, fitted_table, plain_rows
 from collector.report.safe import escape_controls, safe_text
 from slo.evidence import EvidencePacket
 from slo.formatting import quantity
@@ -40,8 +41,12 @@ FULL_TABLE_LIMIT = 40
 """Above this many checks the screen lists only the checks that did not pass; the packet has them all."""
 
 
-def verdict_table(packet: EvidencePacket, limit: int = FULL_TABLE_LIMIT) -> Table:
-    """The gate's checks as a table; a large gate shows only what needs a reviewer's eye."""
+def verdict_table(packet: EvidencePacket, width: int = 120, limit: int = FULL_TABLE_LIMIT) -> Table:
+    """The gate's checks as a terminal table; a large gate shows only what needs a reviewer's eye.
+
+    Check ids, verdicts and values are never cut: at narrow widths the objective and then the value
+    columns are dropped (the caption says so) and the reason folds.
+    """
     gate = packet.gate
     verdict = packet.verdict
     title = Text.assemble(
@@ -53,22 +58,46 @@ def verdict_table(packet: EvidencePacket, limit: int = FULL_TABLE_LIMIT) -> Tabl
         shown = [r for r in packet.checks if r.verdict is not Verdict.PASS]
         hidden = len(packet.checks) - len(shown)
         caption = f"{hidden} passing check(s) not shown; every check is in the evidence packet"
-    table = Table(title=title, title_justify="left", show_lines=False, expand=False, caption=caption)
-    table.add_column("check")
-    table.add_column("verdict")
-    table.add_column("value", justify="right")
-    table.add_column("objective")
-    table.add_column("reason", overflow="fold", max_width=70)
-    for result in shown:
-        name = result.id if result.required else f"{result.id} (advisory)"
-        table.add_row(
-            safe_text(name),
+    columns = [
+        Column("check"),
+        Column("verdict"),
+        Column("value", priority=2, justify="right"),
+        Column("objective", priority=1),
+        Column("reason", whole=False),
+    ]
+    rows = [
+        [
+            safe_text(_name(result)),
             Text(result.verdict.value, style=VERDICT_STYLE[result.verdict]),
             safe_text(_value(result)),
             safe_text(result.objective or ""),
             safe_text(result.reason),
-        )
-    return table
+        ]
+        for result in shown
+    ]
+    return fitted_table(columns, rows, width, title=title, caption=caption)
+
+
+def _name(result: CheckResult) -> str:
+    return result.id if result.required else f"{result.id} (advisory)"
+
+
+PLAIN_HEADINGS = ("gate", "check", "verdict", "value", "objective", "reason")
+
+
+def plain_verdicts(packets: list[EvidencePacket]) -> str:
+    """Every check of every gate, one line each, then one line per gate verdict: for pipes and CI logs."""
+    rows = [
+        [p.gate.id, _name(r), r.verdict.value, _value(r), r.objective or "-", r.reason or "-"]
+        for p in packets
+        for r in p.checks
+    ]
+    text = plain_rows(PLAIN_HEADINGS, rows)
+    for packet in packets:
+        counts = ", ".join(f"{n} {k}" for k, n in packet.counts.items() if n)
+        digest = f" sha256:{packet.digest.value}" if packet.digest else ""
+        text += f"gate {packet.gate.id}: {packet.verdict.value.upper()} ({counts}){digest}\n"
+    return text
 
 
 _HTML_START = re.compile(r"<(?=[A-Za-z/!?])")

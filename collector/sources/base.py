@@ -71,6 +71,7 @@ MISSING_SOURCE_HINTS: Mapping[str, str] = {
     "slo": "no Prometheus backend given (--prometheus URL)",
     "loadtest": "no input for loadtest checks was given (--loadtest FILE or gatepack ingest)",
     "attestation": "no input for attestation checks was given (--attestations FILE)",
+    "tests": "no JUnit XML report was given (--tests FILE, or pass it to gatepack ingest)",
     "trace": "no trace source given (--tempo URL, --jaeger URL or --otlp FILE)",
     "ai_cost": "no trace source given (--tempo URL, --jaeger URL or --otlp FILE, with --pricing FILE)",
 }

@@ -14,17 +14,14 @@ from collector.sources.loadtest.measure import LoadtestData, Window, aggregates,
 from collector.sources.loadtest.model import LoadtestFormatError
 from slo.evaluate import error_result
 from slo.evidence import Backend, InputFile
-from slo.loadtest import evaluate_loadtest
+from slo.loadtest import STANDARD_METRICS, evaluate_loadtest, k6_metric
 from slo.results import CheckResult
 from slo.spec import Check, LoadtestCheck
-
-STANDARD = frozenset({"latency", "error_rate", "requests", "throughput"})
-"""Check metrics answered from the requests table; any other metric reads a tool metric's raw points."""
 
 
 def sample_metrics(checks: Iterable[Check]) -> frozenset[str]:
     """The raw-point metrics (k6 names) some loadtest check reads, so readers can skip the others."""
-    return frozenset(c.metric for c in checks if isinstance(c, LoadtestCheck) and c.metric not in STANDARD)
+    return frozenset(c.metric for c in checks if isinstance(c, LoadtestCheck) and c.metric not in STANDARD_METRICS)
 
 
 def refuse_repeats(paths: list[Path]) -> None:
@@ -75,9 +72,7 @@ def input_files(data: LoadtestData) -> list[InputFile]:
 
 
 def _tool_thresholds(data: LoadtestData, check: LoadtestCheck) -> list[dict[str, Any]]:
-    base = {"latency": "http_req_duration", "error_rate": "http_req_failed", "requests": "http_reqs"}.get(
-        check.metric, "http_reqs" if check.metric == "throughput" else check.metric
-    )
+    base = k6_metric(check.metric)
     return [
         {"metric": t.metric, "threshold": t.expression, "ok": t.ok, "source": str(r.source)}
         for r in data.results
@@ -95,7 +90,7 @@ def details_for(data: LoadtestData, check: LoadtestCheck) -> dict[str, Any]:
         details["tool_thresholds"] = thresholds
     if data.notes:
         details["notes"] = data.notes
-    if data.requests is not None and check.metric in {"latency", "error_rate", "requests", "throughput"}:
+    if data.requests is not None and check.metric in STANDARD_METRICS:
         rows, problem = select(data.requests, check.label, dict(check.tags))
         if not problem:
             details["aggregates"] = aggregates(rows, data.duration_seconds, data.is_bucketed(rows))

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import math
+import re
 from pathlib import Path
 from typing import Any
 
@@ -38,12 +39,68 @@ def is_time_metric(name: object) -> bool:
     return isinstance(name, str) and name.split("{", 1)[0].startswith(TIME_TRENDS)
 
 
+_NEW_FORMAT_START = re.compile(rb'^\{\s*"config"\s*:')
+
+
 def sniff(head: bytes, path: Path) -> bool:
-    """A JSON object with a ``metrics`` member (not a k6 NDJSON line, which names one ``metric``)."""
+    """A JSON object with a ``metrics`` member (not a k6 NDJSON line, which names one ``metric``).
+
+    k6 v2's ``--new-machine-readable-summary`` starts with ``{"config": {... "script": ...}`` (the whole
+    script, which can push ``metrics`` past the sniffed head), so that start is recognised as well.
+    """
     text = head.lstrip(b"\xef\xbb\xbf").lstrip()
     first = text.split(b"\n", 1)[0]
     ndjson = b'"type":"Point"' in first.replace(b" ", b"") or b'"type":"Metric"' in first.replace(b" ", b"")
-    return text.startswith(b"{") and b'"metrics"' in head and not ndjson
+    if ndjson:
+        return False
+    return text.startswith(b"{") and (b'"metrics"' in head or bool(_NEW_FORMAT_START.match(text)))
+
+
+def _from_new_format(path: Path, document: dict[str, Any]) -> dict[str, Any]:
+    """k6 v2's new machine-readable summary (schema 1.x) in the shape of ``handleSummary`` data.
+
+    The new format lists metrics (``results.metrics``: name, type, contains, values) instead of a map,
+    writes percentiles as ``p95`` (not ``p(95)``), rates as ``matches``/``total`` and counters without
+    a rate; checks live apart in ``results.checks``; the test duration is ``config.duration`` in
+    seconds; threshold results are not in the file.
+    """
+    results = document.get("results")
+    if not isinstance(results, dict) or not isinstance(results.get("metrics"), list):
+        raise LoadtestFormatError(f"{path}: not a k6 summary (no 'metrics' object, no 'results.metrics' list)")
+    raw_config = document.get("config")
+    config: dict[str, Any] = raw_config if isinstance(raw_config, dict) else {}
+    duration = config.get("duration")
+    seconds = float(duration) if isinstance(duration, int | float) and not isinstance(duration, bool) else None
+    metrics: dict[str, Any] = {}
+    raw_checks = results.get("checks")
+    checks: dict[str, Any] = raw_checks if isinstance(raw_checks, dict) else {}
+    listed = list(results["metrics"]) + [
+        {**m, "name": "checks"}
+        for m in checks.get("metrics", [])
+        if isinstance(m, dict) and m.get("name") == "checks_succeeded"
+    ]
+    for index, item in enumerate(listed):
+        if not isinstance(item, dict) or not isinstance(item.get("name"), str):
+            raise LoadtestFormatError(f"{path}: results.metrics[{index}] has no name")
+        values = item.get("values")
+        if not isinstance(values, dict):
+            raise LoadtestFormatError(f"{path}: metric {item['name']!r} has no values object")
+        kind = item.get("type")
+        converted: dict[str, Any] = {}
+        for key, value in values.items():
+            match = re.fullmatch(r"p(\d+(?:\.\d+)?)", key)
+            converted[f"p({match.group(1)})" if match else key] = value
+        if kind == "rate" and {"matches", "total"} <= set(values):
+            converted = {
+                "rate": values.get("rate"),
+                "passes": values["matches"],
+                "fails": values["total"] - values["matches"],
+            }
+        if kind == "counter" and "rate" not in converted and seconds and isinstance(values.get("count"), int | float):
+            converted["rate"] = values["count"] / seconds
+        metrics[item["name"]] = {"type": kind, "contains": item.get("contains"), "values": converted}
+    state = {"testRunDurationMs": seconds * 1000.0} if seconds is not None else {}
+    return {"metrics": metrics, "state": state}
 
 
 def read(path: Path) -> LoadtestResult:
@@ -52,7 +109,12 @@ def read(path: Path) -> LoadtestResult:
         document = json.loads(data)
     except (json.JSONDecodeError, UnicodeDecodeError) as exc:
         raise LoadtestFormatError(f"{path}: line {getattr(exc, 'lineno', '?')}: not valid JSON: {exc}") from None
-    if not isinstance(document, dict) or not isinstance(document.get("metrics"), dict):
+    if not isinstance(document, dict):
+        raise LoadtestFormatError(f"{path}: not a k6 summary (not a JSON object)")
+    new_format = not isinstance(document.get("metrics"), dict) and "results" in document
+    if new_format:
+        document = _from_new_format(path, document)
+    if not isinstance(document.get("metrics"), dict):
         raise LoadtestFormatError(f"{path}: not a k6 summary (no 'metrics' object)")
     handle_summary = any(isinstance(m, dict) and "values" in m for m in document["metrics"].values())
     metrics: dict[str, SummaryMetric] = {}
@@ -67,11 +129,13 @@ def read(path: Path) -> LoadtestResult:
     state: dict[str, Any] = raw_state if isinstance(raw_state, dict) else {}
     duration_ms = state.get("testRunDurationMs")
     notes = []
+    if new_format:
+        notes.append("k6 new machine-readable summary: it holds no threshold results and no p(99)")
     if not handle_summary:
         notes.append("k6 --summary-export: trend units inferred from k6's built-in time metrics (ms)")
     return LoadtestResult(
         tool="k6",
-        format="k6-handle-summary" if handle_summary else "k6-summary-export",
+        format="k6-summary-v2" if new_format else ("k6-handle-summary" if handle_summary else "k6-summary-export"),
         source=path,
         metrics=metrics,
         thresholds=thresholds,

@@ -16,7 +16,7 @@ import pandas as pd
 
 from collector.sources.loadtest.locust import bucket_bounds, locust_percentile
 from collector.sources.loadtest.model import LoadtestFormatError, LoadtestResult, SummaryMetric
-from slo.loadtest import Measurement, ThresholdError, percentile, plan
+from slo.loadtest import STANDARD_METRICS, Measurement, ThresholdError, k6_metric, percentile, plan
 from slo.spec import LoadtestCheck
 
 PERCENTILES = (50.0, 90.0, 95.0, 99.0, 99.9)
@@ -153,7 +153,7 @@ def measure(data: LoadtestData, check: LoadtestCheck) -> tuple[Measurement | Non
     """The measurement for ``check``, or ``None`` and why there is none."""
     metric, label, tags = check.metric, check.label, dict(check.tags)
     where = describe(label, tags)
-    standard = metric in {"latency", "error_rate", "requests", "throughput"}
+    standard = metric in STANDARD_METRICS
     if standard and data.requests is not None:
         rows, problem = select(data.requests, label, tags)
         if problem:
@@ -161,9 +161,7 @@ def measure(data: LoadtestData, check: LoadtestCheck) -> tuple[Measurement | Non
         if metric == "latency" and data.is_bucketed(rows):
             return _from_buckets(rows, check, where), ""
         return _from_requests(rows, metric, data.duration_seconds, where), ""
-    k6_name = {"latency": "http_req_duration", "error_rate": "http_req_failed"}.get(metric, metric)
-    if metric in {"requests", "throughput"}:
-        k6_name = "http_reqs"
+    k6_name = k6_metric(metric)
     if not standard and metric in data.samples:
         rows, problem = select(data.samples[metric].rename(columns={"name": "label"}), label, tags)
         if problem:

@@ -1,0 +1,223 @@
+"""The ``tests`` source: JUnit XML reports from the CI run (pytest, gotestsum, Maven Surefire, jest-junit).
+
+Every tool writes the same skeleton — ``<testsuites>`` (optional, may nest) → ``<testsuite>`` →
+``<testcase>`` with an optional ``<failure>``, ``<error>`` or ``<skipped>`` child — but the suite
+attributes (``tests=``, ``failures=``) are missing or stale in some writers, so the counts here come
+from the test cases themselves. Traps handled: Surefire's ``<flakyFailure>``/``<rerunFailure>`` on a
+test that passed on a rerun is a pass (the rerun decided it), not a failure; jest-junit and
+gotestsum put the suite name in ``classname``; pytest writes a ``<skipped>`` for xfail. The XML is
+parsed with expat through ElementTree, which refuses external entities; files over
+:data:`MAX_BYTES` are refused.
+"""
+
+from __future__ import annotations
+
+import fnmatch
+from collections.abc import AsyncIterator, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from xml.etree import ElementTree as ET
+
+from collector.errors import UsageError
+from collector.sinks.files import sha256_file
+from collector.sources.base import RunContext
+from slo.evaluate import error_result, result
+from slo.evidence import Backend, InputFile
+from slo.formatting import number
+from slo.results import CheckResult, Verdict
+from slo.spec import Check, CiTestsCheck, TestMetric
+
+MAX_BYTES = 256 * 1024 * 1024
+SHOWN_FAILURES = 5
+"""How many failing test names a reason lists before ``(+N more)``."""
+
+
+@dataclass(frozen=True)
+class Case:
+    suite: str
+    classname: str
+    name: str
+    outcome: str
+    """passed, failed, error or skipped"""
+    message: str = ""
+
+    @property
+    def display(self) -> str:
+        prefix = self.classname or self.suite
+        return f"{prefix}::{self.name}" if prefix and prefix != self.name else self.name
+
+
+@dataclass
+class TestRun:
+    cases: list[Case] = field(default_factory=list)
+    files: list[Path] = field(default_factory=list)
+
+    def select(self, pattern: str | None) -> list[Case]:
+        if pattern is None:
+            return self.cases
+        return [
+            c for c in self.cases if fnmatch.fnmatchcase(c.suite, pattern) or fnmatch.fnmatchcase(c.classname, pattern)
+        ]
+
+
+class JunitFormatError(UsageError):
+    pass
+
+
+def _local(tag: str) -> str:
+    return tag.rsplit("}", 1)[-1]
+
+
+def _outcome(case: ET.Element) -> tuple[str, str]:
+    children = {_local(child.tag): child for child in case}
+    for tag, outcome in (("error", "error"), ("failure", "failed"), ("skipped", "skipped")):
+        if tag in children:
+            child = children[tag]
+            lines = (child.text or "").strip().splitlines()
+            return outcome, child.get("message") or (lines[0] if lines else "")
+    return "passed", ""
+
+
+def _walk(element: ET.Element, suite: str, out: list[Case]) -> None:
+    tag = _local(element.tag)
+    if tag == "testsuite":
+        suite = element.get("name", suite)
+    if tag == "testcase":
+        outcome, message = _outcome(element)
+        out.append(Case(suite, element.get("classname", ""), element.get("name", ""), outcome, message.strip()))
+        return
+    for child in element:
+        _walk(child, suite, out)
+
+
+def read_junit(path: Path) -> list[Case]:
+    """Every test case in one JUnit XML file; a file that is not JUnit is a usage error naming it."""
+    try:
+        size = path.stat().st_size
+        if size > MAX_BYTES:
+            raise JunitFormatError(f"{path}: JUnit report is larger than {MAX_BYTES} bytes")
+        root = ET.parse(path).getroot()  # noqa: S314 - a local CI report; expat >= 2.4 caps entity expansion
+    except ET.ParseError as exc:
+        line = exc.position[0] if exc.position else 0
+        raise JunitFormatError(f"{path}:{line}: not valid XML: {exc}") from None
+    except OSError as exc:
+        raise JunitFormatError(f"cannot read {path}: {exc.strerror or exc}") from None
+    if _local(root.tag) not in {"testsuites", "testsuite"}:
+        raise JunitFormatError(f"{path}: not a JUnit report (root element <{_local(root.tag)}>, expected <testsuites>)")
+    cases: list[Case] = []
+    _walk(root, "", cases)
+    return cases
+
+
+def is_junit(path: Path) -> bool:
+    """Whether ``path`` starts like a JUnit report (so ``ingest`` can take it among load-test files)."""
+    try:
+        with path.open("rb") as handle:
+            head = handle.read(4096)
+    except OSError:
+        return False
+    text = head.decode("utf-8", "replace").lstrip("\ufeff \t\r\n")
+    if not text.startswith("<"):
+        return False
+    return "<testsuites" in text or "<testsuite" in text
+
+
+def load_reports(paths: list[Path]) -> TestRun:
+    run = TestRun()
+    for path in paths:
+        run.cases.extend(read_junit(path))
+        run.files.append(path)
+    return run
+
+
+def counts(cases: Sequence[Case]) -> dict[str, float | None]:
+    """The metrics a ``tests`` check can bound; ``failure_ratio`` is None when no test was executed."""
+    by = {o: sum(c.outcome == o for c in cases) for o in ("passed", "failed", "error", "skipped")}
+    executed = by["passed"] + by["failed"] + by["error"]
+    return {
+        "count": float(len(cases)),
+        "passed": float(by["passed"]),
+        "failed": float(by["failed"]),
+        "errors": float(by["error"]),
+        "skipped": float(by["skipped"]),
+        "failure_ratio": (by["failed"] + by["error"]) / executed if executed else None,
+    }
+
+
+def _failing(cases: Sequence[Case]) -> str:
+    bad = [c for c in cases if c.outcome in ("failed", "error")]
+    if not bad:
+        return ""
+    names = ", ".join(c.display for c in bad[:SHOWN_FAILURES])
+    more = f" (+{len(bad) - SHOWN_FAILURES} more)" if len(bad) > SHOWN_FAILURES else ""
+    return f"; failing: {names}{more}"
+
+
+def evaluate_tests(check: CiTestsCheck, run: TestRun, evaluated_at: str) -> CheckResult:
+    cases = run.select(check.suite)
+    numbers = counts(cases)
+    value = numbers[check.metric.value]
+    objective = f"{check.op.value} {number(check.target)}"
+    summary = (
+        f"{int(numbers['count'] or 0)} tests: {int(numbers['passed'] or 0)} passed, {int(numbers['failed'] or 0)} "
+        f"failed, {int(numbers['errors'] or 0)} errors, {int(numbers['skipped'] or 0)} skipped"
+    )
+    details = {
+        "counts": {k: v for k, v in numbers.items()},
+        "failing": [c.display for c in cases if c.outcome in ("failed", "error")][:100],
+        "reports": [str(p) for p in run.files],
+    }
+    common = {"objective": objective, "details": details}
+    if not cases or value is None:
+        where = f" matching suite {check.suite!r}" if check.suite else ""
+        reason = f"no test cases{where} in {', '.join(map(str, run.files))}" if not cases else f"{summary}: none ran"
+        return result(check, Verdict.NO_DATA, reason, evaluated_at, **common)
+    shown = number(value)
+    text = f"{check.metric.value} {shown}"
+    failing = _failing(cases) if check.metric is not TestMetric.SKIPPED else ""
+    if not check.op.holds(value, check.target):
+        reason = f"{text} {check.op.negated} {number(check.target)} ({summary}){failing}"
+        return result(check, Verdict.FAIL, reason, evaluated_at, value=value, **common)
+    if check.warn is not None and not check.op.holds(value, check.warn):
+        reason = f"{text} passes {objective} but crosses the warning bound {check.op.value} {number(check.warn)}"
+        return result(check, Verdict.WARN, f"{reason} ({summary}){failing}", evaluated_at, value=value, **common)
+    return result(
+        check,
+        Verdict.PASS,
+        f"{text} {check.op.value} {number(check.target)} ({summary})",
+        evaluated_at,
+        value=value,
+        **common,
+    )
+
+
+class TestsSource:
+    """``tests`` checks decided from JUnit XML reports read once for the run."""
+
+    __test__ = False  # not a pytest test class
+    name = "tests"
+    kinds = frozenset({"tests"})
+    requests_sent = 0
+
+    def __init__(self, run: TestRun) -> None:
+        self.run = run
+        self._inputs = []
+        for path in run.files:
+            digest, size = sha256_file(path)
+            self._inputs.append(InputFile(path=str(path), sha256=digest, size=size, role="tests", format="junit"))
+
+    def backends(self) -> list[Backend]:
+        return []
+
+    def inputs(self) -> list[InputFile]:
+        return list(self._inputs)
+
+    async def aclose(self) -> None:
+        return None
+
+    async def evaluate(self, checks: Sequence[Check], context: RunContext) -> AsyncIterator[CheckResult]:
+        for check in checks:
+            if not isinstance(check, CiTestsCheck):
+                yield error_result(check, f"not a tests check: {check.kind}", context.evaluated_at)
+                continue
+            yield evaluate_tests(check, self.run, context.evaluated_at)
