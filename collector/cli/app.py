@@ -26,7 +26,6 @@ from collector.cli import (
 from collector.cli.common import err
 from collector.errors import EXIT_USAGE, GatepackError, UsageError
 from slo import __version__
-from slo.loader import SpecError
 
 _argument_type = typer.core.TyperArgument.display_type_rich
 
@@ -113,12 +112,14 @@ def main() -> None:
     """Console entry point: foreseeable faults become one clear line and an exit code, never a traceback."""
     try:
         code = app(standalone_mode=False)
-    except SpecError as exc:
-        for problem in exc.problems:
-            err.print(str(problem))
-        err.print(f"{len(exc.problems)} problem(s) in the spec", style="bold red")
-        sys.exit(EXIT_USAGE)
     except GatepackError as exc:
+        from slo.loader import SpecError  # already loaded when a spec was read; not paid by ``--help``
+
+        if isinstance(exc, SpecError):
+            for problem in exc.problems:
+                err.print(str(problem))
+            err.print(f"{len(exc.problems)} problem(s) in the spec", style="bold red")
+            sys.exit(EXIT_USAGE)
         err.print(f"error: {exc}", style="bold red")
         sys.exit(exc.exit_code)
     except typer.Exit as exc:

@@ -5,16 +5,19 @@ from __future__ import annotations
 import sys
 import time
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 from rich.console import Console
 
 from collector.cli import common
 from collector.errors import UsageError
-from collector.specs import LoadedGate
 from collector.timeutil import parse_time, rfc3339
-from slo.spec import Check
+
+if TYPE_CHECKING:
+    # the spec model (pydantic) loads when a command reads gates, not when ``gatepack --help`` lists commands
+    from collector.specs import LoadedGate
+    from slo.spec import Check
 
 ATTESTATIONS_HELP = "Attestations file (default ./gatepack-attestations.json)"
 

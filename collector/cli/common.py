@@ -5,17 +5,19 @@ from __future__ import annotations
 import os
 from collections.abc import Mapping
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-from collector.cli.options import ReportOptions
-from collector.cli.placeholders import undefined_placeholders, used_names
 from collector.errors import UsageError
-from collector.report.junit import junit_xml
 from collector.report.safe import SafeConsole
-from collector.report.table import markdown
 from collector.sinks.files import write_atomic
-from collector.specs import LoadedGate, load_spec_files, read_spec_bytes
-from slo.evidence import EvidencePacket
-from slo.loader import SpecError, SpecProblem
+
+if TYPE_CHECKING:
+    # specs (pydantic, yaml), reports and packets load inside the functions that use them, so that
+    # ``gatepack --help`` does not pay for them
+    from collector.cli.options import ReportOptions
+    from collector.specs import LoadedGate
+    from slo.evidence import EvidencePacket
+    from slo.loader import SpecProblem
 
 err = SafeConsole(stderr=True, highlight=False, soft_wrap=True)
 """stderr: one line per message, never hard-wrapped in the middle of a path or digest; messages quote
@@ -54,6 +56,10 @@ def gates_from(
     Schema problems and undefined placeholders are raised together, each with file:line; a ``--var``
     that no selected gate uses is a usage error naming the gate's vars (a typo never passes silently).
     """
+    from collector.cli.placeholders import undefined_placeholders
+    from collector.specs import load_spec_files, read_spec_bytes
+    from slo.loader import SpecError
+
     variables = variables or {}
     if specs:
         problems: list[SpecProblem] = []
@@ -109,11 +115,15 @@ def spec_text(path: str) -> str:
         from importlib import resources
 
         return resources.files("slo.catalog").joinpath(path.removeprefix("catalog:")).read_text(encoding="utf-8")
+    from collector.specs import read_spec_bytes
+
     return read_spec_bytes(Path(path)).decode("utf-8")
 
 
 def check_variables(gates: list[LoadedGate], variables: Mapping[str, str]) -> None:
     """Exit 2 on a ``--var`` that none of the gates has or uses, naming the vars they do have."""
+    from collector.cli.placeholders import used_names
+
     if not variables:
         return
     known: dict[str, set[str]] = {}
@@ -133,6 +143,9 @@ def check_variables(gates: list[LoadedGate], variables: Mapping[str, str]) -> No
 
 def write_reports(packets: list[EvidencePacket], report: ReportOptions, extra_markdown: str = "") -> None:
     """JUnit and Markdown next to the packets, when asked for."""
+    from collector.report.junit import junit_xml
+    from collector.report.table import markdown
+
     if report.junit is not None:
         _check_target(report.junit, "--junit")
         write_atomic(report.junit, junit_xml(packets))

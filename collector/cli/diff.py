@@ -7,15 +7,17 @@ import os
 import sys
 from enum import StrEnum
 from pathlib import Path
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
-from rich.console import Console
-from rich.table import Table
 
 from collector.cli.common import err
 from collector.errors import UsageError
-from slo.diff import PacketDiff, describe, diff_packets, markdown
+
+if TYPE_CHECKING:
+    from rich.table import Table
+
+    from slo.diff import PacketDiff
 
 
 class DiffFormat(StrEnum):
@@ -48,6 +50,10 @@ def _store_env() -> str | None:
 
 
 def table(diff: PacketDiff) -> Table:
+    from rich.table import Table
+
+    from slo.diff import describe
+
     view = Table(
         "check", "change", "before", "after", "what changed",
         title=f"{diff.gate_after}: {diff.verdict_before} → {diff.verdict_after}",
@@ -74,6 +80,8 @@ def diff_command(
     output_format: Annotated[DiffFormat, typer.Option("--format", "-f")] = DiffFormat.table,
 ) -> None:
     """Check by check: verdict flips, values that moved and by how much, new and removed checks, changed queries."""
+    from slo.diff import diff_packets, markdown
+
     diff = diff_packets(load_packet(before, store), load_packet(after, store))
     if diff.gate_before != diff.gate_after:
         err.print(f"note: comparing different gates ({diff.gate_before} and {diff.gate_after})", style="yellow")
@@ -82,5 +90,7 @@ def diff_command(
     elif output_format is DiffFormat.markdown:
         sys.stdout.write(markdown(diff))
     else:
+        from rich.console import Console
+
         Console(soft_wrap=True).print(table(diff))
     err.print(f"{len(diff.changed)} of {len(diff.checks)} check(s) changed")

@@ -14,8 +14,6 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
 
 import typer
-from rich.console import Console
-from rich.table import Table
 
 from collector.cli.common import err
 from collector.errors import UsageError
@@ -100,6 +98,9 @@ def list_command(
             item["key_id"] = row.key_id
             sys.stdout.write(json.dumps(item, sort_keys=True) + "\n")
         return
+    from rich.console import Console
+    from rich.table import Table
+
     table = Table("digest", "gate", "env", "release", "commit", "verdict", "evaluated", "signed by")
     for row in rows:
         table.add_row(

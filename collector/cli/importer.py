@@ -13,7 +13,6 @@ from pathlib import Path
 from typing import Annotated, Any, NoReturn
 
 import typer
-import yaml
 
 from collector.cli.common import err
 from collector.errors import EXIT_USAGE
@@ -38,6 +37,8 @@ def read_documents(path: Path) -> list[Any]:
         fail(f"cannot read {path}: {exc.strerror or exc}")
     except UnicodeDecodeError as exc:
         fail(f"{path}: not UTF-8 text: {exc.reason}")
+    import yaml  # only the import commands read YAML: not loaded by ``gatepack --help``
+
     try:
         return list(yaml.safe_load_all(text))
     except yaml.YAMLError as exc:
@@ -48,6 +49,8 @@ def read_documents(path: Path) -> list[Any]:
 
 
 def write_gates(gates: list[dict[str, Any]], out: Path | None, source: str) -> None:
+    import yaml
+
     header = f"# Imported by gatepack from {source}; review, then use with `gatepack collect` / `gatepack rules`.\n"
     text = header + "---\n".join(yaml.safe_dump(g, sort_keys=False, allow_unicode=True, width=1000) for g in gates)
     if out is None:

@@ -9,7 +9,6 @@ import typer
 
 from collector.cli.common import err
 from collector.errors import UsageError
-from collector.signing import write_keypair
 
 
 def keygen_command(
@@ -17,6 +16,8 @@ def keygen_command(
     force: Annotated[bool, typer.Option("--force", help="Replace existing key files")] = False,
 ) -> None:
     """Generate a signing key: KEY (private, 0600) and KEY.pub; print the key id (sha256 of the public key)."""
+    from collector.signing import write_keypair  # cryptography loads only here
+
     try:
         kid = write_keypair(output, force=force)  # an existing file is a SigningKeyError: usage, exit 2
     except OSError as exc:

@@ -17,18 +17,21 @@ import sys
 from collections.abc import Callable
 from enum import StrEnum
 from pathlib import Path
-from typing import Annotated, Any, TypeVar, get_type_hints
+from typing import TYPE_CHECKING, Annotated, Any, TypeVar, get_type_hints
 from urllib.parse import urlsplit
 
-import httpx
 import typer
 
-from collector.cli.overrides import Override, parse_overrides
 from collector.errors import UsageError
 from collector.sources.credentials import load_credentials, parse_headers
-from collector.sources.http import HttpConfig
 from collector.sources.redact import redact_url
 from collector.timeutil import parse_time
+
+if TYPE_CHECKING:
+    from collector.cli.overrides import Override  # the spec model (pydantic) behind it loads in the command
+
+    # httpx and the HTTP transport load only in commands that talk to a backend (``gatepack --help`` stays fast)
+    from collector.sources.http import HttpConfig
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -121,6 +124,8 @@ class BackendOptions:
         check_backend_url(url)
         timeout = positive_seconds(self.timeout, "--timeout")
         run_deadline = positive_seconds(self.deadline if deadline is None else deadline, "--deadline")
+        from collector.sources.http import HttpConfig
+
         creds = load_credentials(os.environ, self.bearer_token_file, self.password_file, self.username)
         verify: bool | str = False if self.insecure else (str(self.ca_file) if self.ca_file else True)
         return HttpConfig(
@@ -156,6 +161,8 @@ def check_backend_url(url: str) -> None:
     """A usage error naming the flag unless ``url`` is an http(s) URL with a host httpx can connect to."""
     if not url.startswith(("http://", "https://")):
         raise UsageError(f"--prometheus must be an http:// or https:// URL, got {redact_url(url)!r}")
+    import httpx
+
     try:
         parts = urlsplit(url)
         port = parts.port  # raises on a port that is not a number in range
@@ -183,6 +190,8 @@ class TraceTargets:
 def _trace_backend(url: str, flag: str, prefix: str, headers: list[str]) -> HttpConfig:
     if not url.startswith(("http://", "https://")):
         raise UsageError(f"{flag} must be an http:// or https:// URL, got {url.split('://')[0]!r}")
+    from collector.sources.http import HttpConfig
+
     creds = load_credentials(os.environ, prefix=prefix)
     return HttpConfig(
         url=url, bearer_token=creds.bearer_token, basic_auth=creds.basic_auth, headers=parse_headers(headers)
@@ -286,6 +295,8 @@ class RunOptions:
         return parse_vars(self.var)
 
     def overrides(self) -> list[Override]:
+        from collector.cli.overrides import parse_overrides
+
         return parse_overrides(self.sets)
 
 

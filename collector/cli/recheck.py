@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import dataclasses
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
@@ -46,6 +45,8 @@ def recheck_command(
     async def go() -> list[QueryRecheck]:
         async with PrometheusClient(config) as client:
             return await requery_packet(document, client)
+
+    import asyncio  # loaded only when a backend is asked
 
     results = asyncio.run(go())
     if results and all(r.now[0] == "error" and r.recorded[0] != "error" for r in results):

@@ -6,12 +6,11 @@ catalog, like ``collect``), applies ``--var`` and writes the file.
 
 from __future__ import annotations
 
-import asyncio
 import json
 import sys
 from enum import StrEnum
 from pathlib import Path
-from typing import Annotated, Any, NoReturn
+from typing import TYPE_CHECKING, Annotated, Any, NoReturn
 
 import typer
 
@@ -19,7 +18,9 @@ from collector.cli.collect import GateIds, OptionalSpecs
 from collector.cli.common import err, gates_from
 from collector.cli.options import BackendOptions, RunOptions, uses
 from collector.errors import EXIT_FAIL, EXIT_USAGE, BackendUnreachable
-from collector.sources.http import HttpConfig, HttpTransport
+
+if TYPE_CHECKING:
+    from collector.sources.http import HttpConfig
 
 
 def fail(message: str) -> NoReturn:
@@ -100,8 +101,12 @@ def fetch_rules(config: HttpConfig) -> dict[str, Any]:
     """``/api/v1/rules`` data from the server through the shared transport; errors name the public URL only."""
 
     async def get() -> Any:
+        from collector.sources.http import HttpTransport
+
         async with HttpTransport(config) as transport:
             return await transport.request("GET", "/api/v1/rules")
+
+    import asyncio  # loaded only when a backend is asked
 
     reply = asyncio.run(get())
     if not reply.ok or reply.body is None:

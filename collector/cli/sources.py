@@ -3,11 +3,14 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-from collector.cli.options import TraceTargets
-from collector.sources.base import Source
-from collector.sources.http import HttpConfig
-from collector.specs import LoadedGate
+if TYPE_CHECKING:
+    # imported by commands at module level: the sources themselves load when a run builds them
+    from collector.cli.options import TraceTargets
+    from collector.sources.base import Source
+    from collector.sources.http import HttpConfig
+    from collector.specs import LoadedGate
 
 
 def prometheus_source(config: HttpConfig | None) -> list[Source]:

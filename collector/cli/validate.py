@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+from typing import TYPE_CHECKING
 
 import typer
 
@@ -10,9 +11,9 @@ from collector.cli.collect import GateIds, OptionalSpecs
 from collector.cli.common import err, gates_from
 from collector.cli.options import BackendOptions, RunOptions, uses
 from collector.errors import EXIT_USAGE, BackendUnreachable
-from collector.sources.http import HttpConfig
-from slo.promql.plan import PlanError, plan_check
-from slo.results import Fault
+
+if TYPE_CHECKING:
+    from collector.sources.http import HttpConfig
 
 SERVER_PARSE_DEADLINE = 120.0
 
@@ -22,6 +23,8 @@ def validate_command(
     specs: OptionalSpecs = None, gate: GateIds = [], *, backend: BackendOptions, run: RunOptions
 ) -> None:
     """Check specs offline; with --prometheus, the server also parses every query."""
+    from slo.promql.plan import PlanError, plan_check  # the PromQL parser loads only in this command
+
     variables = run.variables()
     loaded = gates_from(specs, gate, variables)
     problems: list[str] = []
@@ -47,6 +50,7 @@ def validate_command(
 
 async def _server_parse(config: HttpConfig, queries: list[tuple[str, str, str]]) -> list[str]:
     from collector.sources.prometheus.client import PrometheusClient
+    from slo.results import Fault
 
     async with PrometheusClient(config) as client:
         unique = list(dict.fromkeys(q for *_, q in queries))

@@ -11,15 +11,19 @@ from __future__ import annotations
 import os
 import stat
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
 from collector.cli.common import err
 from collector.errors import EXIT_FAIL, UsageError
-from collector.signing import envelope_path, trusted_keys
-from slo.dsse import SignatureState, Verification, verify_file_bytes
-from slo.evidence import MAX_PACKET_BYTES
+
+if TYPE_CHECKING:
+    from slo.dsse import Verification
+
+MAX_PACKET_BYTES = 64 * 1024 * 1024
+"""The default of ``--max-bytes``: slo.evidence.MAX_PACKET_BYTES (a test keeps them equal), written out so
+that building the command list does not load pydantic."""
 
 
 def _read(path: Path, limit: int) -> bytes:
@@ -56,6 +60,10 @@ def verify_command(
     ] = MAX_PACKET_BYTES,
 ) -> None:
     """Recompute the packet's digest and check its signature; exit 1 if it changed or the signature fails."""
+    # cryptography and pydantic load here, not when ``gatepack --help`` builds the command list
+    from collector.signing import envelope_path, trusted_keys
+    from slo.dsse import SignatureState, verify_file_bytes
+
     keys = trusted_keys(key, trusted)  # a bad key file is a usage error (SigningKeyError), exit 2
     if require_signature and keys is None:
         raise UsageError("--require-signature needs --key or --trusted-keys to check the signature against")
@@ -78,6 +86,8 @@ def verify_command(
 
 def report(file: Path, result: Verification) -> bool:
     """Print what was found; True when nothing is wrong (an unsigned packet is not wrong by itself)."""
+    from slo.dsse import SignatureState
+
     digest = result.digest
     if digest.ok:
         err.print(f"ok: {file}: sha256:{digest.actual} (digest matches)", style="green")
