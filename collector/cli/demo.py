@@ -2,7 +2,9 @@
 
 Without ``--serve`` it is ``make demo`` (every catalog gate, both scenarios, one board). With
 ``--serve`` it backfills one scenario's 30 days of history into a Prometheus on a free loopback
-port, writes that scenario's attestations file, prints the URL and commands to paste, and keeps the
+port with the catalog's generated recording rules and alerts loaded (so the shipped dashboards, or
+``gatepack dashboards``' output, show data in a Grafana pointed at it), writes that scenario's
+attestations file, prints the URL and commands to paste, and keeps the
 server running until Ctrl-C (or ``--for SECONDS``), so a new user has a backend with data to point
 ``collect`` and ``validate`` at. The first line on stdout is the URL, so scripts can read it.
 """
@@ -46,6 +48,9 @@ def demo_command(
 
 
 def serve_demo(scenario: str, attestations: Path, duration: float | None) -> None:
+    import tempfile
+
+    from collector.demo.stack import RULES_FILE, write_rules
     from collector.demo.world import attestations as demo_attestations
     from collector.demo.world import build_world
     from collector.sinks.files import write_atomic
@@ -59,10 +64,13 @@ def serve_demo(scenario: str, attestations: Path, duration: float | None) -> Non
     end = int(time.time()) // 60 * 60
     err.print(f"backfilling 30 days of the {scenario} demo world into a local Prometheus…")
     write_atomic(attestations, dump_attestations(demo_attestations(scenario, end)))
+    scratch = tempfile.TemporaryDirectory(prefix="gatepack-demo-rules-")
+    rules = write_rules(Path(scratch.name) / RULES_FILE)
     try:
-        context = running_prometheus(build_world(scenario, end))
+        context = running_prometheus(build_world(scenario, end), rule_files=[rules])
         prometheus = context.__enter__()
     except PrometheusUnavailable as exc:
+        scratch.cleanup()
         raise UsageError(f"cannot serve the demo: {exc}") from None
     try:
         print(prometheus.url, flush=True)
@@ -70,6 +78,8 @@ def serve_demo(scenario: str, attestations: Path, duration: float | None) -> Non
         err.print(f"  export GATEPACK_PROMETHEUS_URL={prometheus.url}")
         err.print(f"  gatepack collect --gate 04-core-workflow -p {prometheus.url} --at {end}")
         err.print(f"  gatepack collect --gate 00-architecture --attestations {attestations}")
+        err.print(f"  gatepack rules --check -p {prometheus.url}   # the catalog's rules are loaded")
+        err.print(f"  Grafana: add a Prometheus data source at {prometheus.url}, import dashboards/*.json")
         err.print("Ctrl-C stops it")
         deadline = None if duration is None else time.monotonic() + duration
         while deadline is None or time.monotonic() < deadline:
@@ -78,5 +88,6 @@ def serve_demo(scenario: str, attestations: Path, duration: float | None) -> Non
         pass
     finally:
         context.__exit__(None, None, None)
+        scratch.cleanup()
         err.print("demo Prometheus stopped")
     sys.stdout.flush()

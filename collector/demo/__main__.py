@@ -4,7 +4,9 @@ For each scenario (``healthy`` and ``degraded`` by default) it writes the demo w
 OpenMetrics history, backfills it into a fresh Prometheus on a free loopback port, writes the demo
 team's attestations file, runs the real ``gatepack collect`` command on all twelve catalog gates,
 stops Prometheus, and finally prints one board with every gate's verdict and the checks that failed.
-Evidence packets land in ``./evidence/<scenario>/``.
+Evidence packets land in ``./evidence/<scenario>/``, each scenario's verdict metrics (textfile-collector
+format, what the gate board reads) in ``./evidence/<scenario>-verdicts.prom`` and the catalog's Grafana
+dashboards in ``./evidence/dashboards/``.
 """
 
 from __future__ import annotations
@@ -20,6 +22,7 @@ from pathlib import Path
 from rich.console import Console
 
 from collector.demo.board import board
+from collector.demo.stack import write_dashboards, write_verdict_metrics
 from collector.demo.world import SCENARIOS, attestations, build_world
 from collector.sinks.files import write_atomic
 from collector.sources.attestations import dump_attestations
@@ -85,6 +88,15 @@ def main(argv: list[str] | None = None) -> int:
         console.print(f"[bold red]cannot run the demo:[/] {exc}")
         return 2
     console.print(board(packets))
+    for scenario, scenario_packets in packets.items():
+        metrics = write_verdict_metrics(args.out / f"{scenario}-verdicts.prom", scenario_packets)
+        console.print(f"verdict metrics ({scenario}): {metrics}", highlight=False)
+    dashboards = write_dashboards(args.out / "dashboards")
+    console.print(
+        f"dashboards: {len(dashboards)} Grafana dashboards in {args.out / 'dashboards'}/ "
+        "(import them, or see them with data: `gatepack demo --serve`)",
+        highlight=False,
+    )
     console.print(
         f"evidence: {args.out}/<scenario>/*.json (verify one with `gatepack verify FILE`); "
         f"total {time.monotonic() - began:.1f} s",

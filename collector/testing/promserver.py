@@ -9,6 +9,7 @@ parallel, which makes a 30-day backfill take seconds instead of minutes.
 from __future__ import annotations
 
 import contextlib
+import json
 import os
 import shutil
 import signal
@@ -16,7 +17,7 @@ import socket
 import subprocess
 import tempfile
 import time
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
@@ -126,15 +127,35 @@ class LocalPrometheus:
             shutil.rmtree(self.workdir, ignore_errors=True)
 
 
+def _config_text(rule_files: Sequence[Path], evaluation_interval: str) -> str:
+    """The server's config: no scrapes; with rules, evaluated often so their series appear within seconds."""
+    lines = ["global:", "  scrape_interval: 1m"]
+    if rule_files:
+        lines.append(f"  evaluation_interval: {evaluation_interval}")
+        lines.append("rule_files:")
+        lines.extend(f"  - {json.dumps(str(Path(path).resolve()))}" for path in rule_files)
+    lines.append("scrape_configs: []")
+    return "\n".join(lines) + "\n"
+
+
 def start_prometheus(
-    data_dir: Path, workdir: Path | None = None, port: int | None = None, ready_timeout: float = 60.0
+    data_dir: Path,
+    workdir: Path | None = None,
+    port: int | None = None,
+    ready_timeout: float = 60.0,
+    rule_files: Sequence[Path] = (),
+    evaluation_interval: str = "5s",
 ) -> LocalPrometheus:
-    """Start Prometheus on a free loopback port over ``data_dir`` and wait until it is ready."""
+    """Start Prometheus on a free loopback port over ``data_dir`` and wait until it is ready.
+
+    ``rule_files`` are loaded as the server's recording/alerting rules (``promtool check rules`` them first:
+    Prometheus refuses to start on a bad file, which surfaces here as :class:`PrometheusUnavailable`).
+    """
     binary = find_binary("prometheus")
     owns = workdir is None
     workdir = Path(tempfile.mkdtemp(prefix="gatepack-prom-")) if workdir is None else workdir
     config = workdir / "prometheus.yml"
-    config.write_text("global:\n  scrape_interval: 1m\nscrape_configs: []\n", encoding="utf-8")
+    config.write_text(_config_text(rule_files, evaluation_interval), encoding="utf-8")
     port = port or free_port()
     log = (workdir / "prometheus.log").open("wb")
     process = subprocess.Popen(
@@ -168,12 +189,14 @@ def start_prometheus(
 
 
 @contextlib.contextmanager
-def running_prometheus(families: Iterable[Family], workers: int = 2) -> Iterator[LocalPrometheus]:
-    """Backfill ``families`` into a fresh TSDB, serve it, and stop and delete everything afterwards."""
+def running_prometheus(
+    families: Iterable[Family], workers: int = 2, rule_files: Sequence[Path] = ()
+) -> Iterator[LocalPrometheus]:
+    """Backfill ``families`` into a fresh TSDB, serve it (with ``rule_files``), and stop and delete everything."""
     workdir = Path(tempfile.mkdtemp(prefix="gatepack-prom-"))
     try:
         backfill(families, workdir / "data", workers=workers)
-        server = start_prometheus(workdir / "data", workdir=workdir)
+        server = start_prometheus(workdir / "data", workdir=workdir, rule_files=rule_files)
         try:
             yield server
         finally:
