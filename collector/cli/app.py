@@ -5,9 +5,9 @@ from __future__ import annotations
 import sys
 from typing import Annotated
 
-import click
 import typer
 import typer.core
+from typer import _click as click  # the click that typer itself builds on (vendored)
 
 from collector.cli import (
     catalog,
