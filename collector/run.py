@@ -18,6 +18,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Protocol
 
+from collector.baseline import apply_baselines
 from collector.sinks.files import Placed, write_new
 from collector.sources.base import RunContext, Source, missing_source_reason, route
 from collector.specs import LoadedGate
@@ -181,6 +182,8 @@ class CollectOptions:
     overrides: dict[str, list[Override]] = field(default_factory=dict)
     """Per gate id, the spec fields changed with ``--set`` (the gates passed in already carry the new values)."""
     signer: PacketFiles | None = None  # e.g. collector.signing.PacketSigner: a sealed packet -> the files to write
+    baseline_store: str | None = None
+    """Where checks with a ``baseline`` look up their baseline packet (``--store``); None: they say there is none."""
 
 
 @dataclass
@@ -249,6 +252,7 @@ def collect(
         runs = asyncio.run(run_gates(gates, options, on_result))
     finished = time.time()
     subject = build_subject(env, options.environment, options.service, options.release, options.commit)
+    apply_baselines(runs, options.baseline_store, subject.environment)  # before sealing: packets name the baseline
     backends = [b for s in options.sources for b in s.backends()]
     inputs = [i for s in options.sources for i in s.inputs()]
     packets: list[EvidencePacket] = []

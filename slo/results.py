@@ -5,7 +5,7 @@ from __future__ import annotations
 from enum import StrEnum
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, SerializerFunctionWrapHandler, model_serializer
 
 
 class Verdict(StrEnum):
@@ -118,6 +118,20 @@ class SloResult(_Record):
     alerts: list[AlertConditionResult] = Field(default_factory=list)
 
 
+class BaselineRecord(_Record):
+    """The check held against a stored baseline packet: which one, its value, and how much worse this is."""
+
+    compare: str = Field(description="previous_pass or release:NAME, as the spec says")
+    max_regression: float = Field(description="Allowed worsening as a fraction of the baseline value")
+    digest: str | None = Field(None, description="sha256 digest of the baseline packet; None when none was found")
+    value: float | None = Field(None, description="The check's value in the baseline packet")
+    regression: float | None = Field(
+        None, description="Worsening relative to the baseline (fraction; negative = better); None when not compared"
+    )
+    ok: bool | None = Field(None, description="Within max_regression; None when there was nothing to compare")
+    reason: str
+
+
 class CheckResult(_Record):
     id: str
     title: str
@@ -134,3 +148,12 @@ class CheckResult(_Record):
     queries: list[QueryOutcome] = Field(default_factory=list)
     slo: SloResult | None = None
     details: dict[str, Any] | None = None
+    baseline: BaselineRecord | None = None
+
+    @model_serializer(mode="wrap")
+    def _without_empty_baseline(self, handler: SerializerFunctionWrapHandler) -> Any:
+        """Checks without a baseline serialise exactly as before: packets sealed earlier keep their digests."""
+        data = handler(self)
+        if isinstance(data, dict) and data.get("baseline") is None:
+            data.pop("baseline", None)
+        return data

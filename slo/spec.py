@@ -104,6 +104,43 @@ class BurnRateWindow(_Strict):
         return self
 
 
+_BASELINE_COMPARE = r"^(previous_pass|release:\S+)$"
+
+
+class Baseline(_Strict):
+    """Also hold the value against a stored earlier packet (Keptn-style relative criteria).
+
+    ``compare`` picks the packet: ``previous_pass`` (the newest passing packet of the same gate and
+    environment) or ``release:NAME`` (the newest packet whose subject.release is NAME). A value that
+    meets its absolute target still fails when it is worse than the baseline's by more than
+    ``max_regression`` (a percentage such as ``10%``, or a fraction such as 0.1).
+    """
+
+    compare: str = Field(pattern=_BASELINE_COMPARE, description="previous_pass or release:NAME")
+    max_regression: float = Field(
+        ge=0, description="Allowed worsening relative to the baseline value: '10%' or 0.1 (fraction)"
+    )
+
+    @field_validator("max_regression", mode="before")
+    @classmethod
+    def _percent(cls, value: Any) -> Any:
+        if isinstance(value, str):
+            text = value.strip()
+            try:
+                return float(text[:-1]) / 100 if text.endswith("%") else float(text)
+            except ValueError:
+                raise ValueError(f"max_regression {value!r}: expected a percentage such as '10%'") from None
+        return value
+
+    @property
+    def release(self) -> str | None:
+        """The release named by ``release:NAME``, else None."""
+        return self.compare.partition(":")[2] if self.compare.startswith("release:") else None
+
+
+BaselineField = Field(None, description="Also compare with a stored baseline packet (needs --store)")
+
+
 class CheckBase(_Strict):
     id: str = Field(pattern=_ID_PATTERN, min_length=1, max_length=MAX_ID_LENGTH)
     title: str | None = None
@@ -209,6 +246,7 @@ class ThresholdCheck(_AllowsEmpty):
     for_: Duration | None = Field(
         None, alias="for", description="How long the target must be broken before the alert fires (Prometheus for:)"
     )
+    baseline: Baseline | None = BaselineField
 
     model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True)
 
@@ -231,6 +269,7 @@ class SloCheck(_AllowsEmpty):
     warn_budget_remaining: float | None = Field(
         None, ge=0, le=1, description="Warn when less than this fraction of the budget remains"
     )
+    baseline: Baseline | None = BaselineField
 
     _period = field_validator("period")(_check_duration)
 
@@ -274,6 +313,7 @@ class LoadtestCheck(CheckBase):
     label: str | None = None
     tags: dict[str, str] = Field(default_factory=dict)
     min_samples: int = Field(1, ge=0)
+    baseline: Baseline | None = BaselineField
 
     @model_validator(mode="after")
     def _one_form(self) -> LoadtestCheck:

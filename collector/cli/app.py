@@ -7,6 +7,7 @@ from typing import Annotated
 
 import typer
 import typer.core
+from typer import _click as click  # the click that typer itself builds on (vendored)
 
 from collector.cli import (
     catalog,
@@ -101,7 +102,35 @@ COMMANDS = {
 for _name, _command in COMMANDS.items():
     app.command(_name)(_command)  # type: ignore[type-var]
 app.add_typer(evidence.app, name="evidence")
-app.add_typer(importer.import_app, name="import")
+
+# The store's commands at the top level too (issue 14 names them so); `gatepack evidence …` keeps working.
+STORE_ALIASES = {
+    "list": evidence.list_command,
+    "show": evidence.show_command,
+    "pull": evidence.pull_command,
+    "export": evidence.export_command,
+}
+for _name, _command in STORE_ALIASES.items():
+    app.command(_name)(_command)  # type: ignore[type-var]
+
+
+class _ImportGroup(typer.core.TyperGroup):
+    """``gatepack import sloth|openslo FILE`` converts specs; ``gatepack import PATH...`` records packets.
+
+    Anything that is not a converter's name is taken as a packet path for the ``packets`` subcommand, so
+    the top-level ``import`` the issue names works next to the converters that already own the word.
+    """
+
+    def resolve_command(
+        self, ctx: click.Context, args: list[str]
+    ) -> tuple[str | None, click.Command | None, list[str]]:
+        if args and args[0] not in self.commands and not args[0].startswith("-"):
+            return "packets", self.commands["packets"], args
+        return super().resolve_command(ctx, args)
+
+
+importer.import_app.command("packets")(evidence.import_command)  # type: ignore[type-var]
+app.add_typer(importer.import_app, name="import", cls=_ImportGroup)
 
 from collector.cli import dashboards as _dashboards  # noqa: E402
 

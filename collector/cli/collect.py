@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 from typing import Annotated
 
@@ -114,6 +115,7 @@ def collect_command(
     )
     require_backend(loaded, config is not None)  # after the sources: an unreadable input file is named first
     evidence.apply(options, loaded)
+    options.baseline_store = evidence.store or os.environ.get("GATEPACK_STORE")
     outcome = collect_with_progress(loaded, options, err, stderr_is_terminal() and not show.quiet)
     if show.verbose:
         for packet in outcome.packets:
