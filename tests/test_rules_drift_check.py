@@ -147,3 +147,14 @@ def test_a_server_without_rules_api_is_no_data(no_rules_api: str) -> None:
 def test_a_gate_not_in_the_run_is_an_error(no_rules_api: str) -> None:
     (found,), sent = _evaluate(no_rules_api, [_drift_gate(gates=["not-loaded"])])
     assert found.verdict is Verdict.ERROR and "not-loaded" in found.reason and sent == 0
+
+
+def test_gates_view_and_collect_without_backend_name_what_to_pass(tmp_path: Path, gatepack: Any) -> None:
+    spec = tmp_path / "gate.yaml"
+    spec.write_text(yaml.safe_dump(_drift_gate().model_dump(by_alias=True, exclude_none=True, mode="json")))
+    shown = gatepack("gates", "-s", spec, SLO_GATE.id)
+    assert shown.code == 0 and "running rules match this gate" in shown.out, shown
+    spec.write_text(yaml.safe_dump(_drift_gate("alerting-watch").model_dump(by_alias=True, mode="json")))
+    ran = gatepack("collect", spec, "--output", "json", "-o", tmp_path / "ev")
+    (check,) = [c for c in json.loads(ran.out)["checks"] if c["kind"] == "rules_drift"]
+    assert check["verdict"] == "error" and "--prometheus" in check["reason"], check
