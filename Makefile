@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: demo demo-serve test lint bench bench-loadtest prometheus victoria-metrics hey clean
+.PHONY: demo demo-serve test lint bench bench-loadtest prometheus victoria-metrics hey pushgateway postgresql chromium clean
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -34,6 +34,16 @@ victoria-metrics:
 hey:
 	$(call apt_need,hey,hey)
 
+# verdict metrics are pushed to a real Pushgateway; the store runs on PostgreSQL too; the board in Chromium
+pushgateway:
+	$(call apt_need,prometheus-pushgateway,prometheus-pushgateway)
+
+postgresql:
+	$(call apt_need,/usr/lib/postgresql/15/bin/pg_ctl,postgresql)
+
+chromium:
+	$(call apt_need,/usr/bin/chromium,chromium)
+
 demo: $(STAMP) prometheus
 	$(BIN)/python -m collector.demo
 
@@ -41,7 +51,7 @@ demo: $(STAMP) prometheus
 demo-serve: $(STAMP) prometheus
 	$(BIN)/gatepack demo --serve
 
-test: $(STAMP) prometheus victoria-metrics hey
+test: $(STAMP) prometheus victoria-metrics hey pushgateway postgresql chromium
 	$(BIN)/python -m pytest -n 2 -q
 
 # ruff, mypy (strict on the pure core slo/, default on collector/) and the import contracts in pyproject.toml

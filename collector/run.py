@@ -22,6 +22,7 @@ from collector.sinks.files import Placed, write_new
 from collector.sources.base import RunContext, Source, missing_source_reason, route
 from collector.specs import LoadedGate
 from collector.subject import build_subject
+from collector.telemetry import GateSpan, run_span, setup_tracing
 from collector.timeutil import compact, rfc3339
 from slo import __version__
 from slo.durations import parse_duration
@@ -92,16 +93,21 @@ async def evaluate_gate(
     """Every check of ``gate`` evaluated at ``at``; results keep the spec's check order."""
     context = RunContext(gate=gate, at=at, evaluated_at=rfc3339(at), variables=gate_variables(gate, variables or {}))
     results: dict[str, CheckResult] = {}
+    traced = GateSpan(gate.id, len(gate.checks))  # gatepack's own spans (collector/telemetry.py)
 
     def done(result: CheckResult) -> None:
         results[result.id] = result
+        traced.check(result)
         if on_result is not None:
             on_result(result)
 
     routed, unanswered = route(gate.checks, sources)
     for check in unanswered:
         done(error_result(check, missing_source_reason(check.kind), context.evaluated_at))
-    await asyncio.gather(*(_drain(sources[i], checks, context, done) for i, checks in routed.items()))
+    try:
+        await asyncio.gather(*(_drain(sources[i], checks, context, done) for i, checks in routed.items()))
+    finally:
+        traced.end(str(summarize(list(results.values())).verdict) if len(results) == len(gate.checks) else None)
 
     ordered = [results[c.id] for c in gate.checks]
     queried = [q for r in ordered for q in r.queries]
@@ -238,7 +244,9 @@ def collect(
     """Evaluate ``gates`` and write one sealed packet per gate atomically; nothing is printed."""
     env = os.environ if env is None else env
     started = time.time()
-    runs = asyncio.run(run_gates(gates, options, on_result))
+    setup_tracing("gatepack", env)  # OTLP export only when OTEL_EXPORTER_OTLP_ENDPOINT is set
+    with run_span("collect", len(gates)):
+        runs = asyncio.run(run_gates(gates, options, on_result))
     finished = time.time()
     subject = build_subject(env, options.environment, options.service, options.release, options.commit)
     backends = [b for s in options.sources for b in s.backends()]

@@ -73,6 +73,12 @@ class QueryOutcome(_Record):
         description="When ``query`` answered several checks at once (sum by (label)): the labels of the series "
         "this value was read from",
     )
+    empty_selectors: list[str] = Field(
+        default_factory=list,
+        description="Selectors of this query that matched no series over the range the query reads (an "
+        "``or vector(0)`` can turn them into a clean zero); unless the check allows them (allow_empty), the "
+        "outcome is no_data",
+    )
 
 
 class BurnRateRow(_Record):

@@ -9,14 +9,16 @@ from __future__ import annotations
 
 import operator
 import re
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from enum import StrEnum
 from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from slo.durations import DurationError, format_duration, parse_duration
-from slo.templating import placeholders
+from slo.promql.parse import PromqlSyntaxError
+from slo.promql.selectors import Selector, find_selectors
+from slo.templating import TemplateError, placeholders, render
 
 API_VERSION = "gatepack/v1"
 _ID_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9_.-]*$"
@@ -114,7 +116,87 @@ class CheckBase(_Strict):
         return self.title or self.id
 
 
-class ThresholdCheck(CheckBase):
+def selector_identity(selector: Selector) -> tuple[object, ...]:
+    """What makes two selectors the same series set, whatever the order of their matchers or their range.
+
+    ``allow_empty`` entries are compared with a query's selectors by this, so ``m{a="1",b="2"}`` in the
+    list covers ``m{b="2",a="1"}[5m] offset 1h`` in the query.
+    """
+    name = frozenset(
+        m for m in selector.matchers if not (m.label == "__name__" and m.op == "=" and m.value == selector.metric)
+    )
+    groups = frozenset(frozenset(group) for group in selector.or_matchers)
+    return (selector.metric, name, groups)
+
+
+def _dummy(text: str) -> str:
+    """``text`` with every placeholder filled with a value that is valid anywhere (a label value, a range)."""
+    return render(text, {name: "5m" for name in placeholders(text)})
+
+
+def _selector_entry(entry: str) -> Selector:
+    """The one selector an ``allow_empty`` entry names; raises ValueError when it is not exactly a selector."""
+    try:
+        found = find_selectors(_dummy(entry))
+    except (PromqlSyntaxError, TemplateError) as exc:
+        raise ValueError(f"allow_empty entry {entry!r} is not a PromQL selector: {exc}") from None
+    stripped = entry.strip()
+    if len(found) != 1 or not (stripped.endswith("}") or _BARE_METRIC.fullmatch(stripped)):
+        raise ValueError(f'allow_empty entry {entry!r} must be one selector such as m{{label="value"}}')
+    return found[0]
+
+
+_BARE_METRIC = re.compile(r"[A-Za-z_:][A-Za-z0-9_:]*")
+
+AllowEmpty = Annotated[
+    bool | list[Annotated[str, Field(min_length=1)]],
+    Field(
+        description="Selectors that may match no series (a counter that does not exist yet): true for every "
+        "selector of the check, or a list of selectors (placeholders allowed). Without it a selector that "
+        "matches nothing over the evaluated range makes the check no_data, even behind `or vector(0)`"
+    ),
+]
+
+
+class _AllowsEmpty(CheckBase):
+    """The ``allow_empty`` opt-in shared by the PromQL-backed kinds."""
+
+    allow_empty: AllowEmpty = False
+
+    def _queries(self) -> list[str]:
+        raise NotImplementedError
+
+    @model_validator(mode="after")
+    def _allow_empty_names_selectors(self) -> _AllowsEmpty:
+        if isinstance(self.allow_empty, bool):
+            return self
+        known: set[tuple[object, ...]] = set()
+        for query in self._queries():
+            try:
+                known.update(selector_identity(s) for s in find_selectors(_dummy(query)))
+            except (PromqlSyntaxError, TemplateError):
+                return self  # the query itself is reported when it is planned
+        for entry in self.allow_empty:
+            if selector_identity(_selector_entry(entry)) not in known:
+                raise ValueError(f"allow_empty entry {entry!r} is not a selector of this check's queries")
+        return self
+
+    def allows_empty(self, selector: Selector, variables: Mapping[str, str]) -> bool:
+        """Whether ``selector`` (from a rendered query) may match no series without making the check no_data."""
+        if isinstance(self.allow_empty, bool):
+            return self.allow_empty
+        wanted = selector_identity(selector)
+        for entry in self.allow_empty:
+            try:
+                allowed = find_selectors(render(entry, variables))
+            except (PromqlSyntaxError, TemplateError):
+                continue
+            if allowed and selector_identity(allowed[0]) == wanted:
+                return True
+        return False
+
+
+class ThresholdCheck(_AllowsEmpty):
     """One PromQL expression, evaluated at the evaluation time, compared with a target."""
 
     kind: Literal["threshold"]
@@ -132,8 +214,11 @@ class ThresholdCheck(CheckBase):
 
     _for = field_validator("for_")(lambda v: None if v is None else _check_duration(v))
 
+    def _queries(self) -> list[str]:
+        return [self.query]
 
-class SloCheck(CheckBase):
+
+class SloCheck(_AllowsEmpty):
     """A ratio SLO over a rolling period, with error budget and multi-window burn rates."""
 
     kind: Literal["slo"]
@@ -148,6 +233,9 @@ class SloCheck(CheckBase):
     )
 
     _period = field_validator("period")(_check_duration)
+
+    def _queries(self) -> list[str]:
+        return [q for q in (self.good, self.bad, self.total) if q is not None]
 
     @model_validator(mode="after")
     def _one_numerator(self) -> SloCheck:

@@ -191,9 +191,10 @@ def test_thresholds_faults_and_dedup(prometheus):
     assert by_id["invalid"].verdict is Verdict.ERROR
     assert "not valid PromQL (unclosed left parenthesis)" in by_id["invalid"].reason  # found before sending
     assert run.summary.verdict is Verdict.FAIL
-    # the p99 query appears twice in the spec but is sent once; typo twice, once (plus one count()
-    # lookup that names its empty selector in the reason); the invalid query is refused before sending
-    assert requests == 6
+    # the p99 query appears twice in the spec but is sent once; typo twice, once; the invalid query is
+    # refused before sending. Every selector is checked for series: one count() lookup for the histogram
+    # (shared by p95, p50 and p99) and one for the typo, which names it; many-series failed, so none there
+    assert requests == 7
 
 
 def test_hostile_variable_cannot_change_the_query(prometheus):

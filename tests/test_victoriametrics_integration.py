@@ -101,7 +101,7 @@ def test_thresholds_faults_and_dedup(vm):
     invalid = by_id["invalid"]  # refused by gatepack's own parser before sending, as on Prometheus
     assert invalid.verdict is Verdict.ERROR and "not valid PromQL (unclosed left parenthesis)" in invalid.reason
     assert run.summary.verdict is Verdict.FAIL
-    assert requests == 6
+    assert requests == 7  # as on Prometheus: one presence lookup for the histogram, one for the typo
 
 
 def test_hostile_variable_cannot_change_the_query(vm):

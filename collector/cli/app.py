@@ -19,6 +19,7 @@ from collector.cli import (
     keygen,
     recheck,
     rules,
+    serve,
     validate,
     verify,
 )
@@ -96,6 +97,7 @@ COMMANDS = {
     "version": version_command,
     "demo": demo.demo_command,
     "rules": rules.rules_command,
+    "serve": serve.serve_command,
 }
 for _name, _command in COMMANDS.items():
     app.command(_name)(_command)  # type: ignore[type-var]

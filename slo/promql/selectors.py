@@ -11,7 +11,7 @@ selector with the query's own modifiers).
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import timedelta
 
 import promql_parser as pp
@@ -147,3 +147,36 @@ def find_selectors(query: str) -> list[Selector]:
     Raises :class:`~slo.promql.parse.PromqlSyntaxError` when ``query`` is not valid PromQL.
     """
     return selectors_of(parse(query))
+
+
+ABSENCE_FUNCTIONS = frozenset({"absent", "absent_over_time"})
+"""Functions whose argument is expected to match nothing: an empty selector there is the measurement."""
+
+
+def find_absence_selectors(query: str) -> list[Selector]:
+    """The selectors of ``query`` inside ``absent(…)`` or ``absent_over_time(…)``, in order.
+
+    Raises :class:`~slo.promql.parse.PromqlSyntaxError` when ``query`` is not valid PromQL.
+    """
+    found: dict[Selector, None] = {}
+
+    def visit(node: Expr, within: timedelta) -> None:
+        if isinstance(node, pp.Call) and node.func.name in ABSENCE_FUNCTIONS:
+            for selector in selectors_of(node):
+                found.setdefault(_with_within(selector, within), None)
+            return
+        if isinstance(node, pp.SubqueryExpr) and node.range is not None:
+            within = within + node.range
+        for child in children(node):
+            visit(child, within)
+
+    visit(parse(query), timedelta(0))
+    return list(found)
+
+
+def _with_within(selector: Selector, within: timedelta) -> Selector:
+    """``selector`` as :func:`selectors_of` on the whole query would see it, with enclosing subquery ranges."""
+    if not within:
+        return selector
+    inner = pp.parse_duration(selector.within) if selector.within else timedelta(0)
+    return replace(selector, within=format_duration(within + inner))

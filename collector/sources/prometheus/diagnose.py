@@ -2,20 +2,31 @@
 
 Two faults look harmless in PromQL and are not: a bucket matcher such as ``le="0.30"`` on a histogram
 whose boundary is written ``0.3`` selects nothing (and an ``or vector(0)`` turns that into a perfect
-zero), and a typo in a label value makes the whole query empty. For the first, every ``le="X"``
-matcher on a ``_bucket`` series is checked against the boundaries the histogram really has; for the
-second, the selectors of an empty query are counted one by one and the ones matching nothing are named.
+zero), and a typo in a label value makes a selector empty, which ``or vector(0)`` (or any arithmetic
+with a constant) hides as a clean number. For the first, every ``le="X"`` matcher on a ``_bucket``
+series is checked against the boundaries the histogram really has. For the second, every selector of
+every query is checked for series over the range the query reads from it, whatever the query returned:
+one that has none makes the outcome ``no_data`` naming it, unless the check lists it in ``allow_empty``.
+
+Presence is asked in bulk (:class:`PresenceCheck`): a selector whose own single-selector query already
+returned a series is present without asking, the rest are deduplicated and grouped like the value
+queries, so a gate of a thousand SLOs sends a handful of presence queries, not thousands.
 """
 
 from __future__ import annotations
 
-import asyncio
 import math
+from collections.abc import Mapping
+from dataclasses import dataclass, field
 
 from collector.sources.prometheus.client import PrometheusClient, QueryResponse
+from collector.sources.prometheus.grouping import Presence, presence
+from slo.durations import DurationError, parse_duration
+from slo.promql.grouping import shapes
 from slo.promql.parse import PromqlSyntaxError
-from slo.promql.selectors import Selector, find_selectors
+from slo.promql.selectors import Selector, find_absence_selectors, find_selectors
 from slo.results import Fault, QueryOutcome, Status
+from slo.spec import SloCheck, ThresholdCheck
 
 
 def _lookup_range(selector: Selector) -> str:
@@ -67,35 +78,173 @@ async def bucket_problem(client: PrometheusClient, query: str, at: float) -> str
     return None
 
 
-async def empty_selectors(client: PrometheusClient, query: str, at: float) -> list[str]:
-    """The selectors of ``query`` that match no series in their own range (or the lookback)."""
-    selectors = _selectors(query)
+def presence_query(selector: Selector) -> str:
+    """One series when ``selector`` has any sample in the span the query reads from it, none otherwise.
 
-    async def is_empty(selector: Selector) -> bool:
-        window = selector.lookup_range
-        inner = f"last_over_time({selector.over(window)})" if window else selector.instant
-        response = await client.instant(f"count({inner})", at)
-        return response.status == "ok" and response.result_type == "vector" and not response.result
+    The span is the selector's own range plus enclosing subquery ranges, with its ``offset`` and ``@``;
+    an instant selector is read over the server's lookback window, as the query itself reads it.
+    """
+    window = selector.lookup_range
+    inner = f"last_over_time({selector.over(window)})" if window else selector.instant
+    return f"count({inner})"
 
-    flags = await asyncio.gather(*(is_empty(s) for s in selectors))
-    return list(dict.fromkeys(s.text for s, empty in zip(selectors, flags, strict=True) if empty))
+
+def checked_selectors(query: str) -> list[Selector]:
+    """The selectors of ``query`` that must match something: all but those inside ``absent(…)``."""
+    try:
+        absent = set(find_absence_selectors(query))
+        return [s for s in find_selectors(query) if s not in absent]
+    except PromqlSyntaxError:
+        return []
+
+
+def proves_presence(query: str, response: QueryResponse) -> Selector | None:
+    """The selector a non-empty answer proves present: only for one-selector ``agg(f(m[…]))`` queries.
+
+    Those are exactly the groupable shapes: an aggregation over label-preserving range functions of one
+    selector has a series only when the selector has one, so no presence query is needed for it.
+    """
+    if response.status != "ok" or response.result_type != "vector" or not response.result or not shapes(query):
+        return None
+    found = _selectors(query)
+    return found[0] if len(found) == 1 else None
+
+
+def _seconds(selector: Selector) -> float | None:
+    try:
+        return parse_duration(selector.lookup_range) if selector.lookup_range else None
+    except DurationError:  # sub-second ranges: compared as written only
+        return None
+
+
+@dataclass
+class PresenceCheck:
+    """Which selectors of a whole batch of queries match series, asked once for all of them.
+
+    :meth:`prove` records selectors that answers already showed present (over a span, which covers
+    every longer span with the same modifiers); :meth:`want` the rest; :meth:`run` asks grouped.
+    """
+
+    client: PrometheusClient
+    at: float
+    _proven: dict[str, float | None] = field(default_factory=dict)  # instant text -> shortest proven span
+    _wanted: dict[str, Selector] = field(default_factory=dict)  # presence query -> selector
+    answers: dict[str, Presence] = field(default_factory=dict)
+
+    def prove(self, selector: Selector) -> None:
+        span = _seconds(selector)
+        key = selector.instant
+        if key not in self._proven:
+            self._proven[key] = span
+            return
+        known = self._proven[key]
+        if known is not None and span is not None and span < known:
+            self._proven[key] = span
+
+    def is_proven(self, selector: Selector) -> bool:
+        key = selector.instant
+        if key not in self._proven:
+            return False
+        known, span = self._proven[key], _seconds(selector)
+        return known == span or (known is not None and span is not None and span >= known)
+
+    def want(self, selectors: list[Selector]) -> None:
+        for selector in selectors:
+            self._wanted.setdefault(presence_query(selector), selector)
+
+    @property
+    def pending(self) -> list[str]:
+        return [q for q, s in self._wanted.items() if not self.is_proven(s)]
+
+    async def run(self) -> None:
+        """Ask the shortest span of each selector first: present there means present over every longer one.
+
+        An SLO reads each selector over eight windows; for the usual case (the series exists) that is
+        one grouped question instead of eight, and only selectors empty over their shortest span are
+        asked again over the longer ones.
+        """
+        first: dict[str, tuple[float, str]] = {}
+        rest: list[str] = []
+        for query in self.pending:
+            selector = self._wanted[query]
+            span = _seconds(selector)
+            if span is None:
+                rest.append(query)
+                continue
+            known = first.get(selector.instant)
+            if known is None or span < known[0]:
+                if known is not None:
+                    rest.append(known[1])
+                first[selector.instant] = (span, query)
+            else:
+                rest.append(query)
+        self.answers = await presence(self.client, self.at, [query for _, query in first.values()])
+        for query, found in self.answers.items():
+            if found:
+                self.prove(self._wanted[query])
+        still = [query for query in rest if not self.is_proven(self._wanted[query])]
+        self.answers.update(await presence(self.client, self.at, still))
+
+    def is_empty(self, selector: Selector) -> bool:
+        """True only when a presence query answered cleanly with no series (unknown is not empty)."""
+        if self.is_proven(selector):
+            return False
+        return self.answers.get(presence_query(selector)) is False
+
+
+def _span_text(selector: Selector) -> str:
+    return f"over {selector.lookup_range}" if selector.lookup_range else "in the lookback window"
+
+
+def _named(selectors: list[Selector]) -> str:
+    return ", ".join(f"{s.instant} {_span_text(s)}" for s in selectors)
+
+
+def check_selectors(
+    outcome: QueryOutcome,
+    query: str,
+    check: ThresholdCheck | SloCheck,
+    variables: Mapping[str, str],
+    found: PresenceCheck,
+) -> QueryOutcome:
+    """``outcome`` with its empty selectors recorded, ``no_data`` when one is not allowed to be empty.
+
+    ``query`` is the check's own query (``outcome.query`` may be the grouped text that answered it).
+    """
+    if outcome.status == Status.ERROR:
+        return outcome
+    empty = [s for s in checked_selectors(query) if found.is_empty(s)]
+    empty_result = outcome.status == Status.NO_DATA and outcome.series == 0
+    if not empty:
+        if empty_result:
+            reason = "no series matched: every selector has series, but label filters or joins in the query left none"
+            return outcome.model_copy(update={"reason": reason})
+        return outcome
+    update: dict[str, object] = {"empty_selectors": [s.instant for s in empty]}
+    refused = [s for s in empty if not check.allows_empty(s, variables)]
+    if refused:
+        word = "selector" if len(refused) == 1 else "selectors"
+        masked = ""
+        if outcome.status == Status.OK and outcome.value is not None:
+            masked = f"; the value {outcome.value:g} came from the rest of the query (such as `or vector(0)`), not data"
+        update.update(
+            status=Status.NO_DATA,
+            value=None,
+            reason=f"no series matched {word} {_named(refused)}{masked} "
+            "(check metric and label names, or list it in allow_empty if it may legitimately not exist yet)",
+        )
+    elif empty_result:
+        update["reason"] = f"no series matched: {_named(empty)} (allowed empty by allow_empty)"
+    return outcome.model_copy(update=update)
 
 
 async def diagnose(client: PrometheusClient, outcome: QueryOutcome, at: float) -> QueryOutcome:
-    """``outcome`` with a bucket-boundary error or a reason that names the empty selectors."""
-    if outcome.status == "error":
+    """``outcome`` with a bucket-boundary error when an ``le="X"`` matcher names no real boundary."""
+    if outcome.status == Status.ERROR:
         return outcome
     problem = await bucket_problem(client, outcome.query, at)
     if problem is not None:
         return outcome.model_copy(
             update={"status": Status.ERROR, "value": None, "reason": problem, "fault": Fault.BAD_DATA}
         )
-    if outcome.status == "no_data" and outcome.series == 0 and (outcome.reason or "").startswith("no series matched"):
-        empty = await empty_selectors(client, outcome.query, at)
-        if empty:
-            named = ", ".join(empty)
-            reason = f"no series matched selector {named}" if len(empty) == 1 else f"no series matched: {named}"
-            return outcome.model_copy(update={"reason": f"{reason} (check metric and label names)"})
-        reason = "no series matched: every selector has series, but label filters or joins in the query left none"
-        return outcome.model_copy(update={"reason": reason})
     return outcome

@@ -13,12 +13,16 @@ or a member's series is missing from it, those members are sent individually as 
 
 from __future__ import annotations
 
+import asyncio
 import os
 from collections.abc import Iterable
 from dataclasses import replace
 
 from collector.sources.prometheus.client import PrometheusClient, QueryResponse
 from slo.promql.grouping import MAX_GROUP_VALUES, Group, plan_groups
+
+Presence = bool | None
+"""Whether a presence query found a series: True, False, or None when the backend did not answer cleanly."""
 
 
 class GroupingClient:
@@ -80,3 +84,47 @@ def _series_by_value(response: QueryResponse, group: Group) -> dict[str, dict] |
             return None
         by_value[value] = sample
     return by_value
+
+
+async def presence(
+    client: PrometheusClient, at: float, queries: Iterable[str], max_values: int | None = None
+) -> dict[str, Presence]:
+    """For each ``count(…)`` presence query, whether it found a series, asking grouped where possible.
+
+    The presence queries of a large gate differ only in one label value, as their checks' queries do:
+    ``count(last_over_time(m{service="a"}[1h]))`` for a hundred services becomes one
+    ``count by (service) (last_over_time(m{service=~"a|b|…"}[1h]))``. Unlike a value query, a member
+    missing from the grouped answer needs no second request: ``count by`` has a series for every value
+    that has one, so a missing value is exactly an empty member. Only an answer of the wrong shape sends
+    its members on their own.
+    """
+    distinct = list(dict.fromkeys(queries))
+    plan = plan_groups(distinct, configured_max_values() if max_values is None else max_values)
+    groups = {group.text: group for group in plan.values()}
+    answers: dict[str, Presence] = {}
+
+    async def alone(query: str) -> None:
+        answers[query] = _found(await client.instant(query, at))
+
+    async def grouped(group: Group) -> None:
+        values = _present_values(await client.instant(group.text, at), group)
+        if values is None:
+            await asyncio.gather(*(alone(member) for member in group.members.values()))
+            return
+        for value, member in group.members.items():
+            answers[member] = value in values
+
+    await asyncio.gather(*(grouped(group) for group in groups.values()), *(alone(q) for q in distinct if q not in plan))
+    return answers
+
+
+def _found(response: QueryResponse) -> Presence:
+    if response.status != "ok" or response.result_type != "vector" or not isinstance(response.result, list):
+        return None
+    return bool(response.result)
+
+
+def _present_values(response: QueryResponse, group: Group) -> set[str] | None:
+    """The label values a grouped ``count by`` answer has a series for, or None when it is not that shape."""
+    by_value = _series_by_value(response, group)
+    return None if by_value is None else set(by_value)

@@ -2,24 +2,32 @@
 
 It receives a gate's whole batch of checks, plans every query first (templating, burn-rate windows),
 registers them with the grouping planner so checks that differ only in one label value share one
-request, then sends each distinct query once, diagnoses suspicious outcomes (empty selectors, bucket
-boundaries that do not exist) and decides each check.
+request, then sends each distinct query once. When every answer is in, it checks every selector of
+every query for series (in bulk: answers that already prove a selector present are not asked again, the
+rest are grouped), diagnoses suspicious outcomes (empty selectors, bucket boundaries that do not exist)
+and decides each check.
 """
 
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import AsyncIterator, Mapping, Sequence
 
 from collector.sources.base import RunContext
 from collector.sources.prometheus.client import PrometheusClient, QueryResponse, reduce_to_number
-from collector.sources.prometheus.diagnose import diagnose
+from collector.sources.prometheus.diagnose import (
+    PresenceCheck,
+    check_selectors,
+    checked_selectors,
+    diagnose,
+    proves_presence,
+)
 from collector.sources.prometheus.grouping import GroupingClient
 from slo.evaluate import error_result, evaluate_check
 from slo.evidence import Backend, InputFile
 from slo.promql.plan import PlanError, PlannedQuery, plan_check
-from slo.results import CheckResult, QueryOutcome
-from slo.spec import Check
+from slo.results import CheckResult, QueryOutcome, Status
+from slo.spec import Check, SloCheck, ThresholdCheck
 
 
 def _outcome(planned: PlannedQuery, response: QueryResponse, backend: str, at: str) -> QueryOutcome:
@@ -69,7 +77,7 @@ class PrometheusSource:
     async def evaluate(self, checks: Sequence[Check], context: RunContext) -> AsyncIterator[CheckResult]:
         # every query is planned (and grouped) before any request goes out
         grouper = GroupingClient(self.client, context.at)
-        pending: list[asyncio.Future[CheckResult]] = []
+        batch: list[tuple[Check, list[PlannedQuery]]] = []
         for check in checks:
             try:
                 planned = plan_check(check, context.variables)
@@ -77,15 +85,51 @@ class PrometheusSource:
                 yield error_result(check, str(exc), context.evaluated_at)
                 continue
             grouper.add(p.query for p in planned)
-            pending.append(asyncio.ensure_future(self._decide(grouper, check, planned, context)))
+            batch.append((check, planned))
+        answered = await asyncio.gather(
+            *(asyncio.gather(*(grouper.instant(p.query) for p in planned)) for _, planned in batch)
+        )
+        backend = self.client.public_url
+        outcomes = [
+            [_outcome(p, r, backend, context.evaluated_at) for p, r in zip(planned, responses, strict=True)]
+            for (_, planned), responses in zip(batch, answered, strict=True)
+        ]
+        # selector presence is asked once for the whole batch, after every answer that can prove it is in;
+        # a query that failed is decided by its fault, so its selectors are not asked about
+        found = PresenceCheck(self.client, context.at)
+        for (_, planned), responses, decided in zip(batch, answered, outcomes, strict=True):
+            for p, response, outcome in zip(planned, responses, decided, strict=True):
+                if outcome.status == Status.ERROR:
+                    continue
+                proven = proves_presence(p.query, response)
+                if proven is not None:
+                    found.prove(proven)
+                found.want(checked_selectors(p.query))
+        await found.run()
+        pending = [
+            asyncio.ensure_future(self._decide(check, planned, decided, found, context))
+            for (check, planned), decided in zip(batch, outcomes, strict=True)
+        ]
         for next_done in asyncio.as_completed(pending):
             yield await next_done
 
     async def _decide(
-        self, grouper: GroupingClient, check: Check, planned: list[PlannedQuery], context: RunContext
+        self,
+        check: Check,
+        planned: list[PlannedQuery],
+        outcomes: list[QueryOutcome],
+        found: PresenceCheck,
+        context: RunContext,
     ) -> CheckResult:
-        responses = await asyncio.gather(*(grouper.instant(p.query) for p in planned))
-        backend = self.client.public_url
-        outcomes = [_outcome(p, r, backend, context.evaluated_at) for p, r in zip(planned, responses, strict=True)]
+        if isinstance(check, ThresholdCheck | SloCheck):
+            outcomes = [
+                check_selectors(o, p.query, check, _variables(context.variables, p), found)
+                for o, p in zip(outcomes, planned, strict=True)
+            ]
         outcomes = list(await asyncio.gather(*(diagnose(self.client, o, context.at) for o in outcomes)))
         return evaluate_check(check, outcomes, context.evaluated_at)
+
+
+def _variables(variables: Mapping[str, str], planned: PlannedQuery) -> dict[str, str]:
+    """The values the query was rendered with, so ``allow_empty`` entries render the same way."""
+    return {**variables, "window": planned.window} if planned.window is not None else dict(variables)
