@@ -461,8 +461,35 @@ class AiCostCheck(CheckBase):
         return self
 
 
+class RulesDriftCheck(CheckBase):
+    """The Prometheus server runs exactly the rules ``gatepack rules`` generates for these gates.
+
+    After a freeze, alerting must not drift: a rule deleted, edited or added by hand on the server is a
+    ``fail`` naming it, so the drift is evidence in the packet, not a separate command someone forgot to run.
+    """
+
+    kind: Literal["rules_drift"]
+    gates: list[Annotated[str, Field(pattern=_ID_PATTERN, min_length=1, max_length=MAX_ID_LENGTH)]] = Field(
+        default_factory=list,
+        description="Gates (ids, given in the same run) whose generated rules must be running; default: this gate",
+    )
+    vars: dict[str, str] = Field(
+        default_factory=dict, description="Variables for generating the rules, as `gatepack rules --var`"
+    )
+    runbook: str | None = Field(
+        None, description="Runbook link template the rules were generated with (`gatepack rules --runbook`)"
+    )
+
+
 Check = Annotated[
-    ThresholdCheck | SloCheck | AttestationCheck | LoadtestCheck | CiTestsCheck | TraceCheck | AiCostCheck,
+    ThresholdCheck
+    | SloCheck
+    | AttestationCheck
+    | LoadtestCheck
+    | CiTestsCheck
+    | TraceCheck
+    | AiCostCheck
+    | RulesDriftCheck,
     Field(discriminator="kind"),
 ]
 

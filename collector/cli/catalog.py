@@ -30,6 +30,7 @@ SOURCE_OF_KIND = {
     "attestation": "attestations file (gatepack attest)",
     "trace": "traces (--tempo, --jaeger or --otlp)",
     "ai_cost": "traces (--tempo, --jaeger or --otlp) with --pricing",
+    "rules_drift": "prometheus rules (--prometheus)",
 }
 
 
@@ -40,6 +41,8 @@ def _target(check: Check) -> str:
         return f"{check.objective:g} % over {check.period}"  # type: ignore[union-attr]
     if kind == "attestation":
         return f"{check.item} younger than {check.max_age}"  # type: ignore[union-attr]
+    if kind == "rules_drift":
+        return "running rules match " + ", ".join(check.gates or ["this gate"])  # type: ignore[union-attr]
     threshold = getattr(check, "threshold", None)
     if threshold:
         return str(threshold)

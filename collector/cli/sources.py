@@ -22,6 +22,16 @@ def prometheus_source(config: HttpConfig | None) -> list[Source]:
     return [PrometheusSource(PrometheusClient(config))]
 
 
+def rules_drift_source(config: HttpConfig | None, gates: list[LoadedGate]) -> list[Source]:
+    """``rules_drift`` checks read the same Prometheus (same HttpConfig) and compare with the run's gates."""
+    if config is None:
+        return []
+    from collector.sources.http import HttpTransport
+    from collector.sources.rules_drift import RulesDriftSource
+
+    return [RulesDriftSource(HttpTransport(config), [item.gate for item in gates])]
+
+
 def attestation_source(path: Path | None) -> Source:
     """The ``attestation`` source over ``path`` (default ./gatepack-attestations.json; missing is fine)."""
     from collector.sources.attestations import DEFAULT_PATH, AttestationSource, load_attestations
@@ -77,8 +87,10 @@ def build_sources(
     attestations: Path | None = None,
     traces: TraceTargets | None = None,
 ) -> list[Source]:
-    """Prometheus (when a URL is given), load-test files, JUnit reports, trace sources (when given), attestations."""
+    """Prometheus and rules drift (when a URL is given), load-test files, JUnit reports, trace sources (when given), attestations."""
     sources = prometheus_source(backend)
+    if any(check.kind == "rules_drift" for item in gates for check in item.gate.checks):
+        sources.extend(rules_drift_source(backend, gates))
     sources.extend(trace_sources(traces))
     if loadtest:
         from collector.cli.ingest import load_inputs

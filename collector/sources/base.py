@@ -73,6 +73,7 @@ MISSING_SOURCE_HINTS: Mapping[str, str] = {
     "attestation": "no input for attestation checks was given (--attestations FILE)",
     "tests": "no JUnit XML report was given (--tests FILE, or pass it to gatepack ingest)",
     "trace": "no trace source given (--tempo URL, --jaeger URL or --otlp FILE)",
+    "rules_drift": "no Prometheus backend given (--prometheus URL): its rules are compared",
     "ai_cost": "no trace source given (--tempo URL, --jaeger URL or --otlp FILE, with --pricing FILE)",
 }
 """Why a check has no answer when no source of its kind was configured: says what to pass."""
