@@ -253,7 +253,8 @@ def collect(
     finished = time.time()
     subject = build_subject(env, options.environment, options.service, options.release, options.commit)
     apply_baselines(runs, options.baseline_store, subject.environment)  # before sealing: packets name the baseline
-    backends = [b for s in options.sources for b in s.backends()]
+    # two sources on one backend (Prometheus checks and rules drift) record it once
+    backends = list({b.model_dump_json(): b for s in options.sources for b in s.backends()}.values())
     inputs = [i for s in options.sources for i in s.inputs()]
     packets: list[EvidencePacket] = []
     written: list[Path] = []
