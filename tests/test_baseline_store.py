@@ -149,8 +149,8 @@ def test_store_commands_work_at_the_top_level_and_under_evidence(gatepack, tmp_p
     assert all(r.code == 0 for r in listed) and listed[0].out == listed[1].out
     assert json.loads(listed[0].out)["digest"] == digest
     for prefix in ((), ("evidence",)):
-        assert gatepack(*prefix, "pull", "perf", "-o", tmp_path / f"pulled{len(prefix)}.json",
-                        "--store", db).code == 0  # fmt: skip
+        pulled = tmp_path / f"pulled{len(prefix)}.json"  # the spelling: pull GATE --latest -o FILE
+        assert gatepack(*prefix, "pull", "perf", "--latest", "-o", pulled, "--store", db).code == 0
         assert json.loads((tmp_path / f"pulled{len(prefix)}.json").read_text())["digest"]["value"] == digest
         shown = gatepack(*prefix, "show", digest[:12], "--store", db)
         assert shown.code == 0 and digest in shown.out + shown.err

@@ -153,8 +153,12 @@ def pull_command(
     store: StoreOpt = None,
     env: EnvOpt = None,
     release: ReleaseOpt = None,
+    latest: Annotated[
+        bool, typer.Option("--latest", help="The newest matching packet (the default; spelled out for scripts)")
+    ] = True,
 ) -> None:
     """The latest packet of a gate (its envelope when it was signed) into a file, e.g. for `verify`."""
+    del latest  # pulling is always of the newest matching packet; the flag makes that explicit
     with open_from(store) as opened:
         found = opened.get("latest", gate=gate, environment=env, release=release)
     _write(found.envelope or found.packet, output)
