@@ -16,16 +16,15 @@ import signal
 import socket
 import subprocess
 import tempfile
-import time
 from collections.abc import Iterable, Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 
-import httpx
 import numpy as np
 
 from collector.testing.openmetrics import Family, Series, write_openmetrics
+from collector.testing.processes import wait_until_ready
 
 BLOCK_SECONDS = 2 * 3600
 BLOCKS_PER_FILE = 4
@@ -174,18 +173,11 @@ def start_prometheus(
     )
     log.close()
     server = LocalPrometheus(f"http://127.0.0.1:{port}", process, workdir, owns)
-    deadline = time.monotonic() + ready_timeout
-    while time.monotonic() < deadline:
-        if process.poll() is not None:
-            tail = (workdir / "prometheus.log").read_text(errors="replace")[-800:]
-            server.stop()
-            raise PrometheusUnavailable(f"prometheus exited with code {process.returncode}: {tail}")
-        with contextlib.suppress(httpx.HTTPError):
-            if httpx.get(f"{server.url}/-/ready", timeout=1.0).status_code == 200:
-                return server
-        time.sleep(0.1)
-    server.stop()
-    raise PrometheusUnavailable(f"prometheus did not become ready within {ready_timeout:.0f}s")
+    wait_until_ready(
+        server, process, f"{server.url}/-/ready", workdir / "prometheus.log", "prometheus", ready_timeout,
+        PrometheusUnavailable,
+    )  # fmt: skip
+    return server
 
 
 @contextlib.contextmanager

@@ -15,7 +15,6 @@ import shutil
 import signal
 import subprocess
 import tempfile
-import time
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -24,6 +23,7 @@ import httpx
 import numpy as np
 
 from collector.testing.openmetrics import Family, _format_values, _label_text
+from collector.testing.processes import wait_until_ready
 from collector.testing.promserver import free_port
 
 IMPORT_CHUNK_LINES = 50_000
@@ -131,18 +131,11 @@ def start_victoriametrics(
     )
     log.close()
     server = LocalVictoriaMetrics(f"http://127.0.0.1:{port}", process, workdir, owns)
-    deadline = time.monotonic() + ready_timeout
-    while time.monotonic() < deadline:
-        if process.poll() is not None:
-            tail = (workdir / "victoria-metrics.log").read_text(errors="replace")[-800:]
-            server.stop()
-            raise VictoriaMetricsUnavailable(f"victoria-metrics exited with code {process.returncode}: {tail}")
-        with contextlib.suppress(httpx.HTTPError):
-            if httpx.get(f"{server.url}/health", timeout=1.0).status_code == 200:
-                return server
-        time.sleep(0.1)
-    server.stop()
-    raise VictoriaMetricsUnavailable(f"victoria-metrics did not become healthy within {ready_timeout:.0f}s")
+    wait_until_ready(
+        server, process, f"{server.url}/health", workdir / "victoria-metrics.log", "victoria-metrics",
+        ready_timeout, VictoriaMetricsUnavailable,
+    )  # fmt: skip
+    return server
 
 
 @contextlib.contextmanager
