@@ -182,7 +182,7 @@ def decide_metric_cost(
     value = _aggregate(check.aggregate, values)
     if check.per == "model":
         details["per_model"] = {k: round(v, 9) for k, v in sorted(measure.items())}
-    what = f"{check.aggregate} {check.measure}" + (" per model" if check.per else "") + " (Prometheus token usage)"
+    what = f"{check.aggregate} {check.measure}" + (" per model" if check.per else "")
     return decide(check, value, unit, what, evaluated_at, complete=True, notes=[], details=details, queries=[query])
 
 
