@@ -76,12 +76,12 @@ def genai_table(packets: dict[str, list[EvidencePacket]]) -> Table:
     for (gate_id, check_id), by_scenario in rows.items():
         cells: list[Text | str] = [f"{gate_id}/{check_id}"]
         for scenario in packets:
-            result = by_scenario.get(scenario)
-            if result is None:
+            found = by_scenario.get(scenario)
+            if found is None:
                 cells.append("—")
                 continue
-            shown = quantity(result.value, result.unit) if result.value is not None else result.verdict.value
-            cells.append(Text(shown, style=VERDICT_STYLE[result.verdict]))
+            shown = quantity(found.value, found.unit) if found.value is not None else found.verdict.value
+            cells.append(Text(shown, style=VERDICT_STYLE[found.verdict]))
         first = next(iter(by_scenario.values()))
         cells.extend([first.objective or "", _source(first)])
         table.add_row(*cells)
