@@ -25,10 +25,10 @@ from typing import Any
 from slo.evaluate import result
 from slo.pricing import PriceTable, Usage, cost_of
 from slo.promql.parse import validate
-from slo.promql.plan import PlanError
+from slo.promql.plan import PlanError, plan_check
 from slo.promql.selectors import find_selectors
 from slo.results import CheckResult, QueryOutcome, Status, Verdict
-from slo.spec import AiCostCheck
+from slo.spec import AiCostCheck, Check
 from slo.templating import TemplateError, render
 from slo.traces import PERCENTILES, decide
 
@@ -64,6 +64,13 @@ def cost_query(check: AiCostCheck, variables: Mapping[str, str]) -> str:
     if len(selectors) != 1 or not (selectors[0].metric or "").endswith("_sum"):
         raise PlanError(f"matchers {check.matchers!r} must only add label matchers to the metric: {query}")
     return query
+
+
+def planned_queries(check: Check, variables: Mapping[str, str]) -> list[str]:
+    """Every PromQL text a check sends to Prometheus (threshold and SLO plans, and this token-usage query)."""
+    if isinstance(check, AiCostCheck):
+        return [cost_query(check, variables)] if check.source == "prometheus" else []
+    return [p.query for p in plan_check(check, variables)]
 
 
 def rows_of(result_type: str | None, series: Any) -> list[TokenRow]:

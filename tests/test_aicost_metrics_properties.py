@@ -115,3 +115,15 @@ def test_matchers_that_are_more_than_matchers_are_refused():
         cost_query(check(target=1, matchers='{a="b"}[5m])) or sum by (x) (increase(y_sum{b="c"}'), {})
     with pytest.raises(PlanError, match="no value"):
         cost_query(check(target=1, matchers='{job="{{ missing }}"}'), {})
+
+
+def test_validate_renders_the_token_usage_query_offline(gatepack, tmp_path):
+    spec = tmp_path / "gate.yaml"
+    spec.write_text(
+        "apiVersion: gatepack/v1\nkind: Gate\nid: g\ntitle: g\nchecks:\n"
+        "  - {id: c, kind: ai_cost, source: prometheus, matchers: '{job=\"{{ nope }}\"}', op: '<=', target: 1}\n"
+    )
+    ran = gatepack("validate", spec)
+    assert ran.code == 2 and "gate.yaml:6: checks[0].matchers: placeholder {{ nope }} is not defined" in ran.err, ran
+    assert "Traceback" not in ran.err
+    assert gatepack("validate", spec, "--var", "nope=agent").code == 0

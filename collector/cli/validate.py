@@ -23,7 +23,8 @@ def validate_command(
     specs: OptionalSpecs = None, gate: GateIds = [], *, backend: BackendOptions, run: RunOptions
 ) -> None:
     """Check specs offline; with --prometheus, the server also parses every query."""
-    from slo.promql.plan import PlanError, plan_check  # the PromQL parser loads only in this command
+    from slo.aicost_metrics import planned_queries
+    from slo.promql.plan import PlanError  # the PromQL parser loads only in this command
 
     variables = run.variables()
     loaded = gates_from(specs, gate, variables)
@@ -33,7 +34,7 @@ def validate_command(
         values = {**item.gate.vars, **variables}
         for check in item.gate.checks:
             try:
-                queries.extend((item.path, f"{item.gate.id}/{check.id}", p.query) for p in plan_check(check, values))
+                queries.extend((item.path, f"{item.gate.id}/{check.id}", q) for q in planned_queries(check, values))
             except PlanError as exc:
                 problems.append(f"{item.path}: {item.gate.id}/{check.id}: {exc}")
     config = backend.config(deadline=min(backend.deadline, SERVER_PARSE_DEADLINE))
