@@ -30,7 +30,6 @@ from slo.promql.selectors import find_selectors
 from slo.results import CheckResult, QueryOutcome, Status, Verdict
 from slo.spec import AiCostCheck, Check
 from slo.templating import TemplateError, render
-from slo.traces import PERCENTILES, decide
 
 REQUEST_MODEL = "gen_ai_request_model"
 RESPONSE_MODEL = "gen_ai_response_model"
@@ -39,6 +38,7 @@ GROUPING = (REQUEST_MODEL, RESPONSE_MODEL, TOKEN_TYPE)
 TOKEN_TYPES = {"input": "input", "output": "output", "completion": "output"}
 """``gen_ai.token.type`` values: ``completion`` is the name semantic conventions before 1.27 used for output."""
 NO_MODEL = "(no model label)"
+_PERCENTILES = {"p50": 50.0, "p90": 90.0, "p95": 95.0, "p99": 99.0}
 
 
 @dataclass(frozen=True)
@@ -189,6 +189,9 @@ def decide_metric_cost(
     value = _aggregate(check.aggregate, values)
     if check.per == "model":
         details["per_model"] = {k: round(v, 9) for k, v in sorted(measure.items())}
+    # here, not at the top: `gatepack validate` plans these queries and must not load numpy (slo.traces does)
+    from slo.traces import decide
+
     what = f"{check.aggregate} {check.measure}" + (" per model" if check.per else "")
     return decide(check, value, unit, what, evaluated_at, complete=True, notes=[], details=details, queries=[query])
 
@@ -201,7 +204,7 @@ def _aggregate(aggregate: str, values: list[float]) -> float:
     if aggregate == "max":
         return max(values)
     ordered = sorted(values)
-    rank = PERCENTILES[aggregate] / 100 * (len(ordered) - 1)  # numpy's default (linear) percentile
+    rank = _PERCENTILES[aggregate] / 100 * (len(ordered) - 1)  # numpy's default (linear) percentile
     low = math.floor(rank)
     high = min(low + 1, len(ordered) - 1)
     return ordered[low] + (ordered[high] - ordered[low]) * (rank - low)
