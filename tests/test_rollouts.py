@@ -195,21 +195,48 @@ def test_a_backend_down_is_an_error_never_a_pass(down: tuple[Served, Path]) -> N
     assert evaluate(served, "canary-checkout", format="flagger").status_code == 424
 
 
-def test_one_evaluation_of_a_gate_at_a_time(down: tuple[Served, Path]) -> None:
-    """Against a backend that never answers, a second call for the same gate is refused while the first runs."""
+SLOW_GATES = """\
+apiVersion: gatepack/v1
+kind: Gate
+id: slow-{n}
+title: a backend that takes 2 s per query
+checks:
+  - id: slow
+    kind: threshold
+    query: slow_metric_{n}
+    op: ">"
+    target: 1
+"""
+
+
+@pytest.fixture(scope="module")
+def slow(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Served]:
+    """tests/faulty_backend.py answers every query with "slow" in it after 2 s; one evaluation at a time in all."""
+    from tests.faulty_backend import FaultyBackend
+
+    tmp = tmp_path_factory.mktemp("slow")
+    spec = tmp / "slow.yaml"
+    spec.write_text("---\n".join(SLOW_GATES.format(n=n) for n in (1, 2)), encoding="utf-8")
+    with FaultyBackend() as backend:
+        args = ("--prometheus", backend.url, "--spec", str(spec), "--max-evaluations", "1")
+        with serving(tmp / "evidence.db", tmp, TOKENS, args) as served:
+            yield served
+
+
+def test_one_evaluation_of_a_gate_at_a_time(slow: Served) -> None:
     import threading
 
-    served, _ = down
-    results: list[int] = []
-    first = threading.Thread(target=lambda: results.append(evaluate(served, "canary-payments").status_code))
+    results: list[httpx.Response] = []
+    first = threading.Thread(target=lambda: results.append(evaluate(slow, "slow-1")))
     first.start()
-    time.sleep(0.3)
-    second = evaluate(served, "canary-payments")
+    time.sleep(0.7)  # the first evaluation now waits on its 2-second query
+    again = evaluate(slow, "slow-1")
+    other = evaluate(slow, "slow-2")  # --max-evaluations 1: another gate waits its turn too
     first.join()
-    # the connection is refused fast, so the first may be done: then the second ran and is a 200 too
-    assert second.status_code in (200, 429) and results == [200]
-    if second.status_code == 429:
-        assert second.headers["Retry-After"].isdigit()
+    assert again.status_code == 429 and again.headers["Retry-After"].isdigit()
+    assert other.status_code == 429
+    assert results[0].status_code == 200 and results[0].json()["decision"] == "pass"  # 5 > 1
+    assert evaluate(slow, "slow-1").status_code == 200  # the slot is free again
 
 
 # --- the examples, read the way their controllers read them -------------------------------------------------
@@ -312,3 +339,65 @@ def test_the_flagger_webhooks_get_the_real_answer(server: tuple[Served, Path], s
         assert answer.json()["verdict"] == verdict
     refused = httpx.post(local(hook["url"], served), content=json.dumps({"metadata": {}}), timeout=30)
     assert refused.status_code == 401
+
+
+# --- POST /api/v1/packets with the kept responses (collect --keep-responses) ------------------------------
+
+
+@pytest.fixture(scope="module")
+def kept_packet(tmp_path_factory: pytest.TempPathFactory, prometheus: Any, specs: Path) -> Path:
+    import subprocess
+    import sys
+
+    out = tmp_path_factory.mktemp("kept")
+    command = [sys.executable, "-m", "collector.cli", "collect", str(specs), "--gate", "canary-checkout"]
+    command += ["--prometheus", prometheus.url, "--keep-responses", "-o", str(out), "-q"]
+    ran = subprocess.run(command, cwd=ROOT, capture_output=True, text=True, timeout=120)
+    assert ran.returncode == 0, ran.stderr
+    (packet,) = out.glob("canary-checkout-*.json")
+    return packet
+
+
+def post_upload(served: Served, body: bytes) -> httpx.Response:
+    return httpx.post(
+        f"{served.url}/api/v1/packets", content=body, headers={"Authorization": f"Bearer {WRITE}"}, timeout=30
+    )
+
+
+def stored_responses(db: Path) -> dict[str, bytes]:
+    import gzip
+
+    with sqlite3.connect(db) as connection:
+        return {s: gzip.decompress(b) for s, b in connection.execute("SELECT sha256, body_gz FROM gatepack_responses")}
+
+
+def test_post_accepts_a_packet_with_its_kept_responses(server: tuple[Served, Path], kept_packet: Path) -> None:
+    import base64
+    import hashlib
+
+    from collector.server.upload import upload_body
+
+    served, db = server
+    body = json.loads(upload_body(kept_packet))
+    document = json.loads(kept_packet.read_text())
+    named = {q["response_sha256"] for c in document["checks"] for q in c["queries"] if q.get("response_sha256")}
+    files = [kept_packet.parent / "responses" / f"{sha}.json.gz" for sha in sorted(named)]
+    assert named and all(f.exists() for f in files) and set(body["responses"]) == named
+    sha = next(iter(body["responses"]))
+    tampered = {**body, "responses": {**body["responses"], sha: base64.b64encode(b"\x1f\x8b not gzip").decode()}}
+    assert post_upload(served, json.dumps(tampered).encode()).status_code == 422
+    assert document["digest"]["value"] not in stored(db)  # nothing stored on a rejection
+    import gzip
+
+    stray_body = b'{"status":"success","data":{"resultType":"vector","result":[]}}'
+    stray = hashlib.sha256(stray_body).hexdigest()
+    extra = {**body, "responses": {**body["responses"], stray: base64.b64encode(gzip.compress(stray_body)).decode()}}
+    assert post_upload(served, json.dumps(extra).encode()).status_code == 422
+    answer = post_upload(served, json.dumps(body).encode())
+    assert answer.status_code == 201, answer.text
+    assert answer.json()["digest"] == document["digest"]["value"]
+    kept = stored_responses(db)
+    for path in files:  # each body is in the store, and hashes to its name
+        sha = path.name.removesuffix(".json.gz")
+        assert hashlib.sha256(kept[sha]).hexdigest() == sha
+    assert stray not in kept

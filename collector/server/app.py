@@ -23,7 +23,7 @@ from starlette.responses import HTMLResponse, JSONResponse, Response
 from starlette.routing import Match, Route
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from collector.server import board
+from collector.server import board, upload
 from collector.server.auth import Tokens, bearer, is_loopback, matches
 from collector.server.evaluate import (
     FORMATS,
@@ -151,15 +151,21 @@ class Api:
         self.may_write(request)
         metrics = self.config.metrics
         try:
-            data = await read_limited(request, self.config.max_body_bytes)
+            posted = await read_limited(request, self.config.max_body_bytes)
+            data, kept = await run_in_threadpool(upload.unwrap, posted)  # a packet, or a packet with kept responses
             checked = await run_in_threadpool(
                 check_packet, data, self.config.trusted_keys, self.config.require_signature
             )
+            strays = upload.unnamed(checked.packet or {}, kept)
+            if strays:
+                raise Rejected(
+                    422, "response_unnamed", f"upload: response {strays[0][:12]}… is not named by the packet"
+                )
         except Rejected as exc:
             metrics.rejected.labels(exc.kind).inc()
             return problem(exc.status, exc.reason)
         try:
-            recorded = await run_in_threadpool(self.config.store.record, data)
+            recorded = await run_in_threadpool(self.config.store.record, data, kept)
         except StoreError as exc:
             metrics.rejected.labels("store").inc()
             return problem(422, str(exc))
@@ -169,6 +175,7 @@ class Api:
             "new": recorded.new,
             "verdict": checked.packet["verdict"] if checked.packet else None,
             "signature": checked.signature.state.value,
+            "responses_added": recorded.responses_added,
         }
         return JSONResponse(
             body, status_code=201 if recorded.new else 200, headers={"Location": f"/api/v1/packets/{recorded.digest}"}
