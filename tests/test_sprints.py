@@ -153,3 +153,12 @@ def test_non_utc_offsets_compare_as_instants() -> None:
     east = timezone(timedelta(hours=9))
     found = evidence_due(SPRINT, 9, datetime(2026, 2, 6, 8, 59, tzinfo=east), None)  # 23:59 UTC on day 9
     assert found.state == "due"
+
+
+def test_the_documented_calendar_loads() -> None:
+    import re
+
+    text = (ROOT / "docs" / "serve.md").read_text(encoding="utf-8")
+    (block,) = [b for b in re.findall(r"```yaml\n(.*?)```", text, re.S) if "kind: Sprints" in b]
+    calendar = load_calendar(block, "docs/serve.md")
+    assert calendar.sprint_for("02-auth-shell", None).start == date(2026, 1, 19)
