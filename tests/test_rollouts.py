@@ -102,20 +102,15 @@ def server(tmp_path_factory: pytest.TempPathFactory, prometheus: Any, specs: Pat
 
 @pytest.fixture(scope="module")
 def down(tmp_path_factory: pytest.TempPathFactory, specs: Path) -> Iterator[tuple[Served, Path]]:
-    """The same gates with a backend nothing listens on."""
+    """The same gates with a backend nothing listens on; this server also signs what it evaluates."""
+    from collector.signing import write_keypair
+
     tmp = tmp_path_factory.mktemp("down")
     db = tmp / "evidence.db"
-    args = (
-        "--prometheus",
-        f"http://127.0.0.1:{free_port()}",
-        "--spec",
-        str(specs),
-        "--timeout",
-        "2",
-        "--deadline",
-        "10",
-    )
-    with serving(db, tmp, TOKENS, args) as served:
+    write_keypair(tmp / "server.key")
+    backend = f"http://127.0.0.1:{free_port()}"
+    args = ("--prometheus", backend, "--spec", str(specs), "--timeout", "2", "--deadline", "10")
+    with serving(db, tmp, TOKENS, (*args, "--sign", str(tmp / "server.key"))) as served:
         yield served, db
 
 
@@ -192,6 +187,9 @@ def test_a_backend_down_is_an_error_never_a_pass(down: tuple[Served, Path]) -> N
     assert argo.status_code == 200 and argo.json()["decision"] == "error" and argo.json()["pass"] is False
     assert argo.json()["failing"][0]["verdict"] == "error"
     assert stored(db)[argo.json()["digest"]][0] == "canary-checkout"
+    with sqlite3.connect(db) as connection:  # --sign: the stored packet came with its DSSE envelope
+        signed = {row[0] for row in connection.execute("SELECT digest FROM gatepack_envelopes")}
+    assert argo.json()["digest"] in signed
     assert evaluate(served, "canary-checkout", format="flagger").status_code == 424
 
 

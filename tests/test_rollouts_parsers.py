@@ -90,3 +90,44 @@ def test_a_gzip_bomb_is_refused_without_expanding_it_all() -> None:
     with pytest.raises(Rejected) as caught:
         unwrap(json.dumps(body).encode())
     assert caught.value.status == 413
+
+
+def gate_packet(*checks: tuple[str, Any, bool]) -> Any:
+    """A sealed packet whose checks have the given verdicts; ``required=False`` makes a check advisory."""
+    from slo.evaluate import result, summarize
+    from slo.evidence import Collector, Evaluation, EvidencePacket, GateRef, SpecRef, Subject, seal
+    from slo.spec import ThresholdCheck
+
+    stamp = "2026-01-01T00:00:00Z"
+    results = [
+        result(ThresholdCheck(id=i, kind="threshold", query="up", op=">", target=0, required=req), v, "r", stamp)
+        for i, v, req in checks
+    ]
+    summary = summarize(results)
+    return seal(
+        EvidencePacket(
+            gate=GateRef(id="g", title="g"),
+            subject=Subject(),
+            evaluation=Evaluation(time=stamp, started_at=stamp, finished_at=stamp),
+            collector=Collector(version="0.1.0"),
+            spec=SpecRef(path="g.yaml", sha256="0" * 64),
+            checks=results,
+            verdict=summary.verdict,
+            counts=summary.counts,
+        )
+    )
+
+
+def test_decisions_and_statuses() -> None:
+    from collector.server.evaluate import decision_for, status_for
+    from slo.results import Verdict
+
+    passing = gate_packet(("a", Verdict.PASS, True))
+    warning = gate_packet(("a", Verdict.PASS, True), ("b", Verdict.WARN, True))
+    failing = gate_packet(("a", Verdict.FAIL, True))
+    advisory_error = gate_packet(("a", Verdict.PASS, True), ("b", Verdict.ERROR, False))
+    assert (warning.verdict, advisory_error.verdict) == (Verdict.WARN, Verdict.WARN)  # as summarize decides
+    assert [decision_for(p) for p in (passing, warning, failing, advisory_error)] == ["pass", "pass", "fail", "error"]
+    assert decision_for(warning, "warn") == "fail"
+    assert [status_for(d, "argo") for d in ("pass", "fail", "error")] == [200, 200, 200]
+    assert [status_for(d, "flagger") for d in ("pass", "fail", "error")] == [200, 412, 424]
