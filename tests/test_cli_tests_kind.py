@@ -18,8 +18,9 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from collector.sources.tests_junit import counts, is_junit, read_junit
+from collector.sources.tests_junit import SHOWN_FAILURES, TestRun, counts, evaluate_tests, is_junit, read_junit
 from slo.evidence import EvidencePacket
+from slo.spec import CiTestsCheck
 
 ISSUE_GATE = """\
 apiVersion: gatepack/v1
@@ -183,3 +184,21 @@ def test_errors_the_root_counts_outside_any_suite_become_error_cases(tmp_path_fa
     found = counts(cases)
     assert found["errors"] == actual_errors + extra and found["passed"] == len(suites)
     assert sum(c.name == "r.xml: error outside any test case" for c in cases) == extra
+
+
+def test_the_reason_names_each_failing_test_once_with_repeats_counted(tmp_path):
+    """Three errors the root counts outside any case read as one name (x3); past the first few, ``+N more``."""
+    cases = "".join(f'<testcase classname="pkg" name="T{i}"><failure/></testcase>' for i in range(SHOWN_FAILURES))
+    path = tmp_path / "go.xml"
+    path.write_text(f'<testsuites errors="3"><testsuite name="pkg">{cases}<testcase classname="pkg" name="ok"/>'
+                    "</testsuite></testsuites>")  # fmt: skip
+    check = CiTestsCheck.model_validate(
+        {"id": "ci-tests", "kind": "tests", "metric": "failure_ratio", "op": "<=", "target": 0}
+    )
+    result = evaluate_tests(check, TestRun(read_junit(path), [path]), "2026-01-01T00:00:00Z")
+    assert result.verdict.value == "fail" and result.value == pytest.approx((SHOWN_FAILURES + 3) / (SHOWN_FAILURES + 4))
+    assert "+1 more" in result.reason and "go.xml" not in result.reason.split("failing:")[1]
+    path.write_text('<testsuites errors="3"><testsuite name="pkg"><testcase classname="pkg" name="ok"/>'
+                    "</testsuite></testsuites>")  # fmt: skip
+    result = evaluate_tests(check, TestRun(read_junit(path), [path]), "2026-01-01T00:00:00Z")
+    assert result.reason.endswith("; failing: go.xml: error outside any test case (x3)"), result.reason

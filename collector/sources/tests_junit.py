@@ -70,6 +70,7 @@ class Case:
 class TestRun:
     cases: list[Case] = field(default_factory=list)
     files: list[Path] = field(default_factory=list)
+    __test__ = False  # not a pytest test class
 
     def select(self, pattern: str | None) -> list[Case]:
         if pattern is None:
