@@ -11,6 +11,7 @@ from __future__ import annotations
 import math
 import re
 from pathlib import Path
+from collections.abc import Callable
 from typing import TYPE_CHECKING, Annotated
 
 import typer
@@ -59,20 +60,25 @@ def load_inputs(
     forced: str | None = None,
     window: Window | None = None,
     gates: list[LoadedGate] | None = None,
+    progress: Callable[[int], None] | None = None,
 ) -> LoadtestData:
     """Read the result files; a bad file is a usage error naming it (exit 2), never a traceback.
 
     With ``gates``, only the raw-point metrics their checks use are kept (a k6 NDJSON file of millions of
-    points stays small in memory); without, everything is kept.
+    points stays small in memory), and when no check needs a tag column or a sample metric the readers'
+    lean read is used (k6 NDJSON: the aggregate scan plus timestamps; same values, about twice as fast);
+    without ``gates``, everything is kept. ``progress`` gets the bytes consumed so far.
     """
-    from collector.sources.loadtest.evaluator import load, sample_metrics
+    from collector.sources.loadtest.evaluator import lean_enough, load, sample_metrics
     from collector.sources.loadtest.model import LoadtestFormatError
 
     if forced is not None and forced not in READERS:
         raise UsageError(f"unknown --input-format {forced!r}: choose one of {', '.join(READERS)}")
     try:
-        metrics = None if gates is None else sample_metrics(c for g in gates for c in g.gate.checks)
-        return load(files, forced, window, metrics)
+        checks = None if gates is None else [c for g in gates for c in g.gate.checks]
+        metrics = None if checks is None else sample_metrics(checks)
+        lean = checks is not None and lean_enough(checks)
+        return load(files, forced, window, metrics, lean=lean, progress=progress)
     except LoadtestFormatError as exc:
         raise UsageError(str(exc)) from None
 
