@@ -498,7 +498,9 @@ D_LINE = re.compile(
 number (15 integer digits at most), the tags object last. Anything else is decoded by orjson."""
 
 
-def _learn(part: _Part, codes: dict[str, int], line: bytes, found: re.Match[bytes]) -> tuple[int, int, int | None] | None:
+def _learn(
+    part: _Part, codes: dict[str, int], line: bytes, found: re.Match[bytes]
+) -> tuple[int, int, int | None] | None:
     """Decode a duration line whose raw tags are new, prove the regex read it as orjson does, and remember
     what the tags give (label code, failure fallback, tag-set code). None: leave the line to orjson.
 
@@ -556,7 +558,7 @@ def _needed_lines(part: _Part, codes: dict[str, int], points: Iterable[tuple[int
                 # k6's own layout with a tag set seen (and fully decoded) before: no JSON decoding needed
                 seen = known.get(found[3]) or _learn(part, codes, line, found)
                 value = float(found[2]) if seen is not None else inf
-                if value < inf:
+                if seen is not None and value < inf:
                     if last is not None:
                         _register(part, *last)
                     last = (line, len(values))
@@ -598,14 +600,14 @@ def _needed_lines(part: _Part, codes: dict[str, int], points: Iterable[tuple[int
         if last is not None and line.startswith(F_TIME) and last[0].startswith(D_TIME):
             end = line.find(b'"', len(F_TIME))
             tags = line.find(b',"tags":', end)
-            value = line[end + 10 : end + 12]  # after '","value":'
+            flag = line[end + 10 : end + 12]  # after '","value":'
             if (
                 tags > 0
-                and value in (b"0,", b"1,")
+                and flag in (b"0,", b"1,")
                 and last[0].startswith(line[len(F_TIME) : end + 1], len(D_TIME))
                 and last[0].endswith(line[tags:])
             ):
-                part.failed[last[1]] = 1 if value[0] == 49 else 0
+                part.failed[last[1]] = 1 if flag[0] == 49 else 0
                 last = None
                 continue
         if last is not None:
