@@ -467,7 +467,8 @@ def _framed(buf: bytes, lo: int, hi: int) -> tuple[np.ndarray, np.ndarray, np.nd
     if not bool((view[ends - 1] == 125).all()):  # "}" before every newline
         return None
     starts = np.concatenate(([0], ends[:-1] + 1))
-    point = view[starts + 2] == POINT_PREFIX[2]  # {"m… or {"t…; every byte of either head checked below
+    # {"m… or {"t…: every byte of either head is checked below
+    point = view[np.minimum(starts + 2, len(view) - 1)] == POINT_PREFIX[2]
     if not _heads(view, starts[point], POINT_PREFIX) or not _heads(view, starts[~point], METRIC_HEAD):
         return None
     return starts, ends, point
