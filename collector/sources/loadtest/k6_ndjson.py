@@ -45,7 +45,7 @@ from collector.sources.loadtest.model import LoadtestFormatError, LoadtestResult
 DURATION = b"http_req_duration"
 FAILED = b"http_req_failed"
 POINT_PREFIX = b'{"metric":"'
-BLOCK = 16 << 20
+BLOCK = 4 << 20
 """Bytes read at a time: large enough that per-read overhead vanishes, small enough to keep RSS flat."""
 STAMP_BATCH = 1 << 16
 """Time strings parsed per batch in a worker: bounds the strings alive at once, amortises pandas' call."""
