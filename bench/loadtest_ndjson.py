@@ -289,6 +289,7 @@ def main() -> int:
     parser.add_argument("--pandas-lines", type=int, default=1_000_000)
     parser.add_argument("--workers", type=int, default=2)
     parser.add_argument("--keep", help="write the generated file here instead of a deleted temp dir")
+    parser.add_argument("--reuse", action="store_true", help="with --keep: use the file already there")
     parser.add_argument("--run", choices=["gatepack", "ingest", "floor", "pandas"], help=argparse.SUPPRESS)
     parser.add_argument("--file", help=argparse.SUPPRESS)
     args = parser.parse_args()
@@ -307,7 +308,11 @@ def main() -> int:
     try:
         path = tmp / "metrics.ndjson"
         started = time.perf_counter()
-        lines = generate(path, args.points)
+        if args.keep and path.exists() and args.reuse:
+            lines = sum(1 for _ in path.open("rb"))
+            print(f"reusing {path}: {lines:,} lines")
+        else:
+            lines = generate(path, args.points)
         size = path.stat().st_size
         print(f"generated {lines:,} lines, {size / 2**30:.2f} GiB in {time.perf_counter() - started:.0f} s")
         sliced = tmp / "slice.ndjson"
