@@ -449,9 +449,24 @@ def _newlines(view: np.ndarray) -> np.ndarray | None:
 
 
 def _heads(view: np.ndarray, starts: np.ndarray, head: bytes) -> bool:
-    """Whether every line starting at ``starts`` begins with ``head`` (one small gather per byte)."""
-    last = len(view) - 1
-    return all(bool((view[np.minimum(starts + k, last)] == byte).all()) for k, byte in enumerate(head))
+    """Whether every line starting at ``starts`` begins with ``head`` (8 to 16 bytes).
+
+    Compared 8 bytes at a time: each start's 8-byte window (a strided view, no copy) is gathered and
+    read as one 64-bit word, for the head's first 8 bytes and its last 8. A window clipped at the end of
+    the block holds the block's final newline, which no head does, so it never matches by accident.
+    """
+    if not len(starts):
+        return True
+    if len(view) < 8:
+        return False
+    windows = np.lib.stride_tricks.as_strided(view, shape=(len(view) - 7, 8), strides=(1, 1), writeable=False)
+    last = len(view) - 8
+    for offset in (0, len(head) - 8):
+        want = np.frombuffer(head[offset : offset + 8], dtype=np.uint64)[0]
+        words = windows[np.minimum(starts + offset, last)].view(np.uint64).ravel()
+        if not bool((words == want).all()):
+            return False
+    return True
 
 
 def _framed(buf: bytes, lo: int, hi: int) -> tuple[np.ndarray, np.ndarray, np.ndarray] | None:
