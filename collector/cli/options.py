@@ -24,7 +24,6 @@ import typer
 
 from collector.errors import UsageError
 from collector.sources.credentials import load_credentials, parse_headers
-from collector.sources.redact import redact_url
 from collector.timeutil import parse_time
 
 if TYPE_CHECKING:
@@ -159,6 +158,8 @@ def positive_seconds(value: float, option: str) -> float:
 
 def check_backend_url(url: str) -> None:
     """A usage error naming the flag unless ``url`` is an http(s) URL with a host httpx can connect to."""
+    from collector.sources.redact import redact_url  # with logging and base64: not on every start-up
+
     if not url.startswith(("http://", "https://")):
         raise UsageError(f"--prometheus must be an http:// or https:// URL, got {redact_url(url)!r}")
     import httpx
