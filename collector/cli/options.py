@@ -46,6 +46,13 @@ class FailOn(StrEnum):
     warn = "warn"
 
 
+@functools.cache
+def _group_hints(group: type) -> dict[str, Any]:
+    """A group's evaluated annotations, once per process: ``collect`` and ``ingest`` share most groups, and
+    evaluating the ``Annotated[..., typer.Option(...)]`` strings is a visible part of every start-up."""
+    return get_type_hints(group, include_extras=True)
+
+
 def uses(**groups: type) -> Callable[[F], F]:
     """Expand each ``name=GroupClass`` into the group's options; the command receives ``name=GroupClass(...)``."""
 
@@ -56,7 +63,7 @@ def uses(**groups: type) -> Callable[[F], F]:
         params = [p for p in params if p.name not in groups]
         members: dict[str, list[str]] = {}
         for name, group in groups.items():
-            hints = get_type_hints(group, include_extras=True)
+            hints = _group_hints(group)
             fields = dataclasses.fields(group)
             members[name] = [f.name for f in fields]
             for f in fields:
