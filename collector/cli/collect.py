@@ -95,16 +95,7 @@ def collect_command(
         loaded, backend=config, loadtest=loadtest, tests=tests, attestations=attestations, traces=traces.targets()
     )
     require_backend(loaded, config is not None)  # after the sources: an unreadable input file is named first
-    options = run_options(
-        loaded,
-        sources,
-        variables=variables,
-        overrides=overrides,
-        run=run,
-        subject=subject,
-        report=report,
-        evidence=evidence,
-    )
+    options = run_options(loaded, sources, variables, overrides, run, subject, report, evidence)
     outcome = collect_with_progress(loaded, options, err, stderr_is_terminal() and not show.quiet)
     if show.verbose:
         for packet in outcome.packets:

@@ -31,7 +31,6 @@ STORE_VARIABLE = "GATEPACK_STORE"
 def run_options(
     loaded: list[LoadedGate],
     sources: list[Any],
-    *,
     variables: dict[str, str],
     overrides: dict[str, list[OverrideRecord]],
     run: RunOptions,

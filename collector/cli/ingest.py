@@ -197,16 +197,7 @@ def ingest_command(
     if data is not None:
         for item in data.notes:
             note(f"note: {item}")
-    options = run_options(
-        loaded,
-        sources,
-        variables=variables,
-        overrides=overrides,
-        run=run,
-        subject=subject,
-        report=report,
-        evidence=evidence,
-    )
+    options = run_options(loaded, sources, variables, overrides, run, subject, report, evidence)
     outcome = collect_with_progress(loaded, options, err, show_progress=False)
     extra = markdown_table(data) if data is not None else ""
     before = (lambda console, terminal: print_summary(data, console, terminal)) if data is not None else None
