@@ -24,7 +24,6 @@ import typer
 
 from collector.errors import UsageError
 from collector.sources.credentials import load_credentials, parse_headers
-from collector.sources.redact import redact_url
 from collector.timeutil import parse_time
 
 if TYPE_CHECKING:
@@ -47,6 +46,13 @@ class FailOn(StrEnum):
     warn = "warn"
 
 
+@functools.cache
+def _group_hints(group: type) -> dict[str, Any]:
+    """A group's evaluated annotations, once per process: ``collect`` and ``ingest`` share most groups, and
+    evaluating the ``Annotated[..., typer.Option(...)]`` strings is a visible part of every start-up."""
+    return get_type_hints(group, include_extras=True)
+
+
 def uses(**groups: type) -> Callable[[F], F]:
     """Expand each ``name=GroupClass`` into the group's options; the command receives ``name=GroupClass(...)``."""
 
@@ -57,7 +63,7 @@ def uses(**groups: type) -> Callable[[F], F]:
         params = [p for p in params if p.name not in groups]
         members: dict[str, list[str]] = {}
         for name, group in groups.items():
-            hints = get_type_hints(group, include_extras=True)
+            hints = _group_hints(group)
             fields = dataclasses.fields(group)
             members[name] = [f.name for f in fields]
             for f in fields:
@@ -159,6 +165,8 @@ def positive_seconds(value: float, option: str) -> float:
 
 def check_backend_url(url: str) -> None:
     """A usage error naming the flag unless ``url`` is an http(s) URL with a host httpx can connect to."""
+    from collector.sources.redact import redact_url  # with logging and base64: not on every start-up
+
     if not url.startswith(("http://", "https://")):
         raise UsageError(f"--prometheus must be an http:// or https:// URL, got {redact_url(url)!r}")
     import httpx

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 from typing import TYPE_CHECKING
 
 import typer
@@ -39,6 +38,8 @@ def validate_command(
                 problems.append(f"{item.path}: {item.gate.id}/{check.id}: {exc}")
     config = backend.config(deadline=min(backend.deadline, SERVER_PARSE_DEADLINE))
     if config is not None and not problems:
+        import asyncio  # only when a server is asked: not part of every start-up
+
         problems.extend(asyncio.run(_server_parse(config, queries)))
     for problem in problems:
         err.print(problem)
@@ -55,6 +56,8 @@ async def _server_parse(config: HttpConfig, queries: list[tuple[str, str, str]])
 
     async with PrometheusClient(config) as client:
         unique = list(dict.fromkeys(q for *_, q in queries))
+        import asyncio
+
         responses = dict(zip(unique, await asyncio.gather(*(client.check_syntax(q) for q in unique)), strict=True))
     problems = []
     for path, name, query in queries:
