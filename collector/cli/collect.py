@@ -11,6 +11,7 @@ import typer
 from collector.cli.common import err, gates_from, require_backend, set_quiet, write_reports
 from collector.cli.options import (
     BackendOptions,
+    ContextOptions,
     OutputFormat,
     OutputOptions,
     ReportOptions,
@@ -50,6 +51,7 @@ def output_choice(output: OutputFormat, deprecated: OutputFormat | None) -> str:
     report=ReportOptions,
     show=OutputOptions,
     evidence=EvidenceOptions,
+    history=ContextOptions,
 )
 def collect_command(
     specs: OptionalSpecs = None,
@@ -81,6 +83,7 @@ def collect_command(
     report: ReportOptions,
     show: OutputOptions,
     evidence: EvidenceOptions,
+    history: ContextOptions,
 ) -> None:
     """Query the backend for every check of the gates and write sealed evidence packets."""
     from collector.cli.options import stderr_is_terminal
@@ -104,6 +107,7 @@ def collect_command(
             tests=tests,
             attestations=attestations,
             traces=traces.targets(),
+            context=history.settings(),
         ),
         out_dir=report.out,
         fail_on=report.fail_on.value,

@@ -10,16 +10,18 @@ if TYPE_CHECKING:
     from collector.cli.options import TraceTargets
     from collector.sources.base import Source
     from collector.sources.http import HttpConfig
+    from collector.sources.prometheus.context import ContextSettings
     from collector.specs import LoadedGate
 
 
-def prometheus_source(config: HttpConfig | None) -> list[Source]:
+def prometheus_source(config: HttpConfig | None, context: ContextSettings | None = None) -> list[Source]:
+    """The Prometheus source; ``context`` (collect's default) also records a context series per check."""
     if config is None:
         return []
     from collector.sources.prometheus.client import PrometheusClient
     from collector.sources.prometheus.source import PrometheusSource
 
-    return [PrometheusSource(PrometheusClient(config))]
+    return [PrometheusSource(PrometheusClient(config), context=context)]
 
 
 def rules_drift_source(config: HttpConfig | None, gates: list[LoadedGate]) -> list[Source]:
@@ -86,9 +88,10 @@ def build_sources(
     tests: list[Path] = [],
     attestations: Path | None = None,
     traces: TraceTargets | None = None,
+    context: ContextSettings | None = None,
 ) -> list[Source]:
     """Prometheus and rules drift (when a URL is given), load-test files, JUnit reports, trace sources (when given), attestations."""
-    sources = prometheus_source(backend)
+    sources = prometheus_source(backend, context)
     if any(check.kind == "rules_drift" for item in gates for check in item.gate.checks):
         sources.extend(rules_drift_source(backend, gates))
     sources.extend(trace_sources(traces))
