@@ -126,14 +126,28 @@ class PrometheusSource:
             return
         # context ranges go out only once every verdict is decided: they can never delay or fault a verdict
         decided_results = await asyncio.gather(*pending)
-        contexts = await ContextFetcher(self.client).fetch(self._context_plans(batch, context))
+        plans = self._context_plans(batch, decided_results, context)
+        contexts = await ContextFetcher(self.client).fetch(plans)
         for decided_result in decided_results:
             yield with_context(decided_result, contexts.get(decided_result.id))
 
-    def _context_plans(self, batch: list[tuple[Check, list[PlannedQuery]]], context: RunContext) -> list[ContextPlan]:
+    def _context_plans(
+        self, batch: list[tuple[Check, list[PlannedQuery]]], decided: Sequence[CheckResult], context: RunContext
+    ) -> list[ContextPlan]:
+        """Context for every check whose own queries reached the backend cleanly.
+
+        A check whose query faulted (unreachable, timeout, 5xx, garbage) gets none: its history would meet
+        the same fault, and a failing backend is not asked twice as much.
+        """
         assert self.context is not None
-        plans = (plan_context(check, context.variables, context.at, self.context) for check, _ in batch)
-        return [plan for plan in plans if plan is not None]
+        plans = []
+        for (check, _), result in zip(batch, decided, strict=True):
+            if any(q.status == Status.ERROR and q.fault is not None for q in result.queries):
+                continue
+            plan = plan_context(check, context.variables, context.at, self.context)
+            if plan is not None:
+                plans.append(plan)
+        return plans
 
     async def _decide(
         self,
