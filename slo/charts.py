@@ -117,10 +117,11 @@ def _scale(value: float, low: float, high: float) -> float | None:
 def _bounds(points: Sequence[float], thresholds: Sequence[Threshold]) -> tuple[float, float]:
     numbers = [*points, *(t.value for t in thresholds if math.isfinite(t.value))]
     low, high = min(numbers), max(numbers)
-    if low == high:
+    pad = (high / 2 - low / 2) * 0.1  # 5 % of the span each side: a line at the edge stays off the axes
+    if not pad > 0 or not math.isfinite(pad):
         pad = abs(low) * 0.05 or 1.0
-        low, high = low - pad, high + pad
-    return low, high
+    padded = (low - pad, high + pad)
+    return padded if all(math.isfinite(v) for v in padded) else (low, high)
 
 
 def chart_id(*parts: object) -> str:

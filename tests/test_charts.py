@@ -67,7 +67,8 @@ def test_gaps_break_the_line_and_a_lone_point_is_still_drawn():
     assert d is not None
     inner_w, inner_h = WIDTH - LEFT - RIGHT, HEIGHT - TOP - BOTTOM
     x = [LEFT + inner_w * i / 5 for i in range(6)]
-    y = {0.0: TOP + inner_h, 1.0: TOP, 0.5: TOP + inner_h / 2}
+    # the y range is the values' span widened by 5 % each side: [-0.05, 1.05]
+    y = {v: TOP + inner_h * (1 - (v + 0.05) / 1.1) for v in (0.0, 0.5, 1.0)}
 
     def pt(i: int, v: float) -> str:
         return f"{x[i]:.2f}".rstrip("0").rstrip(".") + " " + f"{y[v]:.2f}".rstrip("0").rstrip(".")

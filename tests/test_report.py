@@ -47,7 +47,7 @@ def fixed_packet() -> bytes:
     bad_query = 'sum by (service) (increase(http_requests_total{service=~"checkout|search",code="500"}[5m]))'
     ratio = [0.0005] * 20 + [None] * 3 + [0.0005 + 0.0025 * i for i in range(18)]
     slo_result = result(
-        slo, Verdict.FAIL, "SLI 99.61 % is below the objective 99.9 %", STAMP, value=99.61,
+        slo, Verdict.FAIL, "SLI 99.61 % is below the objective 99.9 %", STAMP, value=99.61, unit="%", objective=">= 99.9",
         queries=[QueryOutcome(role="bad", window="30d", query=bad_query, status="ok", value=3.9, response_sha256=SHA)],
     ).model_copy(update={"context": CheckContext(
         series="error_ratio", window="5m", start="2025-12-31T23:20:00Z", end=STAMP, step=60, values=ratio,
@@ -57,10 +57,10 @@ def fixed_packet() -> bytes:
     )})  # fmt: skip
     threshold = ThresholdCheck(id="p99", kind="threshold", query=HOSTILE, op="<", target=0.3, warn=0.25, unit="s")
     threshold_result = result(
-        threshold, Verdict.PASS, HOSTILE, STAMP, value=0.21,
+        threshold, Verdict.PASS, HOSTILE, STAMP, value=0.21, unit="s", objective="< 0.3",
         queries=[QueryOutcome(role="value", query=HOSTILE, status="ok", value=0.21, response_sha256=SHA)],
     ).model_copy(update={"context": CheckContext(
-        series="value", start="2025-12-31T23:00:00Z", end=STAMP, step=120, values=[0.2, 0.22, 0.21],
+        series="value", start="2025-12-31T23:56:00Z", end=STAMP, step=120, values=[0.2, 0.22, 0.21],
         thresholds={"target": 0.3, "warn": 0.25}, status="ok",
         queries=[ContextQuery(role="value", query=HOSTILE, status="ok", response_sha256=SHA)],
     )})  # fmt: skip

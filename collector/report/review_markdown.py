@@ -81,8 +81,9 @@ def markdown_report(items: list[ReviewItem], charts_dir: str) -> MarkdownReport:
                         if query.get("response_sha256")
                         else ""
                     )
+                    said = " ".join(_cell(query.get(k)) for k in ("role", "window") if query.get(k))
                     lines.append(
-                        f"- {_cell(query.get('role'))} {_cell(query.get('window') or '')}: "
+                        f"- {said}: "
                         f"`{markdown_code(str(query.get('query')))}` → {_cell(query.get('status'))} "
                         f"{_cell(query.get('value'))}{sha}"
                     )
