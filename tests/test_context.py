@@ -163,3 +163,26 @@ def test_on_grid_never_exceeds_the_grid_and_keeps_only_finite_numbers(samples, g
     values = on_grid([*samples, *garbage], grid)
     assert len(values) == 200
     assert all(v is None or math.isfinite(v) for v in values)
+
+
+json_values = st.recursive(
+    st.one_of(st.none(), st.booleans(), st.integers(), st.floats(allow_nan=True), st.text(max_size=6)),
+    lambda inner: st.lists(inner, max_size=4) | st.dictionaries(st.text(max_size=8), inner, max_size=4),
+    max_leaves=30,
+)
+
+
+@given(result=json_values, label_values=st.lists(st.sampled_from(["a", "b", "c"]), max_size=3))
+def test_any_range_answer_is_read_without_raising(result, label_values) -> None:
+    """A backend's matrix (or something pretending to be one) never raises: it is values or a reason."""
+    from collector.sources.prometheus.client import QueryResponse
+    from collector.sources.prometheus.context import _members, _single
+    from slo.promql.grouping import Group
+
+    grid = Grid(start=0, step=60, points=10)
+    response = QueryResponse("q", 0.0, "ok", result_type="matrix", result=result)
+    answer = _single(response, grid)
+    assert len(answer.values) == 10 and (answer.reason is None or isinstance(answer.reason, str))
+    group = Group("service", "g", members={v: f"q{v}" for v in label_values})
+    members = _members(response, group, grid)
+    assert members is None or all(len(a.values) == 10 and set(members) <= set(label_values) for a in members.values())
