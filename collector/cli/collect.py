@@ -11,6 +11,7 @@ from collector.cli.common import err, gates_from, require_backend, set_quiet, wr
 from collector.cli.deciding import TestsFiles, run_options
 from collector.cli.options import (
     BackendOptions,
+    ContextOptions,
     OutputFormat,
     OutputOptions,
     ReportOptions,
@@ -50,6 +51,7 @@ def output_choice(output: OutputFormat, deprecated: OutputFormat | None) -> str:
     report=ReportOptions,
     show=OutputOptions,
     evidence=EvidenceOptions,
+    history=ContextOptions,
 )
 def collect_command(
     specs: OptionalSpecs = None,
@@ -79,6 +81,7 @@ def collect_command(
     report: ReportOptions,
     show: OutputOptions,
     evidence: EvidenceOptions,
+    history: ContextOptions,
 ) -> None:
     """Query the backend for every check of the gates and write sealed evidence packets."""
     from collector.cli.options import stderr_is_terminal
@@ -92,7 +95,13 @@ def collect_command(
     loaded, overrides = apply_overrides(gates_from(specs, gate, variables), run.overrides())
     config = backend.config()
     sources = build_sources(
-        loaded, backend=config, loadtest=loadtest, tests=tests, attestations=attestations, traces=traces.targets()
+        loaded,
+        backend=config,
+        loadtest=loadtest,
+        tests=tests,
+        attestations=attestations,
+        traces=traces.targets(),
+        context=history.settings(),
     )
     require_backend(loaded, config is not None)  # after the sources: an unreadable input file is named first
     options = run_options(loaded, sources, variables, overrides, run, subject, report, evidence)

@@ -31,6 +31,7 @@ if TYPE_CHECKING:
 
     # httpx and the HTTP transport load only in commands that talk to a backend (``gatepack --help`` stays fast)
     from collector.sources.http import HttpConfig
+    from collector.sources.prometheus.context import ContextSettings
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -306,6 +307,39 @@ class RunOptions:
         from collector.cli.overrides import parse_overrides
 
         return parse_overrides(self.sets)
+
+
+@dataclasses.dataclass
+class ContextOptions:
+    """Whether packets carry a small history per check for charts (``query_range``, at most 200 points)."""
+
+    context: Annotated[
+        bool,
+        typer.Option(
+            "--context/--no-context",
+            help="Record a context series per Prometheus check for the board's and reports' charts",
+        ),
+    ] = True
+    context_lookback: Annotated[
+        str | None,
+        typer.Option(
+            metavar="DURATION", help="History to record per check (default: an SLO's period; a day for thresholds)"
+        ),
+    ] = None
+
+    def settings(self) -> ContextSettings | None:
+        """The context settings, or None with ``--no-context``; a bad duration is a usage error."""
+        if not self.context:
+            return None
+        from collector.sources.prometheus.context import ContextSettings
+        from slo.durations import DurationError, parse_duration
+
+        if self.context_lookback is None:
+            return ContextSettings()
+        try:
+            return ContextSettings(lookback=parse_duration(self.context_lookback))
+        except DurationError as exc:
+            raise UsageError(f"--context-lookback {self.context_lookback!r}: {exc}") from None
 
 
 @dataclasses.dataclass

@@ -10,18 +10,20 @@ if TYPE_CHECKING:
     from collector.cli.options import TraceTargets
     from collector.sources.base import Source
     from collector.sources.http import HttpConfig
+    from collector.sources.prometheus.context import ContextSettings
     from collector.specs import LoadedGate
     from slo.evidence import InputFile
     from slo.pricing import PriceTable
 
 
-def prometheus_source(config: HttpConfig | None) -> list[Source]:
+def prometheus_source(config: HttpConfig | None, context: ContextSettings | None = None) -> list[Source]:
+    """The Prometheus source; ``context`` (collect's default) also records a context series per check."""
     if config is None:
         return []
     from collector.sources.prometheus.client import PrometheusClient
     from collector.sources.prometheus.source import PrometheusSource
 
-    return [PrometheusSource(PrometheusClient(config))]
+    return [PrometheusSource(PrometheusClient(config), context=context)]
 
 
 def rules_drift_source(config: HttpConfig | None, gates: list[LoadedGate]) -> list[Source]:
@@ -113,9 +115,10 @@ def build_sources(
     tests: list[Path] = [],
     attestations: Path | None = None,
     traces: TraceTargets | None = None,
+    context: ContextSettings | None = None,
 ) -> list[Source]:
     """Prometheus and rules drift (when a URL is given), load-test files, JUnit reports, trace sources (when given), attestations."""
-    sources = prometheus_source(backend)
+    sources = prometheus_source(backend, context)
     if any(check.kind == "rules_drift" for item in gates for check in item.gate.checks):
         sources.extend(rules_drift_source(backend, gates))
     pricing, pricing_input = load_price_table(traces)

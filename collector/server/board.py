@@ -14,9 +14,11 @@ from typing import Any
 from urllib.parse import quote, urlencode
 
 from collector.store import StoredPacket
+from slo.charts import CHART_CSS, check_charts
 from slo.diff import PacketDiff, describe
 
-STYLESHEET = """\
+STYLESHEET = (
+    """\
 :root { color-scheme: light dark; --fg: #1b1f24; --bg: #ffffff; --muted: #57606a; --line: #d0d7de;
   --pass: #1a7f37; --warn: #9a6700; --fail: #cf222e; --other: #6e7781; }
 @media (prefers-color-scheme: dark) { :root { --fg: #e6edf3; --bg: #0d1117; --muted: #8d96a0; --line: #30363d;
@@ -30,7 +32,10 @@ th, td { border: 1px solid var(--line); padding: .35rem .6rem; text-align: left;
 .muted { color: var(--muted); } code, pre { font: 13px/1.4 ui-monospace, monospace; white-space: pre-wrap; }
 a:focus, summary:focus, input:focus, button:focus { outline: 3px solid #0969da; outline-offset: 2px; }
 details { margin: .3rem 0; } form label { margin-right: 1rem; }
+figure.context { margin: .5rem 0; } figure.context figcaption { color: var(--muted); font-size: 13px; }
 """
+    + CHART_CSS
+)
 
 
 def _e(value: Any) -> str:
@@ -146,7 +151,28 @@ def _check(check: dict[str, Any]) -> str:
         f"<p>value <code>{_e(check.get('value'))}</code> {_e(check.get('unit'))} · objective "
         f"<code>{_e(check.get('objective'))}</code> · effect {_e(check.get('effect'))}</p>"
         + (f'<ul class="queries">{queries}</ul>' if queries else '<p class="muted">no backend queries</p>')
+        + context_figure(check)
         + "</details>"
+    )
+
+
+def context_figure(check: dict[str, Any]) -> str:
+    """The check's context charts (inline SVG, escaped by :mod:`slo.charts`) and the range queries behind them."""
+    context = check.get("context")
+    if not isinstance(context, dict):
+        return ""
+    charts = "".join(check_charts(check))
+    queries = "".join(
+        f'<li><span class="muted">{_e(q.get("role"))}</span> <code class="context-query">{_e(q.get("query"))}</code>'
+        f' <span class="muted">sha256 {_e(str(q.get("response_sha256") or "")[:12])}</span></li>'
+        for q in context.get("queries", [])
+        if isinstance(q, dict)
+    )
+    said = f" · {_e(context.get('reason'))}" if context.get("reason") else ""
+    return (
+        f'<figure class="context">{charts}<figcaption>context {_e(context.get("status"))}{said}: '
+        f"{_e(context.get('start'))} to {_e(context.get('end'))}, step {_e(context.get('step'))} s"
+        f'<ul class="context-queries">{queries}</ul></figcaption></figure>'
     )
 
 
