@@ -19,6 +19,7 @@ out the expansion itself. Pure: no I/O.
 
 from __future__ import annotations
 
+import json
 from collections.abc import Mapping
 from typing import Any
 
@@ -121,7 +122,8 @@ class CheckRecord(CheckResult):
 
 
 def _same(a: Any, b: Any) -> bool:
-    return type(a) is type(b) and a == b
+    """Equal as written: same JSON type and text (so -0.0 is not 0.0, and 1 is not 1.0)."""
+    return type(a) is type(b) and json.dumps(a, sort_keys=True) == json.dumps(b, sort_keys=True)
 
 
 def _compact_slo(slo: dict[str, Any]) -> None:

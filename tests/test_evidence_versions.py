@@ -29,7 +29,7 @@ from slo.evidence import (
     to_canonical_json,
     verify_bytes,
 )
-from slo.results import BurnRateRow, CheckResult, Effect, QueryOutcome, SloResult, Status, Verdict
+from slo.results import AlertConditionResult, BurnRateRow, CheckResult, Effect, QueryOutcome, SloResult, Status, Verdict
 from slo.wire import checks_of, outcomes_of, response_digests
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -149,7 +149,25 @@ def outcomes(draw: st.DrawFn) -> QueryOutcome:
 def checks(draw: st.DrawFn) -> CheckResult:
     windows = draw(st.lists(st.sampled_from(["5m", "1h", "30d"]), unique=True, max_size=3))
     rows = [BurnRateRow(window=w, error_ratio=draw(_numbers), burn_rate=draw(_numbers)) for w in windows]
-    slo = SloResult(objective=99.9, period="30d", windows=rows) if draw(st.booleans()) else None
+    rates = {r.window: r.burn_rate for r in rows}
+    alerts = (
+        [
+            AlertConditionResult(
+                severity="page",
+                long=long,
+                short=short,
+                factor=14.4,
+                # as collect computes them (the table's), or any other number (then written out)
+                long_burn_rate=rates[long] if draw(st.booleans()) else draw(_numbers),
+                short_burn_rate=rates[short] if draw(st.booleans()) else draw(_numbers),
+                holds=draw(st.booleans()),
+            )
+            for long, short in draw(st.lists(st.tuples(st.sampled_from(windows), st.sampled_from(windows)), max_size=2))
+        ]
+        if windows
+        else []
+    )
+    slo = SloResult(objective=99.9, period="30d", windows=rows, alerts=alerts) if draw(st.booleans()) else None
     return CheckResult(
         id=f"c{draw(st.integers(0, 10**6))}",
         title="t",
