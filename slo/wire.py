@@ -19,7 +19,7 @@ out the expansion itself. Pure: no I/O.
 
 from __future__ import annotations
 
-import json
+import math
 from collections.abc import Mapping
 from typing import Any
 
@@ -122,8 +122,10 @@ class CheckRecord(CheckResult):
 
 
 def _same(a: Any, b: Any) -> bool:
-    """Equal as written: same JSON type and text (so -0.0 is not 0.0, and 1 is not 1.0)."""
-    return type(a) is type(b) and json.dumps(a, sort_keys=True) == json.dumps(b, sort_keys=True)
+    """Equal as written: same JSON type and value, and for numbers the same sign (-0.0 is not 0.0)."""
+    if type(a) is not type(b) or a != b:
+        return False
+    return not isinstance(a, float) or math.copysign(1.0, a) == math.copysign(1.0, b)
 
 
 def _compact_slo(slo: dict[str, Any]) -> None:
