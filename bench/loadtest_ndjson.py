@@ -250,7 +250,7 @@ def run_ingest(path: Path) -> dict:
         if proc.returncode not in (0, 1):  # 1: the gate failed, still a packet
             raise SystemExit(f"gatepack ingest exit {proc.returncode}: {stderr.strip()[-500:]}")
         [packet] = list(out.glob("perf-*.json"))
-        checks = {c["id"]: c["value"] for c in json.loads(packet.read_text())["checks"]}
+        checks = {c["id"]: c.get("value") for c in json.loads(packet.read_text())["checks"]}
     kids = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss  # the largest single process, KiB
     figures = {name: [checks[f"p95-{name}"], checks[f"p99-{name}"]] for name in NAMES}
     notes = [line.split("note:", 1)[1].strip() for line in stderr.splitlines() if "note:" in line]

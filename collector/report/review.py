@@ -87,7 +87,17 @@ def _sha(value: Any) -> str:
 
 
 def checks(document: dict[str, Any]) -> list[dict[str, Any]]:
-    return [c for c in document.get("checks") or [] if isinstance(c, dict)]
+    """The packet's checks with every query outcome spelled out (2.0.0 packets reference a shared table).
+
+    A packet whose references are broken is still shown, as written: its digest line already says it
+    failed verification."""
+    from slo.querytable import FormError
+    from slo.wire import checks_of
+
+    try:
+        return checks_of(document)
+    except FormError:
+        return [c for c in document.get("checks") or [] if isinstance(c, dict)]
 
 
 def value_text(check: dict[str, Any]) -> str:

@@ -16,6 +16,7 @@ from urllib.parse import quote, urlencode
 from collector.store import StoredPacket
 from slo.charts import CHART_CSS, check_charts
 from slo.diff import PacketDiff, describe
+from slo.wire import outcomes_of
 
 STYLESHEET = (
     """\
@@ -133,14 +134,14 @@ def _explore(query: dict[str, Any]) -> str:
     return f' <a class="run-query" href="{_e(href)}" rel="noreferrer noopener">run in Prometheus</a>'
 
 
-def _check(check: dict[str, Any]) -> str:
+def _check(check: dict[str, Any], document: dict[str, Any]) -> str:
     queries = "".join(
         f'<li><span class="muted">{_e(q.get("role"))} {_e(q.get("window"))}</span> '
         f'<code class="query">{_e(q.get("query"))}</code>{_explore(q)}'
         f'<br><span class="muted">status {_e(q.get("status"))}, value {_e(q.get("value"))}, '
         f"attempts {_e(q.get('attempts'))}{', fault ' + _e(q.get('fault')) if q.get('fault') else ''}"
         f"{', ' + _e(q.get('reason')) if q.get('reason') else ''}</span></li>"
-        for q in check.get("queries", [])
+        for q in outcomes_of(check, document)
     )
     failing = check.get("verdict") in {"fail", "error"}
     cid = _e(check.get("id"))
@@ -191,7 +192,7 @@ def packet_page(
             ("signature", signature),
         )
     )
-    checks = "".join(_check(c) for c in document.get("checks", []))
+    checks = "".join(_check(c, document) for c in document.get("checks", []))
     changes = ""
     if diff is not None and previous is not None:
         items = "".join(f"<li><strong>{_e(c.id)}</strong>: {_e(describe(c))}</li>" for c in diff.changed)
