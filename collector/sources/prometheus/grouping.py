@@ -90,7 +90,7 @@ class GroupingClient:
         if series is None or value not in series:
             return None
         sample = series[value]
-        return replace(response, result=[sample], selected=dict(sample.get("metric", {})))
+        return _selected(response, sample)
 
     async def instant(self, query: str) -> QueryResponse:
         group = self.plan.get(query)
@@ -104,6 +104,23 @@ class GroupingClient:
         if series is None or value not in series:
             return await self.client.instant(query, self.at)
         return replace(response, result=[series[value]], selected=dict(series[value].get("metric", {})))
+
+
+def _selected(response: QueryResponse, sample: dict) -> QueryResponse:
+    """``response`` narrowed to one member's series (``dataclasses.replace`` without its per-call field scan)."""
+    return QueryResponse(
+        response.query,
+        response.time,
+        response.status,
+        response.result_type,
+        [sample],
+        response.warnings,
+        response.reason,
+        response.fault,
+        response.response_sha256,
+        response.attempts,
+        dict(sample.get("metric", {})),
+    )
 
 
 def configured_max_values() -> int:
