@@ -17,9 +17,8 @@ A spec's own ``alerting:`` conditions always win over these defaults (see ``slo.
 
 from __future__ import annotations
 
-from functools import lru_cache
-
 from dataclasses import dataclass
+from functools import lru_cache
 
 from slo.durations import format_duration, parse_duration
 from slo.spec import BurnRateWindow, Severity
