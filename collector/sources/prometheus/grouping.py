@@ -68,6 +68,9 @@ class GroupingClient:
         missing = {q: self.client.instant(q, self.at) for q, a in zip(queries, answers, strict=True) if a is None}
         if missing:  # members whose series the grouped answer lacks, or whose group answered oddly
             await asyncio.gather(*missing.values())
+        # each grouped answer has been read into its members: the client need not keep it for later requests
+        self.client.forget((text for text in tasks if text not in missing), self.at)
+        self._series.clear()
         return [a if a is not None else missing[q].result() for q, a in zip(queries, answers, strict=True)]
 
     @staticmethod
@@ -119,7 +122,7 @@ def _selected(response: QueryResponse, sample: dict) -> QueryResponse:
         response.fault,
         response.response_sha256,
         response.attempts,
-        dict(sample.get("metric", {})),
+        sample.get("metric", {}),  # the member's own labels; nothing modifies them, so not copied
     )
 
 
