@@ -15,7 +15,6 @@ from typing import Any
 
 from slo.evaluate import effect_of
 from slo.formatting import number
-from slo.loadtest import parse_threshold
 from slo.results import BaselineRecord, CheckResult, Verdict
 from slo.spec import Baseline, Check, LoadtestCheck, Op, SloCheck, ThresholdCheck
 
@@ -27,6 +26,8 @@ def check_op(check: BaselinedCheck) -> Op:
     if isinstance(check, SloCheck):
         return Op.GE  # the SLI (good fraction) must stay high
     if isinstance(check, LoadtestCheck) and check.op is None and check.threshold is not None:
+        from slo.loadtest import parse_threshold  # slo.loadtest brings numpy, which collect rarely needs
+
         return parse_threshold(check.threshold).op
     assert check.op is not None  # the spec requires op or threshold
     return check.op

@@ -18,6 +18,7 @@ A spec's own ``alerting:`` conditions always win over these defaults (see ``slo.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import lru_cache
 
 from slo.durations import format_duration, parse_duration
 from slo.spec import BurnRateWindow, Severity
@@ -62,7 +63,16 @@ def scaled_window(window: str, period: str) -> str:
 
 
 def default_conditions(period: str) -> list[BurnRateWindow]:
-    """The workbook's four conditions with windows and factors for ``period``."""
+    """The workbook's four conditions with windows and factors for ``period``.
+
+    Worked out once per period (a gate of a thousand 30-day SLOs asks a thousand times); the models are
+    shared between the lists returned, which nothing modifies.
+    """
+    return list(_default_conditions(period))
+
+
+@lru_cache(maxsize=256)
+def _default_conditions(period: str) -> tuple[BurnRateWindow, ...]:
     conditions = []
     for c in WORKBOOK_CONDITIONS:
         long, short = scaled_window(c.long, period), scaled_window(c.short, period)
@@ -78,7 +88,7 @@ def default_conditions(period: str) -> list[BurnRateWindow]:
             # periods under ~15h: both windows hit the 1-minute floor; the condition is then a single-window
             # one (a spec cannot write that, the policy can: it is still a valid query and a valid alert)
             conditions.append(BurnRateWindow.model_construct(**fields))  # type: ignore[arg-type]
-    return conditions
+    return tuple(conditions)
 
 
 def windows_to_query(period: str, conditions: list[BurnRateWindow]) -> list[str]:

@@ -7,6 +7,7 @@ syntax Prometheus accepts.
 from __future__ import annotations
 
 import re
+from functools import lru_cache
 
 from slo.errors import InputError
 
@@ -29,7 +30,14 @@ class DurationError(InputError):
 
 def parse_duration(text: str) -> int:
     """Seconds in a Prometheus duration such as ``"1h30m"``; raises :class:`DurationError`."""
-    if not isinstance(text, str) or not _WHOLE.match(text):
+    if not isinstance(text, str):
+        raise DurationError(f"invalid duration {text!r}: use e.g. 5m, 1h, 28d")
+    return _parse_duration(text)
+
+
+@lru_cache(maxsize=4096)  # pure, and a large gate asks for the same few durations tens of thousands of times
+def _parse_duration(text: str) -> int:
+    if not _WHOLE.match(text):
         raise DurationError(f"invalid duration {text!r}: use e.g. 5m, 1h, 28d")
     total = 0
     for number, unit in _PART.findall(text):
@@ -41,6 +49,7 @@ def parse_duration(text: str) -> int:
     return total
 
 
+@lru_cache(maxsize=4096)
 def format_duration(seconds: int) -> str:
     """The shortest Prometheus duration for a whole number of seconds (``3600`` → ``"1h"``)."""
     if seconds <= 0:

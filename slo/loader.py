@@ -152,13 +152,24 @@ def _check_events(text: str, source: str) -> None:
             depth -= 1
 
 
+def _construct(node: yaml.Node | None) -> Any:
+    """The Python data of one composed document, as ``yaml.load_all`` would build it from the text."""
+    if node is None:
+        return None
+    loader = _SAFE_LOADER("")
+    try:
+        return loader.construct_document(node)
+    finally:
+        loader.dispose()
+
+
 def load_gates(text: str, source: str = "<spec>") -> list[Gate]:
     """Every gate in a YAML text (one per document); raises :class:`SpecError` listing all problems."""
     problems: list[SpecProblem] = []
     try:
         _check_events(text, source)
         nodes = list(yaml.compose_all(text, Loader=_SAFE_LOADER))
-        documents = list(yaml.load_all(text, Loader=_SAFE_LOADER))
+        documents = [_construct(node) for node in nodes]  # from the same nodes: the text is parsed once more, not twice
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         line = mark.line + 1 if mark is not None else 1

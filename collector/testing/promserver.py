@@ -126,9 +126,14 @@ class LocalPrometheus:
             shutil.rmtree(self.workdir, ignore_errors=True)
 
 
-def _config_text(rule_files: Sequence[Path], evaluation_interval: str) -> str:
-    """The server's config: no scrapes; with rules, evaluated often so their series appear within seconds."""
+def _config_text(rule_files: Sequence[Path], evaluation_interval: str, query_log: Path | None = None) -> str:
+    """The server's config: no scrapes; with rules, evaluated often so their series appear within seconds.
+
+    ``query_log`` makes the server log every query with its own timings (benchmarks read them).
+    """
     lines = ["global:", "  scrape_interval: 1m"]
+    if query_log is not None:
+        lines.append(f"  query_log_file: {json.dumps(str(Path(query_log).resolve()))}")
     if rule_files:
         lines.append(f"  evaluation_interval: {evaluation_interval}")
         lines.append("rule_files:")
@@ -144,6 +149,7 @@ def start_prometheus(
     ready_timeout: float = 60.0,
     rule_files: Sequence[Path] = (),
     evaluation_interval: str = "5s",
+    query_log: Path | None = None,
 ) -> LocalPrometheus:
     """Start Prometheus on a free loopback port over ``data_dir`` and wait until it is ready.
 
@@ -154,7 +160,7 @@ def start_prometheus(
     owns = workdir is None
     workdir = Path(tempfile.mkdtemp(prefix="gatepack-prom-")) if workdir is None else workdir
     config = workdir / "prometheus.yml"
-    config.write_text(_config_text(rule_files, evaluation_interval), encoding="utf-8")
+    config.write_text(_config_text(rule_files, evaluation_interval, query_log), encoding="utf-8")
     port = port or free_port()
     log = (workdir / "prometheus.log").open("wb")
     process = subprocess.Popen(
@@ -182,13 +188,13 @@ def start_prometheus(
 
 @contextlib.contextmanager
 def running_prometheus(
-    families: Iterable[Family], workers: int = 2, rule_files: Sequence[Path] = ()
+    families: Iterable[Family], workers: int = 2, rule_files: Sequence[Path] = (), query_log: Path | None = None
 ) -> Iterator[LocalPrometheus]:
     """Backfill ``families`` into a fresh TSDB, serve it (with ``rule_files``), and stop and delete everything."""
     workdir = Path(tempfile.mkdtemp(prefix="gatepack-prom-"))
     try:
         backfill(families, workdir / "data", workers=workers)
-        server = start_prometheus(workdir / "data", workdir=workdir, rule_files=rule_files)
+        server = start_prometheus(workdir / "data", workdir=workdir, rule_files=rule_files, query_log=query_log)
         try:
             yield server
         finally:

@@ -22,14 +22,13 @@ written. Queries that do not parse are never grouped: they are sent as written a
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
-from functools import lru_cache
 
 import promql_parser as pp
 
 from slo.promql.escape import escape_string
-from slo.promql.parse import PromqlSyntaxError, format_duration, match_op, parse
+from slo.promql.parse import format_duration, match_op
 from slo.promql.selectors import Matcher
 
 MAX_GROUP_VALUES = 100
@@ -60,7 +59,7 @@ _LABEL = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
 _RE2_SPECIAL = re.compile(r"([\\.+*?()|\[\]{}^$])")
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class Shape:
     """A groupable query taken apart: ``aggregation(f1(f2(metric{…, label="value", …}[range])))``.
 
@@ -101,21 +100,14 @@ def _unwrap(expr: pp.Expr) -> pp.Expr:
 
 
 def shapes(query: str) -> list[Shape]:
-    """Every way ``query`` can join a group (one per equality matcher), or none when its form is not safe."""
-    return list(_cached_shapes(query))
+    """Every way ``query`` can join a group (one per equality matcher), or none when its form is not safe.
 
-
-@lru_cache(maxsize=1 << 16)
-def _cached_shapes(query: str) -> tuple[Shape, ...]:
-    """Cached by query text: :func:`slo.promql.plan.plan_check` fills it while the AST is still at hand.
-
-    A gate of a thousand SLOs plans 16 000 queries; keeping their ASTs (about 3 KiB each) would cost
-    more memory than parsing twice costs time, so the small shapes are kept instead.
+    From :func:`slo.promql.facts.query_facts`, which parses one query per form (not per query) and keeps
+    nothing per query: a gate of a thousand SLOs has 16 000 queries but a handful of forms.
     """
-    try:
-        return tuple(shapes_of(parse(query)))
-    except PromqlSyntaxError:
-        return ()
+    from slo.promql.facts import query_facts  # facts builds on shapes_of below
+
+    return list(query_facts(query).shapes)
 
 
 def shapes_of(top: pp.Expr) -> list[Shape]:
@@ -171,14 +163,23 @@ def grouped_text(shape: Shape, values: list[str]) -> str:
     return f"{shape.aggregation} by ({shape.label}) ({inner})"
 
 
-def plan_groups(queries: Iterable[str], max_values: int = MAX_GROUP_VALUES) -> dict[str, Group]:
-    """Member query -> its group, for queries that share a shape with at least one other distinct query."""
+def plan_groups(
+    queries: Iterable[str],
+    max_values: int = MAX_GROUP_VALUES,
+    known: Mapping[str, Sequence[Shape]] | None = None,
+) -> dict[str, Group]:
+    """Member query -> its group, for queries that share a shape with at least one other distinct query.
+
+    ``known`` gives the shapes of queries already analysed (a plan carries them), so they are not
+    worked out again.
+    """
     if max_values < 2:
         return {}
     distinct = list(dict.fromkeys(queries))
     candidates: dict[tuple[object, ...], dict[str, Shape]] = {}
     for query in distinct:
-        for shape in shapes(query):
+        found = known.get(query) if known is not None else None
+        for shape in shapes(query) if found is None else found:
             candidates.setdefault(shape.key, {}).setdefault(query, shape)
     assigned: dict[str, Group] = {}
     for members in sorted(candidates.values(), key=len, reverse=True):

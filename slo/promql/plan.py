@@ -3,12 +3,11 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from slo.burnrate import default_conditions, windows_to_query
 from slo.errors import InputError
-from slo.promql.grouping import shapes
-from slo.promql.parse import validate
+from slo.promql.facts import QueryFacts, query_facts
 from slo.spec import BurnRateWindow, Check, SloCheck, ThresholdCheck
 from slo.templating import TemplateError, render
 
@@ -18,6 +17,8 @@ class PlannedQuery:
     role: str
     window: str | None
     query: str
+    facts: QueryFacts = field(default=QueryFacts(None), compare=False, repr=False)
+    """The query's shapes and selectors, from the parse that validated it (the collector reuses them)."""
 
 
 class PlanError(InputError):
@@ -27,14 +28,14 @@ class PlanError(InputError):
 def _planned(role: str, window: str | None, template: str, variables: Mapping[str, str]) -> PlannedQuery:
     """One rendered query, parsed here so a syntax error is found offline, before any request.
 
-    Its grouping shapes are computed from the same parse (and cached), so grouping never parses again.
+    Its grouping shapes and selectors come from the same analysis (:mod:`slo.promql.facts`) and travel
+    with it, so neither grouping nor selector diagnosis parses it again.
     """
     query = render(template, variables)
-    problem = validate(query)
-    if problem is not None:
-        raise PlanError(f"{role} query is not valid PromQL ({problem}): {query}")
-    shapes(query)
-    return PlannedQuery(role, window, query)
+    facts = query_facts(query)
+    if facts.problem is not None:
+        raise PlanError(f"{role} query is not valid PromQL ({facts.problem}): {query}")
+    return PlannedQuery(role, window, query, facts)
 
 
 def conditions_for(check: SloCheck) -> list[BurnRateWindow]:

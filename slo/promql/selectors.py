@@ -13,6 +13,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, replace
 from datetime import timedelta
+from functools import lru_cache
 
 import promql_parser as pp
 
@@ -22,7 +23,7 @@ from slo.promql.parse import Expr, children, format_at, format_duration, match_o
 _LABEL = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class Matcher:
     label: str
     op: str  # "=", "!=", "=~" or "!~"
@@ -35,7 +36,7 @@ class Matcher:
         return f'{label}{self.op}"{escape_string(self.value)}"'
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class Selector:
     """One vector selector of a query: its parts and PromQL text for it.
 
@@ -56,8 +57,7 @@ class Selector:
     @property
     def lookup_range(self) -> str | None:
         """Own range plus enclosing subquery ranges, or None for an instant selector outside subqueries."""
-        spans = [pp.parse_duration(part) for part in (self.range, self.within) if part]
-        return format_duration(sum(spans, timedelta(0))) if spans else None
+        return _lookup_range(self.range, self.within)
 
     def without(self, label: str) -> str:
         """The selector with every matcher on ``label`` removed (e.g. to list a histogram's ``le``)."""
@@ -77,11 +77,20 @@ class Selector:
         return f"{self.text}[{window}]{self._modifiers()}"
 
     def _modifiers(self) -> str:
+        if not self.offset and not self.at:  # the usual case, asked for every selector of a large gate
+            return ""
         return "".join(f" {part}" for part in (f"offset {self.offset}" if self.offset else None, self.at) if part)
 
     def _name(self) -> str | None:
         named = any(m.label == "__name__" for m in self.matchers)
         return None if named else self.metric
+
+
+@lru_cache(maxsize=1024)
+def _lookup_range(own: str | None, within: str | None) -> str | None:
+    """Cached: a large gate reads thousands of selectors over a handful of ranges."""
+    spans = [pp.parse_duration(part) for part in (own, within) if part]
+    return format_duration(sum(spans, timedelta(0))) if spans else None
 
 
 def _selector_text(
@@ -158,6 +167,11 @@ def find_absence_selectors(query: str) -> list[Selector]:
 
     Raises :class:`~slo.promql.parse.PromqlSyntaxError` when ``query`` is not valid PromQL.
     """
+    return absence_selectors_of(parse(query))
+
+
+def absence_selectors_of(expr: Expr) -> list[Selector]:
+    """:func:`find_absence_selectors` of a parsed query."""
     found: dict[Selector, None] = {}
 
     def visit(node: Expr, within: timedelta) -> None:
@@ -170,7 +184,7 @@ def find_absence_selectors(query: str) -> list[Selector]:
         for child in children(node):
             visit(child, within)
 
-    visit(parse(query), timedelta(0))
+    visit(expr, timedelta(0))
     return list(found)
 
 

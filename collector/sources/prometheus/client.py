@@ -14,7 +14,7 @@ import asyncio
 import hashlib
 import json
 import math
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -95,6 +95,17 @@ class PrometheusClient:
             )
             self._cache[key] = task
         return task
+
+    def forget(self, queries: Iterable[str], at: float) -> None:
+        """Drop these answers from the run's cache (asked again, they are sent again).
+
+        A large gate's grouped answers are read once, into their members' outcomes; kept for the rest of
+        the run they would hold every series of every answer (about 10 MiB at 1000 SLOs).
+        """
+        for query in queries:
+            task = self._cache.get(("query", query, at))
+            if task is not None and task.done():
+                del self._cache[("query", query, at)]
 
     async def query_range(self, query: str, start: float, end: float, step: float) -> QueryResponse:
         params = {"query": query, "start": _fmt_time(start), "end": _fmt_time(end), "step": f"{step:g}", **NO_PARTIAL}

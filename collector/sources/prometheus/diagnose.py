@@ -16,15 +16,16 @@ queries, so a gate of a thousand SLOs sends a handful of presence queries, not t
 from __future__ import annotations
 
 import math
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
+from functools import lru_cache
 
 from collector.sources.prometheus.client import PrometheusClient, QueryResponse
 from collector.sources.prometheus.grouping import Presence, presence
 from slo.durations import DurationError, parse_duration
-from slo.promql.grouping import shapes
+from slo.promql.facts import QueryFacts, query_facts
 from slo.promql.parse import PromqlSyntaxError
-from slo.promql.selectors import Selector, find_absence_selectors, find_selectors
+from slo.promql.selectors import Selector, find_selectors
 from slo.results import Fault, QueryOutcome, Status
 from slo.spec import SloCheck, ThresholdCheck
 
@@ -89,30 +90,38 @@ def presence_query(selector: Selector) -> str:
     return f"count({inner})"
 
 
-def checked_selectors(query: str) -> list[Selector]:
-    """The selectors of ``query`` that must match something: all but those inside ``absent(…)``."""
-    try:
-        absent = set(find_absence_selectors(query))
-        return [s for s in find_selectors(query) if s not in absent]
-    except PromqlSyntaxError:
-        return []
+def checked_selectors(query: str, facts: QueryFacts | None = None) -> list[Selector]:
+    """The selectors of ``query`` that must match something: all but those inside ``absent(…)``.
+
+    ``facts`` are the query's own (a plan carries them); without them the query is analysed here.
+    """
+    return list((facts or query_facts(query)).checked)
 
 
-def proves_presence(query: str, response: QueryResponse) -> Selector | None:
+def proves_presence(query: str, response: QueryResponse, facts: QueryFacts | None = None) -> Selector | None:
     """The selector a non-empty answer proves present: only for one-selector ``agg(f(m[…]))`` queries.
 
     Those are exactly the groupable shapes: an aggregation over label-preserving range functions of one
     selector has a series only when the selector has one, so no presence query is needed for it.
     """
-    if response.status != "ok" or response.result_type != "vector" or not response.result or not shapes(query):
+    if response.status != "ok" or response.result_type != "vector" or not response.result:
         return None
-    found = _selectors(query)
-    return found[0] if len(found) == 1 else None
+    facts = facts or query_facts(query)
+    if not facts.shapes:
+        return None
+    return facts.selectors[0] if len(facts.selectors) == 1 else None
 
 
 def _seconds(selector: Selector) -> float | None:
+    return _span_seconds(selector.range, selector.within)
+
+
+@lru_cache(maxsize=1024)
+def _span_seconds(own: str | None, within: str | None) -> float | None:
+    """Seconds of a selector's lookup range; cached: a gate's selectors share a handful of ranges."""
+    lookup = Selector("", None, (), range=own, within=within).lookup_range
     try:
-        return parse_duration(selector.lookup_range) if selector.lookup_range else None
+        return parse_duration(lookup) if lookup else None
     except DurationError:  # sub-second ranges: compared as written only
         return None
 
@@ -128,7 +137,7 @@ class PresenceCheck:
     client: PrometheusClient
     at: float
     _proven: dict[str, float | None] = field(default_factory=dict)  # instant text -> shortest proven span
-    _wanted: dict[str, Selector] = field(default_factory=dict)  # presence query -> selector
+    _wanted: dict[tuple[str, str | None, str | None], Selector] = field(default_factory=dict)
     answers: dict[str, Presence] = field(default_factory=dict)
 
     def prove(self, selector: Selector) -> None:
@@ -148,13 +157,15 @@ class PresenceCheck:
         known, span = self._proven[key], _seconds(selector)
         return known == span or (known is not None and span is not None and span >= known)
 
-    def want(self, selectors: list[Selector]) -> None:
+    def want(self, selectors: Iterable[Selector]) -> None:
+        # keyed by what the presence query is made of: its text is built only for selectors still unproven
         for selector in selectors:
-            self._wanted.setdefault(presence_query(selector), selector)
+            self._wanted.setdefault((selector.instant, selector.range, selector.within), selector)
 
     @property
     def pending(self) -> list[str]:
-        return [q for q, s in self._wanted.items() if not self.is_proven(s)]
+        queries = (presence_query(s) for s in self._wanted.values() if not self.is_proven(s))
+        return list(dict.fromkeys(queries))
 
     async def run(self) -> None:
         """Ask the shortest span of each selector first: present there means present over every longer one.
@@ -165,8 +176,8 @@ class PresenceCheck:
         """
         first: dict[str, tuple[float, str]] = {}
         rest: list[str] = []
-        for query in self.pending:
-            selector = self._wanted[query]
+        by_query = {presence_query(s): s for s in self._wanted.values() if not self.is_proven(s)}
+        for query, selector in by_query.items():
             span = _seconds(selector)
             if span is None:
                 rest.append(query)
@@ -181,8 +192,8 @@ class PresenceCheck:
         self.answers = await presence(self.client, self.at, [query for _, query in first.values()])
         for query, found in self.answers.items():
             if found:
-                self.prove(self._wanted[query])
-        still = [query for query in rest if not self.is_proven(self._wanted[query])]
+                self.prove(by_query[query])
+        still = [query for query in rest if not self.is_proven(by_query[query])]
         self.answers.update(await presence(self.client, self.at, still))
 
     def is_empty(self, selector: Selector) -> bool:
@@ -206,14 +217,16 @@ def check_selectors(
     check: ThresholdCheck | SloCheck,
     variables: Mapping[str, str],
     found: PresenceCheck,
+    facts: QueryFacts | None = None,
 ) -> QueryOutcome:
     """``outcome`` with its empty selectors recorded, ``no_data`` when one is not allowed to be empty.
 
-    ``query`` is the check's own query (``outcome.query`` may be the grouped text that answered it).
+    ``query`` is the check's own query (``outcome.query`` may be the grouped text that answered it);
+    ``facts`` its analysis when the caller has it.
     """
     if outcome.status == Status.ERROR:
         return outcome
-    empty = [s for s in checked_selectors(query) if found.is_empty(s)]
+    empty = [s for s in checked_selectors(query, facts) if found.is_empty(s)]
     empty_result = outcome.status == Status.NO_DATA and outcome.series == 0
     if not empty:
         if empty_result:
@@ -236,6 +249,11 @@ def check_selectors(
     elif empty_result:
         update["reason"] = f"no series matched: {_named(empty)} (allowed empty by allow_empty)"
     return outcome.model_copy(update=update)
+
+
+def may_name_a_bucket(outcome: QueryOutcome) -> bool:
+    """Whether :func:`diagnose` could find anything in ``outcome``: it looks only at ``le`` on ``_bucket`` series."""
+    return outcome.status != Status.ERROR and "_bucket" in outcome.query
 
 
 async def diagnose(client: PrometheusClient, outcome: QueryOutcome, at: float) -> QueryOutcome:

@@ -25,36 +25,49 @@ from collector.sources.prometheus.context import (
 from collector.sources.prometheus.diagnose import (
     PresenceCheck,
     check_selectors,
-    checked_selectors,
     diagnose,
+    may_name_a_bucket,
     proves_presence,
 )
 from collector.sources.prometheus.grouping import GroupingClient
 from slo.evaluate import error_result, evaluate_check
 from slo.evidence import Backend, InputFile
 from slo.promql.plan import PlanError, PlannedQuery, plan_check
-from slo.results import CheckResult, QueryOutcome, Status
+from slo.results import CheckResult, Fault, QueryOutcome, Status
 from slo.spec import Check, SloCheck, ThresholdCheck
 
 
 def _outcome(planned: PlannedQuery, response: QueryResponse, backend: str, at: str) -> QueryOutcome:
+    """The outcome of one planned query.
+
+    Built with ``model_construct`` from values that already have the model's types (a gate of a
+    thousand SLOs makes 16 000 of these, and validating each cost more than the rest of its handling);
+    ``tests/test_query_outcome.py`` checks it equals the validated model.
+    """
     reduced = reduce_to_number(response)
-    return QueryOutcome(
+    return QueryOutcome.model_construct(
         role=planned.role,
         window=planned.window,
         query=response.query,  # the text really sent: a grouped query when several checks shared one
         backend=backend,
         time=at,
-        status=reduced.status,
+        status=Status(reduced.status),
         value=reduced.value,
         series=reduced.series,
         reason=reduced.reason,
-        fault=response.fault,
+        fault=None if response.fault is None else Fault(response.fault),
         response_sha256=response.response_sha256,
         attempts=response.attempts,
-        warnings=response.warnings,
+        warnings=list(response.warnings),
         selected=response.selected,
+        empty_selectors=[],
+        _fields_set=_EVERY_FIELD,
     )
+
+
+_EVERY_FIELD = set(QueryOutcome.model_fields)
+"""Every field is given, so every outcome shares this one set (pydantic only ever adds names to it, and every
+name is in it already) instead of holding its own: 16 000 sets are several MiB."""
 
 
 class PrometheusSource:
@@ -94,38 +107,42 @@ class PrometheusSource:
             except PlanError as exc:
                 yield error_result(check, str(exc), context.evaluated_at)
                 continue
-            grouper.add(p.query for p in planned)
+            grouper.add((p.query for p in planned), {p.query: p.facts.shapes for p in planned})
             batch.append((check, planned))
-        answered = await asyncio.gather(
-            *(asyncio.gather(*(grouper.instant(p.query) for p in planned)) for _, planned in batch)
-        )
+        flat = [p.query for _, planned in batch for p in planned]
+        answers = await grouper.answer_all(flat)
+        del flat
         backend = self.client.public_url
-        outcomes = [
-            [_outcome(p, r, backend, context.evaluated_at) for p, r in zip(planned, responses, strict=True)]
-            for (_, planned), responses in zip(batch, answered, strict=True)
-        ]
         # selector presence is asked once for the whole batch, after every answer that can prove it is in;
         # a query that failed is decided by its fault, so its selectors are not asked about
         found = PresenceCheck(self.client, context.at)
-        for (_, planned), responses, decided in zip(batch, answered, outcomes, strict=True):
-            for p, response, outcome in zip(planned, responses, decided, strict=True):
+        outcomes: list[list[QueryOutcome]] = []
+        position = 0
+        for _, planned in batch:
+            decided = []
+            for p in planned:
+                response = answers[position]
+                position += 1
+                outcome = _outcome(p, response, backend, context.evaluated_at)
+                decided.append(outcome)
                 if outcome.status == Status.ERROR:
                     continue
-                proven = proves_presence(p.query, response)
+                proven = proves_presence(p.query, response, p.facts)
                 if proven is not None:
                     found.prove(proven)
-                found.want(checked_selectors(p.query))
+                found.want(p.facts.checked)
+            outcomes.append(decided)
+        del answers
         await found.run()
-        pending = [
-            asyncio.ensure_future(self._decide(check, planned, decided, found, context))
-            for (check, planned), decided in zip(batch, outcomes, strict=True)
-        ]
         if self.context is None:
-            for next_done in asyncio.as_completed(pending):
-                yield await next_done
+            for (check, planned), decided in zip(batch, outcomes, strict=True):
+                yield await self._decide(check, planned, decided, found, context)
             return
         # context ranges go out only once every verdict is decided: they can never delay or fault a verdict
-        decided_results = await asyncio.gather(*pending)
+        decided_results = [
+            await self._decide(check, planned, decided, found, context)
+            for (check, planned), decided in zip(batch, outcomes, strict=True)
+        ]
         plans = self._context_plans(batch, decided_results, context)
         contexts = await ContextFetcher(self.client).fetch(plans)
         for decided_result in decided_results:
@@ -159,10 +176,11 @@ class PrometheusSource:
     ) -> CheckResult:
         if isinstance(check, ThresholdCheck | SloCheck):
             outcomes = [
-                check_selectors(o, p.query, check, _variables(context.variables, p), found)
+                check_selectors(o, p.query, check, _variables(context.variables, p), found, p.facts)
                 for o, p in zip(outcomes, planned, strict=True)
             ]
-        outcomes = list(await asyncio.gather(*(diagnose(self.client, o, context.at) for o in outcomes)))
+        if any(may_name_a_bucket(o) for o in outcomes):  # only those can be diagnosed; no coroutine for the rest
+            outcomes = list(await asyncio.gather(*(diagnose(self.client, o, context.at) for o in outcomes)))
         return evaluate_check(check, outcomes, context.evaluated_at)
 
 

@@ -1,0 +1,237 @@
+"""What the collector needs to know about one query (valid?, grouping shapes, selectors), from one parse per *form*.
+
+A gate of a thousand SLOs plans sixteen thousand queries, and they come in a handful of forms: they
+differ only in the values of their ``label="…"`` matchers (``service="svc-0001"``, ``"svc-0002"``, …).
+Parsing each one (and walking its AST for selectors and shapes) cost about 0.1 ms per query and
+analysis, several seconds per run. Here a query is reduced to its *skeleton*: the text with the value
+of every equality matcher replaced by a numbered slot string. The skeleton is parsed and analysed once;
+every query of that form gets its facts by putting its own values back into the slots.
+
+This gives the same facts as analysing the query itself because only values the analysis never looks
+into are replaced. A value is slotted only when it is a plain double-quoted string (no backslash, no
+newline, not empty) standing right after ``label=`` or ``label!=`` with ``label`` an identifier other
+than ``__name__``: in PromQL that position is only ever a label matcher's value, whose content changes
+neither whether the query parses (a non-empty value never makes a matcher match the empty string) nor
+its structure; the analyses read such a value only to compare it with ``""`` (never true here) and to
+print it. Queries with comments, backtick or single-quoted strings, or any text that looks like a slot
+are analysed directly. ``tests/test_query_facts.py`` checks the two ways agree on generated queries.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, replace
+
+from slo.promql.escape import escape_string
+from slo.promql.grouping import Shape, shapes_of
+from slo.promql.parse import PromqlSyntaxError, parse
+from slo.promql.selectors import Matcher, Selector, absence_selectors_of, selectors_of
+
+SLOT_PREFIX = "__gp_slot_"
+_LEXEME = re.compile(r'(?<![A-Za-z0-9_:])([A-Za-z_][A-Za-z0-9_]*)\s*!?=\s*"([^"]*)"|"[^"]*"')
+"""A matcher ``label="value"`` / ``label!="value"`` (groups 1 and 2), or any other double-quoted string.
+
+Scanned left to right, every string is consumed whole (the query has no backslash, so quotes pair up
+in order), so a matcher is only ever found in code, never inside a string."""
+_DIRECT_ONLY = ("#", "`", "'", "\\", SLOT_PREFIX)
+MAX_FORMS = 4096
+"""Skeletons kept; a gate has a few forms per check template, so this is never reached in practice."""
+
+
+@dataclass(frozen=True, slots=True)
+class QueryFacts:
+    """One query's parse result, grouping shapes and selectors (in written order, duplicates removed)."""
+
+    problem: str | None
+    """The parser's message when the query is not valid PromQL (then everything else is empty)."""
+    shapes: tuple[Shape, ...] = ()
+    selectors: tuple[Selector, ...] = ()
+    checked: tuple[Selector, ...] = ()
+    """The selectors that must match something: all but those inside ``absent(…)``/``absent_over_time(…)``."""
+
+
+_forms: dict[str, QueryFacts] = {}
+
+
+def analyse(query: str) -> QueryFacts:
+    """The facts of ``query`` from its own parse (the reference the skeleton path must agree with)."""
+    try:
+        expr = parse(query)
+    except PromqlSyntaxError as exc:
+        return QueryFacts(str(exc))
+    selectors = tuple(selectors_of(expr))
+    absent = set(absence_selectors_of(expr))
+    checked = tuple(s for s in selectors if s not in absent)
+    # a shape's matchers are its selector's: one tuple object, so filling a form fills it once
+    same = {s.matchers: s.matchers for s in selectors}
+    shapes = tuple(replace(shape, matchers=same.get(shape.matchers, shape.matchers)) for shape in shapes_of(expr))
+    return QueryFacts(None, shapes, selectors, checked)
+
+
+def skeleton(query: str) -> tuple[str, list[str]] | None:
+    """``query`` with its slottable matcher values replaced by slots, and those values; None when not safe."""
+    if any(marker in query for marker in _DIRECT_ONLY):
+        return None
+    pieces: list[str] = []
+    values: list[str] = []
+    last = 0
+    for match in _LEXEME.finditer(query):
+        label, value = match.group(1, 2)
+        if label is None or label == "__name__" or not value or "\n" in value:
+            continue
+        pieces.append(query[last : match.start(2)])
+        pieces.append(f"{SLOT_PREFIX}{len(values)}")
+        values.append(value)
+        last = match.end(2)
+    if not values:
+        return None
+    pieces.append(query[last:])
+    return "".join(pieces), values
+
+
+def query_facts(query: str) -> QueryFacts:
+    """The facts of ``query``: from its form's one analysis when it has slottable values, else its own."""
+    split = skeleton(query)
+    if split is None:
+        return analyse(query)
+    text, values = split
+    form = _forms.get(text)
+    if form is None:
+        form = analyse(text)
+        if len(_forms) >= MAX_FORMS:
+            _forms.clear()
+            _recipes.clear()
+        _forms[text] = form
+    if form.problem is not None:
+        return analyse(query)  # the message must quote the query itself, not its skeleton
+    return _filled(form, values, text)
+
+
+def _value(text: str, values: list[str]) -> str:
+    if text.startswith(SLOT_PREFIX):
+        return values[int(text[len(SLOT_PREFIX) :])]
+    return text
+
+
+_matcher_cache: dict[tuple[str, str, str], Matcher] = {}
+
+
+def _matcher(label: str, op: str, value: str) -> Matcher:
+    """Matchers are immutable and repeat across the queries of a gate (one service's 16 queries): shared."""
+    key = (label, op, value)
+    found = _matcher_cache.get(key)
+    if found is None:
+        if len(_matcher_cache) >= 1 << 16:
+            _matcher_cache.clear()
+        found = _matcher_cache[key] = Matcher(label, op, value)
+    return found
+
+
+Slots = tuple[tuple[int, str, str, int], ...]
+"""Where a matcher tuple of a form has slots: (position in the tuple, label, operator, slot number)."""
+
+
+@dataclass(frozen=True, slots=True)
+class _Recipe:
+    """How to fill one form quickly: which matcher tuples, selector texts and shape values have slots."""
+
+    tuples: tuple[tuple[tuple[Matcher, ...], Slots], ...]
+    """Every distinct matcher tuple of the form (selectors and shapes share them) with its slots."""
+    selectors: tuple[tuple[Selector, int, tuple[int, ...], tuple[int, ...]], ...]
+    """Per selector: its tuple's index, its or-groups' indices, and the slots its text holds."""
+    shapes: tuple[tuple[Shape, int, int | None], ...]
+    """Per shape: its tuple's index and the slot of its varying value (None when written in the form)."""
+    absent: tuple[int, ...]
+    """Indices of selectors that are inside ``absent(…)``."""
+
+
+_recipes: dict[str, _Recipe] = {}
+
+
+def _slot(text: str) -> int | None:
+    return int(text[len(SLOT_PREFIX) :]) if text.startswith(SLOT_PREFIX) else None
+
+
+def _recipe(form: QueryFacts) -> _Recipe:
+    tuples: list[tuple[tuple[Matcher, ...], Slots]] = []
+    index: dict[int, int] = {}
+
+    def tuple_index(matchers: tuple[Matcher, ...]) -> int:
+        if id(matchers) not in index:
+            slots = tuple(
+                (position, m.label, m.op, slot)
+                for position, m in enumerate(matchers)
+                if (slot := _slot(m.value)) is not None
+            )
+            index[id(matchers)] = len(tuples)
+            tuples.append((matchers, slots))
+        return index[id(matchers)]
+
+    selectors = []
+    for selector in form.selectors:
+        groups = tuple(tuple_index(group) for group in selector.or_matchers)
+        own = tuple_index(selector.matchers)
+        in_text = tuple(
+            slot
+            for m in (*selector.matchers, *(m for g in selector.or_matchers for m in g))
+            if (slot := _slot(m.value)) is not None
+        )
+        selectors.append((selector, own, groups, in_text))
+    shapes = tuple((shape, tuple_index(shape.matchers), _slot(shape.value)) for shape in form.shapes)
+    absent = tuple(i for i, s in enumerate(form.selectors) if s not in form.checked)
+    return _Recipe(tuple(tuples), tuple(selectors), shapes, absent)
+
+
+def _filled(form: QueryFacts, values: list[str], key: str) -> QueryFacts:
+    recipe = _recipes.get(key)
+    if recipe is None:
+        recipe = _recipes[key] = _recipe(form)
+    filled: list[tuple[Matcher, ...]] = []
+    for matchers, slots in recipe.tuples:
+        if slots:
+            changed = list(matchers)
+            for position, label, op, slot in slots:
+                changed[position] = _matcher(label, op, values[slot])
+            filled.append(tuple(changed))
+        else:
+            filled.append(matchers)
+    selectors_all = []
+    for selector, own, groups, in_text in recipe.selectors:
+        if not in_text:
+            selectors_all.append(selector)
+            continue
+        text = selector.text
+        for slot in in_text:  # a slot's quoted marker stands exactly where its escaped value goes
+            text = text.replace(f'"{SLOT_PREFIX}{slot}"', f'"{escape_string(values[slot])}"')
+        selectors_all.append(
+            Selector(
+                text,
+                selector.metric,
+                filled[own],
+                selector.range,
+                selector.offset,
+                selector.at,
+                selector.within,
+                tuple(filled[g] for g in groups),
+            )
+        )
+    shapes = tuple(
+        shape
+        if slot is None and not recipe.tuples[own][1]
+        else Shape(
+            shape.aggregation,
+            shape.label,
+            shape.value if slot is None else values[slot],
+            shape.functions,
+            shape.metric,
+            filled[own],
+            shape.position,
+            shape.range,
+        )
+        for shape, own, slot in recipe.shapes
+    )
+    selectors = tuple(dict.fromkeys(selectors_all))
+    if not recipe.absent:
+        return QueryFacts(None, shapes, selectors, selectors)
+    absent = {selectors_all[i] for i in recipe.absent}
+    return QueryFacts(None, shapes, selectors, tuple(s for s in selectors if s not in absent))
