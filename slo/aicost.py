@@ -48,8 +48,11 @@ class CostAggregator:
 
     def add(self, span: Span) -> None:
         self.seen += 1
-        if not self.start_ns <= span.start_ns < self.end_ns or not self.match(span):
-            return
+        if self.start_ns <= span.start_ns < self.end_ns and self.match(span):
+            self.accumulate(span)
+
+    def accumulate(self, span: Span) -> None:
+        """Price one span already known to be in the window and to match the filter (fast scanners call this)."""
         per = self.check.per
         if per == "run" and (not span.parent_span_id or span.attributes.get("gen_ai.operation.name") == RUN_OPERATION):
             self.groups.setdefault(span.trace_id, 0.0)

@@ -210,8 +210,11 @@ class TraceAggregator:
         if not self.start_ns <= span.start_ns < self.end_ns:
             self.outside_window += 1
             return
-        if not self.match(span):
-            return
+        if self.match(span):
+            self.accumulate(span)
+
+    def accumulate(self, span: Span) -> None:
+        """Count one span already known to be in the window and to match the filter (fast scanners call this)."""
         key = "|".join(as_text(span.attribute(b)) for b in self.check.by) if self.check.by else ""
         group = self.groups.get(key)
         if group is None:
