@@ -35,6 +35,8 @@ from slo.traces import SPAN_KINDS, SPAN_STATUSES, Span, TraceAggregator, span_du
 # --- the typed shape of a Collector file-exporter line (everything else goes to the reference decoder) ---
 
 _HEX_RUN = re.compile(r"[0-9a-fA-F]*")
+_SIGNED_DIGITS = re.compile(r"-?[0-9]+")
+"""Time strings ``int()`` reads the same way here and in the reference (``" 12"``, ``"1_2"``: the reference)."""
 _ID_LENGTHS = frozenset({0, 16, 32})
 """Lengths of ids ``decode_id`` reads as hex (else base64: 12 or 24 characters, the reference path)."""
 SignedDigits = Annotated[str, Meta(pattern="^-?[0-9]+$")]
@@ -248,6 +250,8 @@ class OtlpScanner:
             return self.feed_reference(_JSON.decode(line))
         try:
             return self._document(document)
+        except _Unusual:
+            return self.feed_reference(_JSON.decode(line))  # nothing of this line was counted yet
         except _Invalid:
             self.feed_reference(_JSON.decode(line))  # raises, naming the first bad field
             raise TraceDecodeError("a span the reference decoder accepts was rejected") from None
@@ -283,60 +287,73 @@ class OtlpScanner:
         return shapes
 
     def _document(self, document: _Document) -> int:
-        n = 0
+        """All scopes validated first (an unusual spelling sends the whole line, untouched, to the reference)."""
+        scopes: list[tuple[list[_Span], Mapping[str, Any], _Shapes, bool]] = []
         for resource_spans in document.resourceSpans or ():
             resource = _attributes(resource_spans.resource.attributes) if resource_spans.resource else {}
-            scopes = resource_spans.scopeSpans
-            if scopes is UNSET:
-                scopes = resource_spans.instrumentationLibrarySpans
-            if not scopes:
+            found = resource_spans.scopeSpans
+            if found is UNSET:
+                found = resource_spans.instrumentationLibrarySpans
+            if not found:
                 continue
             shapes = self._shapes(resource)
-            for scope in scopes:
+            for scope in found:
                 if scope.spans:
-                    self._spans(scope.spans, resource, shapes)
-                    n += len(scope.spans)
+                    scopes.append((scope.spans, resource, shapes, self._checked(scope.spans)))
+        n = 0
+        for spans, resource, shapes, text_times in scopes:
+            if text_times:
+                self._spans(spans, resource, shapes)
+            else:
+                for span in spans:
+                    start, end = int(span.startTimeUnixNano or 0), int(span.endTimeUnixNano or 0)
+                    self._by_numbers(span, start, end, resource, shapes)
+            n += len(spans)
         self.fast += n
         return n
 
-    def _spans(self, spans: list[_Span], resource: Mapping[str, Any], shapes: _Shapes) -> None:
-        """The hot loop: one iteration a span, locals and builtins only until a check may count it.
+    def _checked(self, spans: list[_Span]) -> bool:
+        """Ids hex and times decimal, all at once (joined, by C string methods); True: 19-digit text times.
 
-        The scope's ids and times are validated all at once first (joined, by C string methods); a scope
-        whose times are not all 19 ASCII digits is compared as integers, span by span.
+        :class:`_Unusual` for anything else the reference decoder must read (base64 ids, " 12" times…).
         """
         ids = [s.traceId or "" for s in spans] + [s.spanId or "" for s in spans] + [s.parentSpanId or "" for s in spans]
         try:
             joined = "".join(ids)
         except TypeError:
-            raise _Invalid from None
+            raise _Unusual from None
         if not _ID_LENGTHS.issuperset(map(len, ids)) or _HEX_RUN.fullmatch(joined) is None:
-            raise _Invalid
+            raise _Unusual
         starts = [s.startTimeUnixNano for s in spans]
         ends = [s.endTimeUnixNano for s in spans]
         try:
-            times = "".join(starts) + "".join(ends)
+            times = "".join(starts) + "".join(ends)  # type: ignore[arg-type]
         except TypeError:  # an integer or a missing time
             times = ""
-        if not (
+        if (
             self._text_times
             and len(times) == 2 * _TIME_DIGITS * len(spans)
             and times.isascii()
             and times.isdigit()
-            and set(map(len, starts)) == {_TIME_DIGITS}
-            and set(map(len, ends)) == {_TIME_DIGITS}
+            and set(map(len, starts)) == {_TIME_DIGITS}  # type: ignore[arg-type]
+            and set(map(len, ends)) == {_TIME_DIGITS}  # type: ignore[arg-type]
         ):
-            for span in spans:
-                self._by_numbers(
-                    span, int(span.startTimeUnixNano or 0), int(span.endTimeUnixNano or 0), resource, shapes
-                )
-            return
+            return True
+        for value in starts + ends:
+            if type(value) is str and _SIGNED_DIGITS.fullmatch(value) is None:
+                raise _Unusual
+        return False
+
+    def _spans(self, spans: list[_Span], resource: Mapping[str, Any], shapes: _Shapes) -> None:
+        """The hot loop: one iteration a span, locals and builtins only until a check may count it."""
         windows = self._text_windows
         outside = self.outside
         cache = shapes.cache
         lookup = shapes.lookup
         none_planned = not shapes.plans
-        for span, start, end in zip(spans, starts, ends, strict=True):
+        for span in spans:
+            start: str = span.startTimeUnixNano  # type: ignore[assignment]
+            end: str = span.endTimeUnixNano  # type: ignore[assignment]
             if end < start:
                 raise _Invalid
             for low, high, key in windows:
@@ -399,6 +416,10 @@ class OtlpScanner:
 
 class _Invalid(Exception):
     """A typed line the reference decoder rejects (a span ending before it starts)."""
+
+
+class _Unusual(Exception):
+    """A spelling only the reference decoder reads (found before anything of the line is counted)."""
 
 
 def _may_cost(pairs: list[_KeyValue] | None, per_run: bool) -> bool:
