@@ -186,7 +186,7 @@ class _Plan:
             min_duration=span_duration_ns(spec.min_duration) if spec.min_duration is not None else None,
             needs_match=bool(spec.attributes or spec.attributes_regex),
             cost=is_cost,
-            per_run=is_cost and aggregator.check.per == "run",
+            per_run=isinstance(aggregator, CostAggregator) and aggregator.check.per == "run",
         )
 
     def shape_holds(self, name: str, kind: int, status: int, root: bool) -> bool:
@@ -301,13 +301,13 @@ class OtlpScanner:
                 if scope.spans:
                     scopes.append((scope.spans, resource, shapes, self._checked(scope.spans)))
         n = 0
-        for spans, resource, shapes, text_times in scopes:
+        for spans, scope_resource, shapes, text_times in scopes:
             if text_times:
-                self._spans(spans, resource, shapes)
+                self._spans(spans, scope_resource, shapes)
             else:
                 for span in spans:
                     start, end = int(span.startTimeUnixNano or 0), int(span.endTimeUnixNano or 0)
-                    self._by_numbers(span, start, end, resource, shapes)
+                    self._by_numbers(span, start, end, scope_resource, shapes)
             n += len(spans)
         self.fast += n
         return n
