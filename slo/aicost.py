@@ -26,7 +26,20 @@ from slo.traces import PERCENTILES, Span, compile_filter, decide, window_bounds_
 RUN_OPERATION = "invoke_agent"
 
 
+_DAY_NS = 86_400_000_000_000
+_DAYS: dict[int, dt.date] = {}
+
+
 def _day(ns: int) -> dt.date:
+    """The UTC day of ``ns``; remembered per day number when ``ns`` is over a second from midnight (exact there)."""
+    number, into = divmod(ns, _DAY_NS)
+    if 1_000_000_000 <= into < _DAY_NS - 1_000_000_000:
+        day = _DAYS.get(number)
+        if day is None:
+            if len(_DAYS) > 4096:
+                _DAYS.clear()
+            day = _DAYS[number] = dt.datetime.fromtimestamp(ns / 1e9, tz=dt.UTC).date()
+        return day
     return dt.datetime.fromtimestamp(ns / 1e9, tz=dt.UTC).date()
 
 

@@ -177,3 +177,19 @@ def test_mutated_spans_fast_and_reference_agree(tmp_path, mutations, rng: random
     path = tmp_path / "m.jsonl"
     path.write_text(_line(*spans[:3]) + "\n" + _line(*spans[3:], service="other") + "\n")
     assert _outcome(path, tmp_path, True) == _outcome(path, tmp_path, False)
+
+
+def test_duplicate_attributes_the_last_counts_in_both(tmp_path):
+    """A run marker repeated with another value last: not a run, in the fast scan as in the reference."""
+    op = "gen_ai.operation.name"
+    twice = [{"key": op, "value": {"stringValue": "invoke_agent"}}, {"key": op, "value": {"stringValue": "chat"}}]
+    spans = [
+        _span(1, parentSpanId="ab" * 8, attributes=twice),
+        _span(2, parentSpanId="ab" * 8, attributes=twice[::-1]),
+        _span(3),
+    ]
+    path = tmp_path / "dup.jsonl"
+    path.write_text(_line(*spans) + "\n")
+    fast = _outcome(path, tmp_path, True)
+    assert fast == _outcome(path, tmp_path, False)
+    assert {row[1]: row for row in fast}["cost-per-run"][5]["groups"] == 2  # span 2's trace and span 3's

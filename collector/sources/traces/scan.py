@@ -166,6 +166,8 @@ class _Plan:
     """The filter tests attributes: the Span goes through the check's own compiled filter."""
     cost: bool
     per_run: bool
+    raw: TraceAggregator | None
+    """The aggregator of a simple trace check (no by, numerator or attribute): counted from raw fields."""
 
     @classmethod
     def of(cls, aggregator: TraceAggregator | CostAggregator) -> _Plan:
@@ -187,6 +189,7 @@ class _Plan:
             needs_match=bool(spec.attributes or spec.attributes_regex),
             cost=is_cost,
             per_run=isinstance(aggregator, CostAggregator) and aggregator.check.per == "run",
+            raw=aggregator if isinstance(aggregator, TraceAggregator) and aggregator.simple else None,
         )
 
     def shape_holds(self, name: str, kind: int, status: int, root: bool) -> bool:
@@ -397,11 +400,23 @@ class OtlpScanner:
         resource: Mapping[str, Any],
     ) -> None:
         made: Span | None = None
+        start_ns = end_ns = 0
         for plan in planned:
             if not plan.start_text <= start < plan.end_text:
                 continue
-            if plan.cost and not (root and plan.per_run) and not _may_cost(span.attributes, plan.per_run):
-                continue  # neither a run nor a call: the cost aggregator would do nothing with it
+            if plan.cost:
+                kind = _cost_kind(span.attributes, plan.per_run, root)
+                if kind is _NOTHING:
+                    continue  # neither a run nor a call: the cost aggregator would do nothing with it
+                if kind is _RUN:  # what CostAggregator.accumulate does with a run's span that reports no tokens
+                    plan.aggregator.groups.setdefault(span.traceId.lower() if span.traceId else "", 0.0)  # type: ignore[union-attr]
+                    continue
+            elif plan.raw is not None and not plan.needs_match:  # status and duration suffice: no Span
+                if not end_ns:
+                    start_ns, end_ns = int(start), int(end)
+                if plan.min_duration is None or end_ns - start_ns >= plan.min_duration:
+                    plan.raw.count_raw(code, (end_ns - start_ns) / 1e9)
+                continue
             made = made or _span(span, int(start), int(end), code, resource)
             self._offer(plan, made)
 
@@ -411,7 +426,10 @@ class OtlpScanner:
             return
         if plan.needs_match and not plan.aggregator.match(span):
             return
-        plan.aggregator.accumulate(span)
+        if plan.raw is not None:
+            plan.raw.count_raw(span.status, span.duration_s)
+        else:
+            plan.aggregator.accumulate(span)
 
 
 class _Invalid(Exception):
@@ -422,15 +440,19 @@ class _Unusual(Exception):
     """A spelling only the reference decoder reads (found before anything of the line is counted)."""
 
 
-def _may_cost(pairs: list[_KeyValue] | None, per_run: bool) -> bool:
-    """Has token counts, or (per run) may be an ``invoke_agent`` span: the cost aggregator must see it."""
-    if not pairs:
-        return False
-    for pair in pairs:
+_NOTHING, _RUN, _CALL = "nothing", "run", "call"
+
+
+def _cost_kind(pairs: list[_KeyValue] | None, per_run: bool, root: bool) -> str:
+    """What a span is to a cost check: a call (token counts: priced), a run's span (per run), or nothing."""
+    operation = None
+    for pair in pairs or ():
         key = pair.key
-        if key in _TOKEN_KEYS or (per_run and key == _OPERATION and _value(pair.value) == RUN_OPERATION):
-            return True
-    return False
+        if key in _TOKEN_KEYS:
+            return _CALL
+        if key == _OPERATION:
+            operation = pair.value  # the last one counts, as in the attributes dict
+    return _RUN if per_run and (root or _value(operation) == RUN_OPERATION) else _NOTHING
 
 
 def _span(span: _Span, start: int, end: int, code: int, resource: Mapping[str, Any]) -> Span:
