@@ -167,6 +167,8 @@ class _Plan:
     cost: bool
     per_run: bool
     raw: TraceAggregator | None
+    runs: dict[str, float]
+    """A cost check's groups (per run: trace id → cost), where a run's span without tokens opens its run."""
     """The aggregator of a simple trace check (no by, numerator or attribute): counted from raw fields."""
 
     @classmethod
@@ -190,6 +192,7 @@ class _Plan:
             cost=is_cost,
             per_run=isinstance(aggregator, CostAggregator) and aggregator.check.per == "run",
             raw=aggregator if isinstance(aggregator, TraceAggregator) and aggregator.simple else None,
+            runs=aggregator.groups if isinstance(aggregator, CostAggregator) else {},
         )
 
     def shape_holds(self, name: str, kind: int, status: int, root: bool) -> bool:
@@ -409,7 +412,7 @@ class OtlpScanner:
                 if kind is _NOTHING:
                     continue  # neither a run nor a call: the cost aggregator would do nothing with it
                 if kind is _RUN:  # what CostAggregator.accumulate does with a run's span that reports no tokens
-                    plan.aggregator.groups.setdefault(span.traceId.lower() if span.traceId else "", 0.0)  # type: ignore[union-attr]
+                    plan.runs.setdefault(span.traceId.lower() if span.traceId else "", 0.0)
                     continue
             elif plan.raw is not None and not plan.needs_match:  # status and duration suffice: no Span
                 if not end_ns:
