@@ -4,16 +4,17 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: demo demo-serve test lint bench bench-loadtest prometheus victoria-metrics hey pushgateway postgresql chromium clean
+.PHONY: demo demo-serve test lint bench bench-loadtest prometheus victoria-metrics hey pushgateway postgresql chromium node go surefire clean
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install --quiet --disable-pip-version-check -e '.[dev]'
 	touch $(STAMP)
 
-# $(call apt_need,COMMANDS,PACKAGE): install Debian's PACKAGE when a command is missing (as root), else say what to do
+# $(call apt_need,COMMANDS,PACKAGES): install Debian's PACKAGES when a command (or an absolute path) is missing
+# (as root), else say what to do
 define apt_need
-	@missing=; for c in $(1); do command -v $$c >/dev/null 2>&1 || missing=$$c; done; \
+	@missing=; for c in $(1); do command -v $$c >/dev/null 2>&1 || test -e $$c || missing=$$c; done; \
 	if [ -n "$$missing" ]; then \
 	  if [ "$$(id -u)" = "0" ]; then \
 	    echo "installing Debian's $(2) package ($$missing is missing)"; \
@@ -44,6 +45,18 @@ postgresql:
 chromium:
 	$(call apt_need,/usr/bin/chromium,chromium)
 
+# the real test runners whose JUnit XML the tests check kind reads: Jest (from npm, needs node), gotestsum,
+# and Maven Surefire resolved offline from Debian's packaged Maven repository
+node:
+	$(call apt_need,node npm,nodejs npm)
+
+go:
+	$(call apt_need,go gotestsum,golang-go gotestsum)
+
+MAVEN_REPO := /usr/share/maven-repo
+surefire:
+	$(call apt_need,mvn javac $(MAVEN_REPO)/org/apache/maven/plugins/maven-surefire-plugin/2.22.3 $(MAVEN_REPO)/org/apache/maven/plugins/maven-compiler-plugin/3.10.1 $(MAVEN_REPO)/org/apache/maven/plugins/maven-resources-plugin/3.3.0 $(MAVEN_REPO)/junit/junit/4.13.2,maven openjdk-17-jdk-headless libsurefire-java libmaven-compiler-plugin-java libmaven-resources-plugin-java junit4)
+
 demo: $(STAMP) prometheus
 	$(BIN)/python -m collector.demo
 
@@ -51,7 +64,7 @@ demo: $(STAMP) prometheus
 demo-serve: $(STAMP) prometheus
 	$(BIN)/gatepack demo --serve
 
-test: $(STAMP) prometheus victoria-metrics hey pushgateway postgresql chromium
+test: $(STAMP) prometheus victoria-metrics hey pushgateway postgresql chromium node go surefire
 	$(BIN)/python -m pytest -n 2 -q
 
 # ruff, mypy (strict on the pure core slo/, default on collector/) and the import contracts in pyproject.toml

@@ -18,7 +18,19 @@ from slo.spec import Gate
 
 # libyaml's loader when PyYAML was built with it: same documents and marks, several times faster on
 # gates of a thousand checks; the pure-Python loader otherwise
-_SAFE_LOADER: Any = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+_BASE_LOADER: Any = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+
+
+class _SpecLoader(_BASE_LOADER):  # type: ignore[misc]
+    """The safe loader without its timestamp resolver: ``2026-02-30`` stays text (a spec has no date fields)
+    instead of PyYAML's date constructor raising a bare ValueError with no position."""
+
+
+_SpecLoader.yaml_implicit_resolvers = {
+    first: [(tag, rx) for tag, rx in resolvers if tag != "tag:yaml.org,2002:timestamp"]
+    for first, resolvers in _BASE_LOADER.yaml_implicit_resolvers.items()
+}
+_SAFE_LOADER: Any = _SpecLoader
 
 Path = tuple[str | int, ...]
 

@@ -1,10 +1,9 @@
-"""The ``tests`` check kind over JUnit XML: a real pytest report, the shapes other tools write, a property test.
+"""The ``tests`` check kind over JUnit XML: a real pytest report, bad reports, a property test.
 
 The pytest report is produced here by running pytest itself on a generated test file whose outcomes
 are known by construction (3 pass, 2 fail, 1 error, 1 skip, 1 xfail), so the expected counts come
-from the file's design, not from gatepack. The other tools (gotestsum, Maven Surefire, jest-junit)
-cannot be installed here; their documents below are written by hand in the structure each tool
-emits (including Surefire's ``<flakyFailure>`` on a test that passed on rerun).
+from the file's design, not from gatepack. Reports written by the other real tools (gotestsum, Maven
+Surefire, Jest's jest-junit) are tested in tests/test_junit_real_tools.py.
 """
 
 from __future__ import annotations
@@ -19,8 +18,9 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from collector.sources.tests_junit import counts, is_junit, read_junit
+from collector.sources.tests_junit import SHOWN_FAILURES, TestRun, counts, evaluate_tests, is_junit, read_junit
 from slo.evidence import EvidencePacket
+from slo.spec import CiTestsCheck
 
 ISSUE_GATE = """\
 apiVersion: gatepack/v1
@@ -111,87 +111,6 @@ def test_a_clean_run_passes(gatepack, tmp_path):
     assert ran.code == 0, ran
 
 
-GOTESTSUM = """<?xml version="1.0" encoding="UTF-8"?>
-<testsuites tests="4" failures="1" errors="0" time="0.512">
-  <testsuite tests="3" failures="1" time="0.300" name="example.com/shop/cart" timestamp="2026-01-01T00:00:00Z">
-    <properties><property name="go.version" value="go1.22.0 linux/amd64"></property></properties>
-    <testcase classname="example.com/shop/cart" name="TestAdd" time="0.010"></testcase>
-    <testcase classname="example.com/shop/cart" name="TestRemove" time="0.020">
-      <failure message="Failed" type="">=== RUN   TestRemove
-    cart_test.go:31: got 2, want 1
---- FAIL: TestRemove (0.02s)</failure>
-    </testcase>
-    <testcase classname="example.com/shop/cart" name="TestSlow" time="0.000">
-      <skipped message="=== RUN   TestSlow&#xA;    cart_test.go:40: short mode&#xA;--- SKIP: TestSlow (0.00s)&#xA;"></skipped>
-    </testcase>
-  </testsuite>
-  <testsuite tests="1" failures="0" time="0.212" name="example.com/shop/pay" timestamp="2026-01-01T00:00:00Z">
-    <testcase classname="example.com/shop/pay" name="TestCharge" time="0.200"></testcase>
-  </testsuite>
-</testsuites>
-"""
-
-SUREFIRE = """<?xml version="1.0" encoding="UTF-8"?>
-<testsuite xmlns:xsi="http://www.w3.org/2001/XMLSchema-instance"
-    xsi:noNamespaceSchemaLocation="https://maven.apache.org/surefire/maven-surefire-plugin/xsd/surefire-test-report.xsd"
-    version="3.0.2" name="com.example.OrderTest" time="0.09" tests="4" errors="1" skipped="0" failures="0">
-  <properties><property name="java.version" value="21"/></properties>
-  <testcase name="creates" classname="com.example.OrderTest" time="0.01"/>
-  <testcase name="retriesThenPasses" classname="com.example.OrderTest" time="0.03">
-    <flakyFailure message="timeout" type="java.util.concurrent.TimeoutException"><stackTrace>at x</stackTrace></flakyFailure>
-    <system-out>first attempt timed out</system-out>
-  </testcase>
-  <testcase name="cancels" classname="com.example.OrderTest" time="0.02">
-    <error message="NPE" type="java.lang.NullPointerException">java.lang.NullPointerException
-	at com.example.Order.cancel(Order.java:12)</error>
-  </testcase>
-  <testcase name="ships" classname="com.example.OrderTest" time="0.03"/>
-</testsuite>
-"""
-
-JEST_JUNIT = """<?xml version="1.0" encoding="UTF-8"?>
-<testsuites name="jest tests" tests="3" failures="1" errors="0" time="1.2">
-  <testsuite name="cart.test.js" errors="0" failures="1" skipped="1" timestamp="2026-01-01T00:00:00" time="0.8" tests="3">
-    <testcase classname="cart adds an item" name="cart adds an item" time="0.002"></testcase>
-    <testcase classname="cart removes an item" name="cart removes an item" time="0.003">
-      <failure>Error: expect(received).toBe(expected)</failure>
-    </testcase>
-    <testcase classname="cart todo" name="cart todo" time="0">
-      <skipped/>
-    </testcase>
-  </testsuite>
-</testsuites>
-"""
-
-
-@pytest.mark.parametrize(
-    ("document", "expected", "failing"),
-    [
-        (
-            GOTESTSUM,
-            {"count": 4, "passed": 2, "failed": 1, "errors": 0, "skipped": 1},
-            ["example.com/shop/cart::TestRemove"],
-        ),
-        (
-            SUREFIRE,
-            {"count": 4, "passed": 3, "failed": 0, "errors": 1, "skipped": 0},
-            ["com.example.OrderTest::cancels"],
-        ),
-        (JEST_JUNIT, {"count": 3, "passed": 1, "failed": 1, "errors": 0, "skipped": 1}, ["cart removes an item"]),
-    ],
-    ids=["gotestsum", "surefire-flaky-rerun", "jest-junit"],
-)
-def test_other_tools_report_shapes(tmp_path, document, expected, failing):
-    path = tmp_path / "report.xml"
-    path.write_text(document)
-    cases = read_junit(path)
-    found = counts(cases)
-    assert {k: found[k] for k in expected} == expected
-    executed = expected["passed"] + expected["failed"] + expected["errors"]
-    assert found["failure_ratio"] == (expected["failed"] + expected["errors"]) / executed
-    assert [c.display for c in cases if c.outcome in ("failed", "error")] == failing
-
-
 def test_bad_reports_are_usage_errors_naming_the_file(gatepack, tmp_path):
     spec = tmp_path / "ci.yaml"
     spec.write_text(ISSUE_GATE)
@@ -236,3 +155,50 @@ def test_counts_follow_the_test_cases_whatever_the_nesting(tmp_path_factory, sui
     assert found["count"] == len(flat)
     assert found["failed"] == flat.count("failure") and found["errors"] == flat.count("error")
     assert found["skipped"] == flat.count("skipped") and found["passed"] == flat.count("passed")
+
+
+@settings(max_examples=60, deadline=None)
+@given(
+    st.lists(st.tuples(st.integers(0, 3), st.integers(0, 4)), min_size=0, max_size=4),
+    st.integers(0, 12),
+    st.sampled_from(["", "x", "-1"]),
+)
+def test_errors_the_root_counts_outside_any_suite_become_error_cases(tmp_path_factory, suites, root_errors, junk):
+    """gotestsum's build failures live only in ``<testsuites errors=N>``: N beyond the suites' own count are errors.
+
+    Each suite is (error cases it holds, errors it declares); a declared count above its cases (Surefire
+    counts rerun attempts) is not invented into cases, and an unreadable attribute counts as zero.
+    """
+    root = ET.Element("testsuites", errors=str(root_errors))
+    for index, (actual, declared) in enumerate(suites):
+        suite = ET.SubElement(root, "testsuite", name=f"s{index}", errors=junk or str(declared))
+        ET.SubElement(suite, "testcase", classname=f"s{index}", name="ok")
+        for number in range(actual):
+            ET.SubElement(ET.SubElement(suite, "testcase", classname=f"s{index}", name=f"e{number}"), "error")
+    path = tmp_path_factory.mktemp("root") / "r.xml"
+    ET.ElementTree(root).write(path, encoding="utf-8", xml_declaration=True)
+    actual_errors = sum(actual for actual, _ in suites)
+    declared = 0 if junk else sum(declared for _, declared in suites)
+    extra = max(0, root_errors - max(declared, actual_errors))
+    cases = read_junit(path)
+    found = counts(cases)
+    assert found["errors"] == actual_errors + extra and found["passed"] == len(suites)
+    assert sum(c.name == "r.xml: error outside any test case" for c in cases) == extra
+
+
+def test_the_reason_names_each_failing_test_once_with_repeats_counted(tmp_path):
+    """Three errors the root counts outside any case read as one name (x3); past the first few, ``+N more``."""
+    cases = "".join(f'<testcase classname="pkg" name="T{i}"><failure/></testcase>' for i in range(SHOWN_FAILURES))
+    path = tmp_path / "go.xml"
+    path.write_text(f'<testsuites errors="3"><testsuite name="pkg">{cases}<testcase classname="pkg" name="ok"/>'
+                    "</testsuite></testsuites>")  # fmt: skip
+    check = CiTestsCheck.model_validate(
+        {"id": "ci-tests", "kind": "tests", "metric": "failure_ratio", "op": "<=", "target": 0}
+    )
+    result = evaluate_tests(check, TestRun(read_junit(path), [path]), "2026-01-01T00:00:00Z")
+    assert result.verdict.value == "fail" and result.value == pytest.approx((SHOWN_FAILURES + 3) / (SHOWN_FAILURES + 4))
+    assert "+1 more" in result.reason and "go.xml" not in result.reason.split("failing:")[1]
+    path.write_text('<testsuites errors="3"><testsuite name="pkg"><testcase classname="pkg" name="ok"/>'
+                    "</testsuite></testsuites>")  # fmt: skip
+    result = evaluate_tests(check, TestRun(read_junit(path), [path]), "2026-01-01T00:00:00Z")
+    assert result.reason.endswith("; failing: go.xml: error outside any test case (x3)"), result.reason

@@ -138,3 +138,15 @@ def test_arbitrary_bytes_on_disk_give_gates_or_a_spec_error(tmp_path: Path, data
         load_spec_files([spec])
     except GatepackError as exc:
         assert str(exc)
+
+
+@pytest.mark.parametrize("value", ["2026-02-30", "2026-13-01", "2026-02-28"])
+def test_date_like_text_is_text_not_a_traceback(value):
+    """PyYAML's date constructor raised a bare ValueError on ``2026-02-30``; a spec has no date fields, so
+    date-like scalars stay strings and an impossible date is just a title."""
+    text = (
+        "apiVersion: gatepack/v1\nkind: Gate\nid: dated\n"
+        f"title: {value}\nchecks:\n  - {{id: c, kind: threshold, query: up, op: '>=', target: 1}}\n"
+    )
+    (gate,) = load_gates(text, "dated.yaml")
+    assert gate.title == value

@@ -1,7 +1,7 @@
 """The packet and the alerts agree: the same history, evaluated by `gatepack collect` against a real Prometheus
 and by the generated rules under `promtool test rules`, gives the same window ratios and alert conditions.
 
-The history (tests.test_rules_promtool: quiet, page burst, recovery, slow burn, no traffic) is backfilled into
+The history (tests/rules_history.py: quiet, page burst, recovery, slow burn, no traffic) is backfilled into
 a real Prometheus starting at T0; `collect` runs at chosen instants T0 + t minutes. The packet's window ratios
 and its per-severity alert conditions then become the expectations of a `promtool test rules` file over the
 same counters (starting at 0): every recorded ratio must equal the packet's, and each alert must be firing
@@ -11,22 +11,20 @@ exactly when the packet says its condition holds.
 from __future__ import annotations
 
 import json
-import subprocess
 from pathlib import Path
 
 import numpy as np
 import pytest
-import yaml
 
 from collector.run import CollectOptions, collect
 from collector.sources.prometheus.client import PrometheusClient, PrometheusConfig
 from collector.sources.prometheus.source import PrometheusSource
 from collector.specs import LoadedGate
 from collector.testing.openmetrics import Family, Series
-from collector.testing.promserver import find_binary, running_prometheus
+from collector.testing.promserver import running_prometheus
 from slo.durations import parse_duration
-from slo.generate.rules import DEFAULT_ALERT_NAME, dump_yaml, prom_duration, rules_document
-from tests.test_rules_promtool import _count, _counters, _gate
+from slo.generate.rules import DEFAULT_ALERT_NAME, prom_duration, rules_document
+from tests.rules_history import closed_form_gate, count_test, counters, promtool_test_rules
 
 T0 = 1767225600  # 2026-01-01T00:00:00Z, a whole minute like promtool's own sample times
 INSTANTS = [30, 62, 70, 77, 78, 79, 90, 94, 95, 96, 150, 300, 330, 360, 420, 480, 500, 540, 545, 560, 580, 600]
@@ -42,8 +40,8 @@ def _families(requests: list[float], errors: list[float]) -> list[Family]:
 
 @pytest.mark.integration
 def test_packet_and_alerts_agree(prometheus_binaries: None, tmp_path: Path) -> None:
-    gate = _gate()
-    requests, errors = _counters()
+    gate = closed_form_gate()
+    requests, errors = counters()
     assert max(INSTANTS) <= len(requests) - 1
     loaded = [LoadedGate(gate, "closed-form.yaml", "0" * 64)]
     packets: dict[int, dict[str, object]] = {}
@@ -64,38 +62,16 @@ def test_packet_and_alerts_agree(prometheus_binaries: None, tmp_path: Path) -> N
         for row in slo["windows"]:  # type: ignore[attr-defined]
             series = f"slo:sli_error:ratio_rate{prom_duration(parse_duration(row['window']))}"
             if row["error_ratio"] is None:
-                tests.append(_count(f"{series} == {series}", t, 0))
+                tests.append(count_test(f"{series} == {series}", t, 0))
             else:
-                tests.append(_count(f"abs({series} - {row['error_ratio']!r}) < 1e-9", t, 1))
+                tests.append(count_test(f"abs({series} - {row['error_ratio']!r}) < 1e-9", t, 1))
         for severity in ("page", "ticket"):
             holds = any(a["holds"] for a in slo["alerts"] if a["severity"] == severity)  # type: ignore[attr-defined]
             fired[severity] += holds
             alert = f'ALERTS{{alertname="{DEFAULT_ALERT_NAME}",alertstate="firing",sloth_severity="{severity}"}}'
-            tests.append(_count(alert, t, int(holds)))
+            tests.append(count_test(alert, t, int(holds)))
     assert fired["page"] and fired["ticket"]  # the instants cover both alerts firing (and not firing)
     assert fired["page"] < len(INSTANTS) and fired["ticket"] < len(INSTANTS)
 
-    document = rules_document([gate])
-    (tmp_path / "rules.yml").write_text(dump_yaml(document))
-    test_file = {
-        "rule_files": ["rules.yml"],
-        "evaluation_interval": "1m",
-        # Recordings before alerts at each instant, as listed. Without an order promtool (like a real server)
-        # evaluates groups independently, and an alert on recorded series may lag one interval (as Sloth's do).
-        "group_eval_order": [g["name"] for g in document["groups"]],
-        "tests": [
-            {
-                "interval": "1m",
-                "input_series": [
-                    {"series": "requests_total", "values": " ".join(repr(v) for v in requests)},
-                    {"series": "errors_total", "values": " ".join(repr(v) for v in errors)},
-                ],
-                "promql_expr_test": tests,
-            }
-        ],
-    }
-    (tmp_path / "test.yml").write_text(yaml.safe_dump(test_file, sort_keys=False))
-    done = subprocess.run(
-        [find_binary("promtool"), "test", "rules", "test.yml"], cwd=tmp_path, capture_output=True, text=True
-    )
+    done = promtool_test_rules(tmp_path, rules_document([gate]), tests)
     assert done.returncode == 0, (done.stdout + done.stderr)[-4000:]

@@ -11,8 +11,8 @@ import yaml
 
 from slo.generate.drift import compare
 from slo.generate.rules import dump_yaml, rules_document
+from tests.rules_history import closed_form_gate as _gate
 from tests.rules_support import prometheus_with_rules
-from tests.test_rules_promtool import _gate
 
 SPEC_GATE = _gate()
 

@@ -25,8 +25,8 @@ from collector.testing.promserver import free_port
 from slo.generate.rules import dump_yaml, rules_document
 from slo.results import CheckResult, Verdict
 from slo.spec import Gate
+from tests.rules_history import closed_form_gate as _gate
 from tests.rules_support import prometheus_with_rules
-from tests.test_rules_promtool import _gate
 
 AT = 1_700_000_000.0
 SLO_GATE = _gate()

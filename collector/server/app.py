@@ -7,6 +7,7 @@ SQLAlchemy, so they run in Starlette's thread pool, never on the event loop.
 
 from __future__ import annotations
 
+import json
 import re
 import time
 from collections.abc import Awaitable, Callable
@@ -22,19 +23,32 @@ from starlette.responses import HTMLResponse, JSONResponse, Response
 from starlette.routing import Match, Route
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from collector.server import board
+from collector.server import board, upload
 from collector.server.auth import Tokens, bearer, is_loopback, matches
+from collector.server.evaluate import (
+    FORMATS,
+    EvaluationRefused,
+    Evaluator,
+    answer_body,
+    decision_for,
+    parse_request,
+    status_for,
+)
 from collector.server.intake import MAX_BODY_BYTES, Rejected, check_packet
+from collector.server.matrix import matrix_page
 from collector.server.metrics import CONTENT_TYPE, ServerMetrics
 from collector.server.openapi import openapi_document
 from collector.store import EvidenceStore, StoredPacket
 from collector.store.store import StoreError
 from slo.diff import diff_packets
 from slo.dsse import SignatureState, verify_file_bytes
+from slo.spec import Gate
+from slo.sprints import Calendar
 
 DIGEST_RE = re.compile(r"^(?:sha256:)?[0-9a-f]{8,64}$")
 GATE_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$")
 FILTER_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._:/+@-]{0,199}$")
+EVALUATE_BODY_BYTES = 64 * 1024
 VERDICTS = frozenset({"pass", "warn", "fail", "no_data", "error"})
 SECURITY_HEADERS = {
     "X-Content-Type-Options": "nosniff",
@@ -55,6 +69,14 @@ class ServerConfig:
     require_signature: bool = False
     max_body_bytes: int = MAX_BODY_BYTES
     metrics: ServerMetrics = field(default_factory=ServerMetrics)
+    evaluator: Evaluator | None = None
+    """The gates ``POST /api/v1/gates/{id}/evaluate`` runs and their sources; None: none configured (404)."""
+    evaluate_token: bytes | None = field(default=None, repr=False)
+    """GATEPACK_EVALUATE_TOKEN: may evaluate gates (and so store their packets) but not post packets."""
+    calendar: Calendar | None = None
+    """``--sprints``: the sprint calendar the matrix marks due and overdue evidence with."""
+    catalog: list[Gate] = field(default_factory=list)
+    """The configured gates: the matrix lists them (and their required checks) even before any evidence."""
 
 
 def problem(status: int, reason: str) -> JSONResponse:
@@ -129,15 +151,21 @@ class Api:
         self.may_write(request)
         metrics = self.config.metrics
         try:
-            data = await read_limited(request, self.config.max_body_bytes)
+            posted = await read_limited(request, self.config.max_body_bytes)
+            data, kept = await run_in_threadpool(upload.unwrap, posted)  # a packet, or a packet with kept responses
             checked = await run_in_threadpool(
                 check_packet, data, self.config.trusted_keys, self.config.require_signature
             )
+            strays = upload.unnamed(checked.packet or {}, kept)
+            if strays:
+                raise Rejected(
+                    422, "response_unnamed", f"upload: response {strays[0][:12]}… is not named by the packet"
+                )
         except Rejected as exc:
             metrics.rejected.labels(exc.kind).inc()
             return problem(exc.status, exc.reason)
         try:
-            recorded = await run_in_threadpool(self.config.store.record, data)
+            recorded = await run_in_threadpool(self.config.store.record, data, kept)
         except StoreError as exc:
             metrics.rejected.labels("store").inc()
             return problem(422, str(exc))
@@ -147,10 +175,63 @@ class Api:
             "new": recorded.new,
             "verdict": checked.packet["verdict"] if checked.packet else None,
             "signature": checked.signature.state.value,
+            "responses_added": recorded.responses_added,
         }
         return JSONResponse(
             body, status_code=201 if recorded.new else 200, headers={"Location": f"/api/v1/packets/{recorded.digest}"}
         )
+
+    async def evaluate(self, request: Request) -> Response:
+        """Evaluate a gate now, store its packet, answer the verdict for Argo Rollouts or Flagger."""
+        flavour = request.query_params.get("format", "argo")
+        if flavour not in FORMATS:
+            raise HTTPException(400, "format must be argo or flagger")
+        fail_on = request.query_params.get("fail_on", "fail")
+        if fail_on not in ("fail", "warn"):
+            raise HTTPException(400, "fail_on must be fail or warn")
+        gate = request.path_params["gate"]
+        if not GATE_RE.fullmatch(gate):
+            raise HTTPException(400, "a gate id is letters, digits, '.', '_' or '-' (at most 128)")
+        try:
+            data = await read_limited(request, EVALUATE_BODY_BYTES)
+        except Rejected as exc:
+            return problem(exc.status, exc.reason)
+        try:
+            body = json.loads(data.decode("utf-8")) if data.strip() else None
+        except (UnicodeDecodeError, json.JSONDecodeError, RecursionError):
+            raise HTTPException(400, "the body must be empty or a JSON object") from None
+        self.may_evaluate(request, body if flavour == "flagger" else None)
+        evaluator = self.config.evaluator
+        try:
+            if evaluator is None:
+                raise EvaluationRefused(404, "this server evaluates no gates (give gatepack serve --spec or --catalog)")
+            wanted = parse_request(body, flavour)
+            loaded = evaluator.gate(gate)
+            packet, new = await evaluator.evaluate(loaded, wanted, self.config.store)
+        except EvaluationRefused as exc:
+            return JSONResponse({"error": exc.reason}, status_code=exc.status, headers=exc.headers)
+        (self.config.metrics.stored if new else self.config.metrics.duplicates).inc()
+        decision = decision_for(packet, fail_on)
+        digest = packet.digest.value if packet.digest else ""
+        return JSONResponse(
+            answer_body(packet, decision, new),
+            status_code=status_for(decision, flavour),
+            headers={"Location": f"/api/v1/packets/{digest}"},
+        )
+
+    def may_evaluate(self, request: Request, flagger_body: Any) -> None:
+        """The write token or the evaluate token, from the header or (Flagger sends no headers) ``metadata.token``."""
+        allowed = [t for t in (self.config.tokens.write, self.config.evaluate_token) if t is not None]
+        if not allowed:
+            raise HTTPException(
+                403, "evaluation is disabled: the server has no GATEPACK_WRITE_TOKEN or GATEPACK_EVALUATE_TOKEN"
+            )
+        given = bearer(request.headers.get("authorization"))
+        if given is None and isinstance(flagger_body, dict) and isinstance(flagger_body.get("metadata"), dict):
+            token = flagger_body["metadata"].get("token")
+            given = token.encode("utf-8", "surrogateescape") if isinstance(token, str) and token else None
+        if not any(matches(given, expected) for expected in allowed):
+            raise HTTPException(401, "a valid write or evaluate token is required (Authorization: Bearer …)")
 
     def list_packets(self, request: Request) -> Response:
         self.may_read(request)
@@ -201,6 +282,11 @@ class Api:
     # --- board --------------------------------------------------------------------------------------
     def board(self, request: Request) -> Response:
         self.may_read(request)
+        layout = request.query_params.get("layout")
+        if layout not in (None, "", "environments", "matrix"):
+            raise HTTPException(400, "layout must be environments or matrix")
+        if layout == "matrix":
+            return self.matrix(request)
         env = self._filter(request, "env")
         release = self._filter(request, "release")
         rows = self.config.store.find(environment=env, release=release, limit=5000)
@@ -208,6 +294,15 @@ class Api:
             board.overview(rows, env=env, release=release, now=time.time()),
             headers={"Content-Security-Policy": BOARD_CSP},
         )
+
+    def matrix(self, request: Request) -> Response:
+        """The runbook's sprint execution matrix (``/matrix``, or ``/?layout=matrix``)."""
+        self.may_read(request)
+        env = self._filter(request, "env")
+        release = self._filter(request, "release")
+        rows = self.config.store.find(environment=env, release=release, limit=5000)
+        page = matrix_page(self.config.catalog, rows, self.config.calendar, env=env, release=release, now=time.time())
+        return HTMLResponse(page, headers={"Content-Security-Policy": BOARD_CSP})
 
     def packet_page(self, request: Request) -> Response:
         self.may_read(request)
@@ -256,6 +351,7 @@ async def read_limited(request: Request, limit: int) -> bytes:
 def routes(api: Api) -> list[Route]:
     return [
         Route("/", api.board, methods=["GET"], name="board"),
+        Route("/matrix", api.matrix, methods=["GET"], name="matrix"),
         Route("/packets/{digest}", api.packet_page, methods=["GET"], name="packet_page"),
         Route("/static/board.css", api.stylesheet, methods=["GET"], name="stylesheet"),
         Route("/healthz", api.healthz, methods=["GET"], name="healthz"),
@@ -265,6 +361,7 @@ def routes(api: Api) -> list[Route]:
         Route("/api/v1/packets", api.list_packets, methods=["GET"], name="list_packets"),
         Route("/api/v1/packets/{digest}", api.get_packet, methods=["GET"], name="get_packet"),
         Route("/api/v1/gates/{gate}/latest", api.latest, methods=["GET"], name="latest"),
+        Route("/api/v1/gates/{gate}/evaluate", api.evaluate, methods=["POST"], name="evaluate"),
         Route("/api/v1/diff", api.diff, methods=["GET"], name="diff"),
     ]
 

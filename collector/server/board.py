@@ -84,8 +84,9 @@ def overview(rows: list[StoredPacket], *, env: str | None, release: str | None, 
         f'<input name="env" value="{_e(env)}"></label><label>release '
         f'<input name="release" value="{_e(release)}"></label><button type="submit">filter</button></form>'
     )
+    nav = '<p>by environment · <a href="/matrix">sprint matrix</a></p>'
     if not latest:
-        return _page("gatepack board", f"<h1>gatepack board</h1>{form}<p>No packets in the store match.</p>")
+        return _page("gatepack board", f"<h1>gatepack board</h1>{nav}{form}<p>No packets in the store match.</p>")
     head = "".join(f'<th scope="col">{_e(e) or "(none)"}</th>' for e in envs)
     lines = []
     for gate in sorted(latest):
@@ -113,7 +114,7 @@ def overview(rows: list[StoredPacket], *, env: str | None, release: str | None, 
         '<table id="gates"><caption>Latest verdict per gate and environment</caption>'
         f'<thead><tr><th scope="col">gate</th>{head}</tr></thead><tbody>{"".join(lines)}</tbody></table>'
     )
-    return _page("gatepack board", f"<h1>gatepack board</h1>{form}{table}")
+    return _page("gatepack board", f"<h1>gatepack board</h1>{nav}{form}{table}")
 
 
 def _explore(query: dict[str, Any]) -> str:

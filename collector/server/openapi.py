@@ -64,6 +64,70 @@ def openapi_document() -> dict[str, Any]:
                         "signed": {"type": "boolean"},
                     },
                 },
+                "Upload": {
+                    "type": "object",
+                    "description": "A packet file's exact text with the kept responses it names (--keep-responses)",
+                    "required": ["packet"],
+                    "additionalProperties": False,
+                    "properties": {
+                        "packet": {"type": "string", "description": "The packet or DSSE envelope file, as text"},
+                        "responses": {
+                            "type": "object",
+                            "description": "sha256 of the response body -> base64 of its gzip file",
+                            "additionalProperties": {"type": "string"},
+                        },
+                    },
+                },
+                "EvaluateRequest": {
+                    "type": "object",
+                    "description": "Optional. Gate variables and the packet's subject; or Flagger's webhook payload "
+                    "with ?format=flagger (only its metadata is read: environment, service, release, commit, "
+                    "token, var.NAME)",
+                    "properties": {
+                        "vars": {"type": "object", "additionalProperties": {"type": "string"}},
+                        "subject": {
+                            "type": "object",
+                            "additionalProperties": False,
+                            "properties": {
+                                name: {"type": "string"} for name in ("environment", "service", "release", "commit")
+                            },
+                        },
+                        "metadata": {"type": "object", "additionalProperties": {"type": "string"}},
+                    },
+                },
+                "Evaluation": {
+                    "type": "object",
+                    "required": ["gate", "decision", "pass", "verdict", "digest", "failing"],
+                    "properties": {
+                        "gate": {"type": "string"},
+                        "decision": {
+                            "type": "string",
+                            "enum": ["pass", "fail", "error"],
+                            "description": "error: a check could not be evaluated (never a pass)",
+                        },
+                        "pass": {"type": "boolean"},
+                        "verdict": {"type": "string", "enum": ["pass", "warn", "fail", "no_data", "error"]},
+                        "digest": {"type": "string"},
+                        "new": {"type": "boolean"},
+                        "evaluated_at": {"type": "string"},
+                        "environment": {"type": ["string", "null"]},
+                        "release": {"type": ["string", "null"]},
+                        "counts": {"type": "object", "additionalProperties": {"type": "integer"}},
+                        "failing": {
+                            "type": "array",
+                            "items": {
+                                "type": "object",
+                                "properties": {
+                                    "check": {"type": "string"},
+                                    "verdict": {"type": "string"},
+                                    "reason": {"type": "string"},
+                                },
+                            },
+                        },
+                        "packet": {"type": "string"},
+                        "board": {"type": "string"},
+                    },
+                },
                 "Recorded": {
                     "type": "object",
                     "required": ["digest", "new", "signature"],
@@ -72,6 +136,7 @@ def openapi_document() -> dict[str, Any]:
                         "new": {"type": "boolean"},
                         "verdict": {"type": ["string", "null"]},
                         "signature": {"type": "string"},
+                        "responses_added": {"type": "integer"},
                     },
                 },
             },
@@ -84,7 +149,19 @@ def openapi_document() -> dict[str, Any]:
                     "description": "The digest and signature are checked as `gatepack verify` checks them and "
                     "the packet must match the evidence schema; on any failure nothing is stored.",
                     "security": [{"bearer": []}],
-                    "requestBody": {"required": True, "content": PACKET},
+                    "requestBody": {
+                        "required": True,
+                        "content": {
+                            "application/json": {
+                                "schema": {
+                                    "oneOf": [
+                                        {"$ref": "#/components/schemas/Packet"},
+                                        {"$ref": "#/components/schemas/Upload"},
+                                    ]
+                                }
+                            }
+                        },
+                    },
                     "responses": {
                         "201": {
                             "description": "Recorded",
@@ -160,6 +237,45 @@ def openapi_document() -> dict[str, Any]:
                         "200": {"description": "The packet", "content": PACKET},
                         "404": _error("No packet for this gate"),
                         **READ_ERRORS,
+                    },
+                }
+            },
+            "/api/v1/gates/{gate}/evaluate": {
+                "post": {
+                    "operationId": "evaluateGate",
+                    "summary": "Evaluate the gate now, store its packet, answer the verdict (Argo Rollouts, Flagger)",
+                    "description": "Argo Rollouts' web provider: jsonPath {$.decision}, successCondition "
+                    'result == "pass" (always 200). Flagger (?format=flagger): 200 on pass, 412 on fail, 424 when '
+                    "a check could not be evaluated. Write or evaluate token (Flagger: metadata.token).",
+                    "security": [{"bearer": []}],
+                    "parameters": [
+                        _param("gate", "path", "Gate id", "^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$"),
+                        _param("format", "query", "Who reads the answer", enum=["argo", "flagger"]),
+                        _param("fail_on", "query", "Whether warn fails the decision", enum=["fail", "warn"]),
+                    ],
+                    "requestBody": {
+                        "required": False,
+                        "content": {"application/json": {"schema": {"$ref": "#/components/schemas/EvaluateRequest"}}},
+                    },
+                    "responses": {
+                        "200": {
+                            "description": "Evaluated (Argo: any decision; Flagger: pass)",
+                            "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Evaluation"}}},
+                        },
+                        "400": _error("A malformed gate id, parameter or body"),
+                        "401": _error("A write or evaluate token is required or was wrong"),
+                        "403": _error("Evaluation is disabled (no write or evaluate token configured)"),
+                        "404": _error("No such gate on this server"),
+                        "412": {
+                            "description": "Flagger: the gate failed",
+                            "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Evaluation"}}},
+                        },
+                        "413": _error("The body is too large"),
+                        "424": {
+                            "description": "Flagger: a check could not be evaluated (backend fault)",
+                            "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Evaluation"}}},
+                        },
+                        "429": _error("This gate is being evaluated already, or too many evaluations run at once"),
                     },
                 }
             },

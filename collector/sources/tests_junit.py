@@ -2,17 +2,33 @@
 
 Every tool writes the same skeleton — ``<testsuites>`` (optional, may nest) → ``<testsuite>`` →
 ``<testcase>`` with an optional ``<failure>``, ``<error>`` or ``<skipped>`` child — but the suite
-attributes (``tests=``, ``failures=``) are missing or stale in some writers, so the counts here come
-from the test cases themselves. Traps handled: Surefire's ``<flakyFailure>``/``<rerunFailure>`` on a
-test that passed on a rerun is a pass (the rerun decided it), not a failure; jest-junit and
-gotestsum put the suite name in ``classname``; pytest writes a ``<skipped>`` for xfail. The XML is
-parsed with expat through ElementTree, which refuses external entities; files over
+attributes (``tests=``, ``failures=``) are missing or stale in some writers (Surefire counts every
+rerun attempt in them), so the counts here come from the test cases themselves. Traps, each seen in
+a report the real tool wrote (tests/test_junit_real_tools.py):
+
+- Surefire's ``<flakyFailure>``/``<rerunFailure>`` on a test that passed on a rerun is a pass (the
+  rerun decided it), not a failure.
+- gotestsum (1.8, and still upstream: gotestyourself/gotestsum#475) writes no test case for a Go
+  package that failed to build — only ``errors="N"`` on the root ``<testsuites>``. Errors the root
+  declares beyond what its suites declare become error cases named after the report file, or a
+  broken build would pass the gate.
+- jest-junit (16) writes the failure of an ``afterAll``/``beforeAll`` hook as a test case named
+  "Test execution failure: …" with no ``<failure>`` child: it is counted as failed. With
+  ``reportTestSuiteErrors`` a test file that failed to load is written twice (an ``<error>`` case
+  and a ``<failure>{}</failure>`` case of the same name): counted once, as an error. Without that
+  option such a file is absent from the report, and nothing here can see it. ``test.todo`` is written
+  like a passing test and counts as one.
+- jest-junit and gotestsum put the suite name in ``classname``; jest-junit pads names with a space
+  when there is no ``describe``; pytest writes a ``<skipped>`` for xfail.
+
+The XML is parsed with expat through ElementTree, which refuses external entities; files over
 :data:`MAX_BYTES` are refused.
 """
 
 from __future__ import annotations
 
 import fnmatch
+from collections import Counter
 from collections.abc import AsyncIterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -43,14 +59,18 @@ class Case:
 
     @property
     def display(self) -> str:
-        prefix = self.classname or self.suite
-        return f"{prefix}::{self.name}" if prefix and prefix != self.name else self.name
+        """``classname::name``; the suite stands in when jest-junit repeats the name as classname."""
+        prefix = self.classname if self.classname and self.classname != self.name else self.suite
+        if not prefix or prefix == self.name or self.name.startswith(f"{prefix} "):
+            return self.name
+        return f"{prefix}::{self.name}"
 
 
 @dataclass
 class TestRun:
     cases: list[Case] = field(default_factory=list)
     files: list[Path] = field(default_factory=list)
+    __test__ = False  # not a pytest test class
 
     def select(self, pattern: str | None) -> list[Case]:
         if pattern is None:
@@ -68,26 +88,59 @@ def _local(tag: str) -> str:
     return tag.rsplit("}", 1)[-1]
 
 
-def _outcome(case: ET.Element) -> tuple[str, str]:
+JEST_HOOK_FAILURE = "Test execution failure:"
+"""The title jest-junit gives the test case it writes for a failed ``beforeAll``/``afterAll`` hook."""
+
+
+def _outcome(case: ET.Element, name: str) -> tuple[str, str]:
     children = {_local(child.tag): child for child in case}
     for tag, outcome in (("error", "error"), ("failure", "failed"), ("skipped", "skipped")):
         if tag in children:
             child = children[tag]
             lines = (child.text or "").strip().splitlines()
             return outcome, child.get("message") or (lines[0] if lines else "")
+    if name.startswith(JEST_HOOK_FAILURE):
+        return "failed", name
     return "passed", ""
+
+
+def _declared(element: ET.Element, attribute: str) -> int:
+    try:
+        return max(0, int(element.get(attribute, "0")))
+    except ValueError:
+        return 0
 
 
 def _walk(element: ET.Element, suite: str, out: list[Case]) -> None:
     tag = _local(element.tag)
     if tag == "testsuite":
-        suite = element.get("name", suite)
+        suite = element.get("name", suite).strip()
     if tag == "testcase":
-        outcome, message = _outcome(element)
-        out.append(Case(suite, element.get("classname", ""), element.get("name", ""), outcome, message.strip()))
+        classname, name = element.get("classname", "").strip(), element.get("name", "").strip()
+        outcome, message = _outcome(element, name)
+        previous = out[-1] if out else None
+        if (
+            previous is not None
+            and previous.outcome == "error"
+            and outcome == "failed"
+            and (previous.suite, previous.classname, previous.name) == (suite, classname, name)
+        ):
+            return  # jest-junit's second record of a test file that failed to load
+        out.append(Case(suite, classname, name, outcome, message.strip()))
         return
     for child in element:
         _walk(child, suite, out)
+
+
+def _undeclared_errors(root: ET.Element, path: Path, cases: list[Case]) -> list[Case]:
+    """Error cases for the errors a root ``<testsuites>`` counts that no suite or test case accounts for."""
+    if _local(root.tag) != "testsuites":
+        return []
+    suites = [child for child in root if _local(child.tag) in {"testsuite", "testsuites"}]
+    accounted = max(sum(_declared(s, "errors") for s in suites), sum(c.outcome == "error" for c in cases))
+    missing = _declared(root, "errors") - accounted
+    message = f"{path.name} counts an error outside any test case (e.g. a Go package that failed to build)"
+    return [Case("", "", f"{path.name}: error outside any test case", "error", message)] * max(0, missing)
 
 
 def read_junit(path: Path) -> list[Case]:
@@ -106,7 +159,7 @@ def read_junit(path: Path) -> list[Case]:
         raise JunitFormatError(f"{path}: not a JUnit report (root element <{_local(root.tag)}>, expected <testsuites>)")
     cases: list[Case] = []
     _walk(root, "", cases)
-    return cases
+    return cases + _undeclared_errors(root, path, cases)
 
 
 def is_junit(path: Path) -> bool:
@@ -145,10 +198,11 @@ def counts(cases: Sequence[Case]) -> dict[str, float | None]:
 
 
 def _failing(cases: Sequence[Case]) -> str:
-    bad = [c for c in cases if c.outcome in ("failed", "error")]
+    bad = Counter(c.display for c in cases if c.outcome in ("failed", "error"))
     if not bad:
         return ""
-    names = ", ".join(c.display for c in bad[:SHOWN_FAILURES])
+    shown = list(bad.items())[:SHOWN_FAILURES]
+    names = ", ".join(name if times == 1 else f"{name} (x{times})" for name, times in shown)
     more = f" (+{len(bad) - SHOWN_FAILURES} more)" if len(bad) > SHOWN_FAILURES else ""
     return f"; failing: {names}{more}"
 

@@ -26,6 +26,7 @@ SLOTH_ID = "sloth_id"
 SLOTH_SERVICE = "sloth_service"
 SLOTH_SLO = "sloth_slo"
 SLOTH_WINDOW = "sloth_window"
+SLOTH_SEVERITY = "sloth_severity"  # on the burn-rate alerts: page or ticket
 
 # -- gatepack's own labels and rules -------------------------------------------------------------
 GATE_LABEL = "gatepack_gate"
@@ -61,14 +62,14 @@ VERDICT_COLORS: dict[Verdict, str] = {
 }
 
 
-def rule_window(window: str) -> str:
-    """A window as Prometheus prints durations, which is how Sloth names its rules and ``sloth_window``.
+def prom_duration(seconds: int) -> str:
+    """Seconds as Prometheus prints a duration, which is how Sloth names its rules and ``sloth_window``.
 
     Years and weeks are used only when they divide the duration exactly, then days, hours, minutes,
-    seconds: ``28d`` → ``4w``, ``7d`` → ``1w``, ``30d`` and ``90m`` → ``30d`` and ``1h30m``.
+    seconds: 28 days → ``4w``, 7 days → ``1w``, 30 days and 90 minutes → ``30d`` and ``1h30m``.
     """
-    remaining = parse_duration(window)
     parts: list[str] = []
+    remaining = seconds
     for unit, size, exact_only in (("y", 365 * 86400, True), ("w", 7 * 86400, True), ("d", 86400, False)):
         if exact_only and remaining % size:
             continue
@@ -79,7 +80,12 @@ def rule_window(window: str) -> str:
         count, remaining = divmod(remaining, size)
         if count:
             parts.append(f"{count}{unit}")
-    return "".join(parts)
+    return "".join(parts) or "0s"
+
+
+def rule_window(window: str) -> str:
+    """A window as Prometheus prints durations (``28d`` → ``4w``, ``7d`` → ``1w``, ``90m`` → ``1h30m``)."""
+    return prom_duration(parse_duration(window))
 
 
 def sli_error(window: str) -> str:

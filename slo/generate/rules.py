@@ -6,7 +6,8 @@ them unchanged. Why this module owns no window table: the windows and factors co
 :func:`slo.promql.plan.conditions_for` and :func:`slo.burnrate.windows_to_query`, the same code the packet
 evaluation uses, so the alerts that page and the packet reviewers read cannot disagree.
 
-Pure: specs in, plain dicts (and YAML text) out; no I/O.
+Pure: specs in, plain dicts (and YAML text) out; no I/O. Every series and label name comes from
+:mod:`slo.generate.names`, which the dashboards and verdict metrics read too.
 
 Sloth alert routing that a gate spec has no field for travels in gate labels whose keys start with
 ``alert.`` (no Prometheus label name contains a dot, so they never collide with rule labels):
@@ -26,15 +27,18 @@ import yaml
 from slo import __version__
 from slo.burnrate import error_budget, windows_to_query
 from slo.durations import parse_duration
+from slo.generate import names
+from slo.generate.names import prom_duration as prom_duration  # re-exported: callers name windows with it
+from slo.generate.names import rule_window
 from slo.promql.plan import conditions_for
 from slo.spec import BurnRateWindow, Gate, Op, Severity, SloCheck, ThresholdCheck
-from slo.templating import render
+from slo.templating import escape_promql_string, render
 
 ALERT_PREFIX = "alert."
-SERVICE_LABEL = "sloth_service"
+SERVICE_LABEL = names.SLOTH_SERVICE
 DEFAULT_ALERT_NAME = "GatepackSLOBurnRate"
 DEFAULT_RUNBOOK = "docs/gates.md#{gate}"
-_IDENTITY = ("sloth_id", "sloth_service", "sloth_slo")
+_IDENTITY = (names.SLOTH_ID, names.SLOTH_SERVICE, names.SLOTH_SLO)
 
 
 class RulesError(ValueError):
@@ -49,23 +53,6 @@ class RuleOptions:
     runbook: str = DEFAULT_RUNBOOK
 
 
-def prom_duration(seconds: int) -> str:
-    """A duration as Prometheus prints it (``28d`` → ``4w``, ``30d`` stays): the names Sloth gives windows."""
-    parts: list[str] = []
-    remaining = seconds
-    for unit, size, exact in (("y", 365 * 86400, True), ("w", 7 * 86400, True), ("d", 86400, False)):
-        if exact and remaining % size:
-            continue
-        count, remaining = divmod(remaining, size)
-        if count:
-            parts.append(f"{count}{unit}")
-    for unit, size in (("h", 3600), ("m", 60), ("s", 1)):
-        count, remaining = divmod(remaining, size)
-        if count:
-            parts.append(f"{count}{unit}")
-    return "".join(parts) or "0s"
-
-
 def rule_windows(check: SloCheck) -> list[str]:
     """Every window a check's rules record, as packet windows (shortest first, the period last)."""
     return windows_to_query(check.period, conditions_for(check))
@@ -77,12 +64,8 @@ def _number(value: float) -> str:
 
 
 def _selector(identity: Mapping[str, str]) -> str:
-    inner = ", ".join(f'{k}="{_escape(identity[k])}"' for k in _IDENTITY)
+    inner = ", ".join(f'{k}="{escape_promql_string(identity[k])}"' for k in _IDENTITY)
     return "{" + inner + "}"
-
-
-def _escape(value: str) -> str:
-    return value.replace("\\", "\\\\").replace('"', '\\"')
 
 
 def _routing(gate: Gate) -> tuple[dict[str, str], dict[str, str]]:
@@ -98,7 +81,7 @@ def _prefixed(routing: Mapping[str, str], prefix: str) -> dict[str, str]:
 
 def _ratio_expr(check: SloCheck, window: str, variables: Mapping[str, str]) -> str:
     """The error ratio over ``window``, computed from the same queries (and variables) as the packet."""
-    values = {**variables, "window": prom_duration(parse_duration(window))}
+    values = {**variables, "window": rule_window(window)}
     try:
         total = render(check.total, values)
         if check.bad is not None:
@@ -114,8 +97,7 @@ def _alert_expr(conditions: Iterable[BurnRateWindow], selector: str, budget: str
     for c in conditions:
         factor = _number(c.factor)
         parts = [
-            f"max(slo:sli_error:ratio_rate{prom_duration(parse_duration(w))}{selector} > ({factor} * {budget})) "
-            "without (sloth_window)"
+            f"max({names.sli_error(w)}{selector} > ({factor} * {budget})) without ({names.SLOTH_WINDOW})"
             for w in (c.short, c.long)
         ]
         blocks.append("(\n    " + "\n    and\n    ".join(parts) + "\n)")
@@ -128,37 +110,35 @@ def slo_groups(gate: Gate, check: SloCheck, options: RuleOptions | None = None) 
     variables = {**gate.vars, **options.variables}
     base_labels, routing = _routing(gate)
     service = base_labels.get(SERVICE_LABEL, gate.id)
-    identity = {"sloth_id": f"{service}-{check.id}", "sloth_service": service, "sloth_slo": check.id}
-    own = {"gatepack_gate": gate.id, "gatepack_check": check.id}
+    identity = {
+        names.SLOTH_ID: names.sloth_id(service, check.id),
+        names.SLOTH_SERVICE: service,
+        names.SLOTH_SLO: check.id,
+    }
+    own = {names.GATE_LABEL: gate.id, names.CHECK_LABEL: check.id}
     labels = {**base_labels, **identity, **own}
     selector = _selector(identity)
     conditions = conditions_for(check)
     windows = rule_windows(check)
-    shortest, period = prom_duration(parse_duration(windows[0])), prom_duration(parse_duration(check.period))
+    shortest, period = names.sli_error(windows[0]), names.sli_error(check.period)
     budget = error_budget(check.objective)
 
     sli_rules = [
         {
-            "record": f"slo:sli_error:ratio_rate{prom_duration(parse_duration(w))}",
+            "record": names.sli_error(w),
             "expr": _ratio_expr(check, w, variables),
-            "labels": _sorted({**labels, "sloth_window": prom_duration(parse_duration(w))}),
+            "labels": _sorted({**labels, names.SLOTH_WINDOW: rule_window(w)}),
         }
         for w in windows
     ]
-    on = "/ on(sloth_id, sloth_slo, sloth_service) group_left\n"
+    on = f"/ on({names.SLOTH_ID}, {names.SLOTH_SLO}, {names.SLOTH_SERVICE}) group_left\n"
     meta = [
-        ("slo:objective:ratio", f"vector({_number(check.objective / 100)})"),
-        ("slo:error_budget:ratio", f"vector({_number(budget)})"),
-        ("slo:time_period:days", f"vector({_number(parse_duration(check.period) / 86400)})"),
-        (
-            "slo:current_burn_rate:ratio",
-            f"slo:sli_error:ratio_rate{shortest}{selector}\n{on}slo:error_budget:ratio{selector}\n",
-        ),
-        (
-            "slo:period_burn_rate:ratio",
-            f"slo:sli_error:ratio_rate{period}{selector}\n{on}slo:error_budget:ratio{selector}\n",
-        ),
-        ("slo:period_error_budget_remaining:ratio", f"1 - slo:period_burn_rate:ratio{selector}"),
+        (names.OBJECTIVE, f"vector({_number(check.objective / 100)})"),
+        (names.ERROR_BUDGET, f"vector({_number(budget)})"),
+        (names.TIME_PERIOD_DAYS, f"vector({_number(parse_duration(check.period) / 86400)})"),
+        (names.CURRENT_BURN_RATE, f"{shortest}{selector}\n{on}{names.ERROR_BUDGET}{selector}\n"),
+        (names.PERIOD_BURN_RATE, f"{period}{selector}\n{on}{names.ERROR_BUDGET}{selector}\n"),
+        (names.PERIOD_ERROR_BUDGET_REMAINING, f"1 - {names.PERIOD_BURN_RATE}{selector}"),
     ]
     meta_rules: list[dict[str, Any]] = [{"record": r, "expr": e, "labels": _sorted(labels)} for r, e in meta]
     info = {
@@ -168,11 +148,11 @@ def slo_groups(gate: Gate, check: SloCheck, options: RuleOptions | None = None) 
         "sloth_spec": "gatepack/v1",
         "sloth_version": __version__,
     }
-    meta_rules.append({"record": "sloth_slo_info", "expr": "vector(1)", "labels": _sorted(info)})
+    meta_rules.append({"record": names.SLO_INFO, "expr": "vector(1)", "labels": _sorted(info)})
 
     groups: list[dict[str, Any]] = [
-        {"name": f"sloth-slo-sli-recordings-{identity['sloth_id']}", "rules": sli_rules},
-        {"name": f"sloth-slo-meta-recordings-{identity['sloth_id']}", "rules": meta_rules},
+        {"name": f"sloth-slo-sli-recordings-{identity[names.SLOTH_ID]}", "rules": sli_rules},
+        {"name": f"sloth-slo-meta-recordings-{identity[names.SLOTH_ID]}", "rules": meta_rules},
     ]
     alerts = []
     for severity in (Severity.PAGE, Severity.TICKET):
@@ -183,7 +163,7 @@ def slo_groups(gate: Gate, check: SloCheck, options: RuleOptions | None = None) 
             **_prefixed(routing, "label."),
             **_prefixed(routing, f"{severity.value}.label."),
             **own,
-            "sloth_severity": severity.value,
+            names.SLOTH_SEVERITY: severity.value,
         }
         windows_text = ", ".join(f"{c.short}/{c.long}" for c in chosen)
         factors_text = ", ".join(_number(c.factor) for c in chosen)
@@ -208,7 +188,7 @@ def slo_groups(gate: Gate, check: SloCheck, options: RuleOptions | None = None) 
             }
         )
     if alerts:
-        groups.append({"name": f"sloth-slo-alerts-{identity['sloth_id']}", "rules": alerts})
+        groups.append({"name": f"sloth-slo-alerts-{identity[names.SLOTH_ID]}", "rules": alerts})
     return groups
 
 
@@ -222,20 +202,21 @@ def threshold_group(gate: Gate, checks: list[ThresholdCheck], options: RuleOptio
             query = render(check.query, variables)
         except ValueError as exc:
             raise RulesError(f"check {check.id}: {exc}") from None
-        labels = {"gatepack_gate": gate.id, "gatepack_check": check.id}
-        rules.append({"record": "gatepack:check_value", "expr": query, "labels": _sorted(labels)})
+        labels = {names.GATE_LABEL: gate.id, names.CHECK_LABEL: check.id}
+        rules.append({"record": names.CHECK_VALUE, "expr": query, "labels": _sorted(labels)})
     for check in checks:
         if not check.alert:
             continue
-        selector = f'{{gatepack_gate="{_escape(gate.id)}", gatepack_check="{_escape(check.id)}"}}'
+        gate_value, check_value = escape_promql_string(gate.id), escape_promql_string(check.id)
+        selector = f'{{{names.GATE_LABEL}="{gate_value}", {names.CHECK_LABEL}="{check_value}"}}'
         broken = Op(check.op).negated
         alert: dict[str, Any] = {
             "alert": "GatepackCheckBroken",
-            "expr": f"gatepack:check_value{selector} {broken} {_number(check.target)}",
+            "expr": f"{names.CHECK_VALUE}{selector} {broken} {_number(check.target)}",
         }
         if check.for_ is not None:
             alert["for"] = check.for_
-        alert["labels"] = _sorted({"gatepack_gate": gate.id, "gatepack_check": check.id, "severity": "ticket"})
+        alert["labels"] = _sorted({names.GATE_LABEL: gate.id, names.CHECK_LABEL: check.id, "severity": "ticket"})
         alert["annotations"] = _sorted(
             {
                 "summary": f"{check.display_title}: {{{{ $value }}}} {broken} {_number(check.target)} "
