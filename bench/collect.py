@@ -47,6 +47,7 @@ sys.path.insert(0, str(ROOT))
 
 from collector.testing.openmetrics import Family, Series  # noqa: E402
 from collector.testing.promserver import running_prometheus  # noqa: E402
+from slo.wire import outcomes_of  # noqa: E402
 
 BENCH = ROOT / "bench"
 OUT = BENCH / "out"
@@ -310,7 +311,7 @@ def gatepack_sli(directory: Path, index: int) -> float | None:
         return None
     packet = json.loads(packets[-1].read_text(encoding="utf-8"))
     check = packet["checks"][index]
-    values = {q["role"]: q["value"] for q in check["queries"] if q["window"] == PERIOD}
+    values = {q["role"]: q["value"] for q in outcomes_of(check, packet) if q["window"] == PERIOD}
     if not values.get("total"):
         return None
     return values["good"] / values["total"]

@@ -28,6 +28,7 @@ from slo.promql.grouping import grouped_text, shapes
 from slo.promql.plan import PlanError, PlannedQuery, plan_check
 from slo.results import CheckResult, QueryOutcome
 from slo.spec import Check, Gate, SloCheck, ThresholdCheck
+from slo.wire import checks_of
 
 BodyLookup = Callable[[str], "bytes | str"]
 """sha256 -> the kept body, or a sentence saying why it is not available."""
@@ -164,8 +165,12 @@ def _plain(value: object) -> object:
 
 
 def recheck_packet(packet: dict[str, Any], gate: Gate, bodies: BodyLookup) -> DeepResult:
-    """Every check of ``packet`` rechecked against ``gate`` (from the recorded spec) and the kept bodies."""
-    recorded = [CheckResult.model_validate(c) for c in packet.get("checks", [])]
+    """Every check of ``packet`` rechecked against ``gate`` (from the recorded spec) and the kept bodies.
+
+    A 2.0.0 packet's outcomes are read through its query table (:func:`slo.wire.checks_of`): each is
+    re-derived from the body its table entry names, so an entry whose digest or text was changed shows.
+    """
+    recorded = [CheckResult.model_validate(c) for c in checks_of(packet)]
     variables = dict(packet.get("evaluation", {}).get("variables", {}))
     by_id = {c.id: c for c in gate.checks}
     results: list[CheckRecheck] = []
@@ -218,7 +223,7 @@ async def requery_packet(packet: dict[str, Any], client: PrometheusClient) -> li
 
     default_time = packet.get("evaluation", {}).get("time")
     jobs: list[tuple[str, str, QueryOutcome, asyncio.Task[QueryResponse]]] = []
-    for check in packet.get("checks", []):
+    for check in checks_of(packet):
         for raw in check.get("queries") or []:
             query = QueryOutcome.model_validate(raw)
             if query.status == "error" and query.response_sha256 is None:

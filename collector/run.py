@@ -20,7 +20,7 @@ from typing import Protocol
 
 from collector.baseline import apply_baselines
 from collector.sinks.files import Placed, write_new
-from collector.sources.base import RunContext, Source, missing_source_reason, route
+from collector.sources.base import RunContext, Source, missing_source_reason, route, route_kind
 from collector.specs import LoadedGate
 from collector.subject import build_subject
 from collector.telemetry import GateSpan, run_span, setup_tracing
@@ -104,7 +104,7 @@ async def evaluate_gate(
 
     routed, unanswered = route(gate.checks, sources)
     for check in unanswered:
-        done(error_result(check, missing_source_reason(check.kind), context.evaluated_at))
+        done(error_result(check, missing_source_reason(route_kind(check)), context.evaluated_at))
     try:
         await asyncio.gather(*(_drain(sources[i], checks, context, done) for i, checks in routed.items()))
     finally:

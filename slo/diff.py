@@ -2,13 +2,16 @@
 
 Used by ``gatepack diff A B``: verdict flips, values that moved and by how much, checks that appeared or
 disappeared, and checks whose queries or objective changed (a moved target explains a flip as much as a
-moved value does).
+moved value does). Either packet may be of schema 1.0.0 or 2.0.0: checks are read through
+:func:`slo.wire.checks_of`, so a 1.0.0 packet and a 2.0.0 packet of the same run compare as the same.
 """
 
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass, field
 from typing import Any
+
+from slo.wire import checks_of
 
 ORDER = {"pass": 0, "warn": 1, "no_data": 2, "fail": 3, "error": 4}
 
@@ -108,8 +111,8 @@ def _change(before: dict[str, Any], after: dict[str, Any]) -> CheckChange:
 
 def diff_packets(before: dict[str, Any], after: dict[str, Any]) -> PacketDiff:
     """Check by check, in the order of ``after`` then the checks only ``before`` had."""
-    old = {c["id"]: c for c in before.get("checks", [])}
-    new = {c["id"]: c for c in after.get("checks", [])}
+    old = {c["id"]: c for c in checks_of(before)}
+    new = {c["id"]: c for c in checks_of(after)}
     changes: list[CheckChange] = []
     for check_id, check in new.items():
         if check_id in old:

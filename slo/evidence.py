@@ -3,19 +3,29 @@
 Canonical form is JSON with sorted keys, no insignificant whitespace and UTF-8 text; the sha256 of
 the canonical packet *without* its ``digest`` member is stored in ``digest.value``. Anyone can recompute
 it (``gatepack verify``) to show the packet was not edited after it was written.
+
+Schema 2.0.0 writes each query sent once, in a top-level ``queries`` table, and each check's outcomes as
+references into it (:mod:`slo.querytable`); members equal to their schema default are left out of the
+checks. In memory an :class:`EvidencePacket` always holds full outcomes, whichever version it was read
+from; :func:`seal` writes the version the packet says (a 1.0.0 packet read back is written as before, byte
+for byte). Readers of packet documents use :func:`slo.querytable.outcomes_of`, which reads both.
 """
 
 from __future__ import annotations
 
 import hashlib
 import json
-from typing import Any
+from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, PrivateAttr
+from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, model_validator
 
+from slo.querytable import FormError, QueryTable, table_problem
 from slo.results import CheckResult, Verdict
+from slo.wire import CheckRecord, QueryEntry, compact_check, expand_check, is_tabled
 
-SCHEMA_VERSION = "1.0.0"
+SCHEMA_VERSION = "2.0.0"
+READABLE_MAJORS = frozenset({"1", "2"})
+"""Schema major versions this gatepack reads: 1.0.0 packets (full outcomes in every check) still verify."""
 DIGEST_ALGORITHM = "sha256"
 
 
@@ -95,7 +105,7 @@ class Digest(_Model):
     value: str
 
 
-class EvidencePacket(_Model):
+class _PacketBase(_Model):
     schema_version: str = SCHEMA_VERSION
     kind: str = "gatepack/evidence"
     gate: GateRef
@@ -106,11 +116,41 @@ class EvidencePacket(_Model):
     backends: list[Backend] = Field(default_factory=list)
     inputs: list[InputFile] = Field(default_factory=list)
     overrides: list[Override] = Field(default_factory=list, description="Spec fields overridden for this run")
-    checks: list[CheckResult]
     verdict: Verdict
     counts: dict[str, int]
     digest: Digest | None = None
+
+
+class EvidencePacket(_PacketBase):
+    """A packet in memory: every check's outcomes in full, whichever schema version it was read from."""
+
+    checks: list[CheckResult]
     _canonical: bytes | None = PrivateAttr(None)
+
+    @model_validator(mode="before")
+    @classmethod
+    def _spelled_out(cls, data: Any) -> Any:
+        """A 2.0.0 document's compact checks are expanded (:func:`slo.wire.expand_check`) before they are read."""
+        if not isinstance(data, dict) or "queries" not in data or not is_tabled(data):
+            return data
+        table = data["queries"]
+        if not isinstance(table, dict):
+            raise ValueError("queries: the table must be an object")
+        checks = [expand_check(c, table) if isinstance(c, dict) else c for c in data.get("checks") or []]
+        return {**{k: v for k, v in data.items() if k != "queries"}, "checks": checks}
+
+
+class PacketDocument(_PacketBase):
+    """The 2.0.0 packet as written (what ``evidence.schema.json`` describes and ``verify`` checks first)."""
+
+    model_config = ConfigDict(extra="forbid", title="EvidencePacket")
+
+    schema_version: Literal["2.0.0"] = "2.0.0"
+    checks: list[CheckRecord]
+    queries: dict[str, QueryEntry] = Field(
+        description="Every query sent, once, keyed by the first 16 hex digits of the sha256 of the canonical JSON "
+        "of [backend, time, query] (all 64 if two keys of one packet would collide); outcomes refer to it by ``ref``"
+    )
 
 
 def canonical_bytes(document: Any) -> bytes:
@@ -136,19 +176,48 @@ def _pieces(members: dict[str, list[bytes]]) -> list[bytes]:
     return pieces
 
 
-def seal(packet: EvidencePacket) -> EvidencePacket:
-    """The packet with its digest filled in (its canonical bytes are kept for :func:`to_canonical_json`).
+def _members(packet: EvidencePacket) -> dict[str, list[bytes]]:
+    """Every top-level member but ``digest``, encoded, in the form the packet's schema version writes.
 
-    Peak memory matters at 1000 checks (a packet of tens of MB): the checks are dumped and encoded one at a
-    time instead of as one tree, the digest is computed over the encoded pieces, and the pieces are joined
-    once, so the packet's bytes exist as pieces plus one joined copy, never three.
+    Peak memory matters at 1000 checks: the checks are dumped and encoded one at a time instead of as one
+    tree (for 2.0.0 after the query table is planned from the in-memory outcomes).
     """
     document = packet.model_dump(mode="json", exclude={"digest", "checks"})
     members = {key: [canonical_bytes(value)] for key, value in document.items()}
-    checks = [canonical_bytes(c.model_dump(mode="json")) for c in packet.checks]
+    if is_tabled(document):
+        table = QueryTable(packet.checks)
+        checks = [canonical_bytes(compact_check(c, table)) for c in packet.checks]
+        members["queries"] = [canonical_bytes(table.entries)]
+    else:
+        checks = [canonical_bytes(c.model_dump(mode="json")) for c in packet.checks]
     # canonical_bytes of a list is its items' canonical bytes between brackets, separated by commas
     members["checks"] = [b"["] + [(b"," if i else b"") + item for i, item in enumerate(checks)] + [b"]"]
-    del checks
+    return members
+
+
+def packet_document(packet: EvidencePacket) -> dict[str, Any]:
+    """The packet as its file holds it, as one JSON tree (for 2.0.0: the query table and references).
+
+    :func:`seal` builds the same document piece by piece; ``packet.model_dump()`` is the in-memory form,
+    every outcome in full.
+    """
+    document = packet.model_dump(mode="json", exclude={"checks"})
+    if is_tabled(document):
+        table = QueryTable(packet.checks)
+        document["checks"] = [compact_check(c, table) for c in packet.checks]
+        document["queries"] = table.entries
+    else:
+        document["checks"] = [c.model_dump(mode="json") for c in packet.checks]
+    return document
+
+
+def seal(packet: EvidencePacket) -> EvidencePacket:
+    """The packet with its digest filled in (its canonical bytes are kept for :func:`to_canonical_json`).
+
+    The digest is computed over the encoded pieces and the pieces are joined once, so the packet's bytes
+    exist as pieces plus one joined copy, never three.
+    """
+    members = _members(packet)
     hasher = hashlib.sha256()
     for piece in _pieces(members):
         hasher.update(piece)
@@ -160,10 +229,13 @@ def seal(packet: EvidencePacket) -> EvidencePacket:
 
 
 def to_canonical_json(packet: EvidencePacket) -> bytes:
-    """The bytes to write for a sealed packet."""
+    """The bytes to write for a sealed packet (an unsealed one has no ``digest`` member)."""
     if packet._canonical is not None:
         return packet._canonical
-    return canonical_bytes(packet.model_dump(mode="json"))
+    members = _members(packet)
+    if packet.digest is not None:
+        members["digest"] = [canonical_bytes(packet.digest.model_dump(mode="json"))]
+    return b"".join(_pieces(members))
 
 
 class VerifyResult(BaseModel):
@@ -273,13 +345,45 @@ def verify_bytes(data: bytes, max_bytes: int = MAX_PACKET_BYTES) -> VerifyResult
             expected=digest["value"],
             actual=actual,
         )
-    try:
-        EvidencePacket.model_validate(document)
-    except ValueError as exc:
-        return VerifyResult(
-            ok=False,
-            reason=f"digest matches but the packet does not fit the schema: {exc}",
-            expected=digest["value"],
-            actual=actual,
-        )
+    problem = schema_problem(document)
+    if problem is not None:
+        return VerifyResult(ok=False, reason=f"digest matches but {problem}", expected=digest["value"], actual=actual)
     return VerifyResult(ok=True, reason="digest matches", expected=digest["value"], actual=actual)
+
+
+def _one_line(exc: ValueError) -> str:
+    """A validation error in one line: its count and the first problem with where it is."""
+    errors = getattr(exc, "errors", None)
+    if not callable(errors):
+        return str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+    found = errors()
+    first = found[0]
+    where = ".".join(str(p) for p in first.get("loc", ())) or "(top level)"
+    more = f" (and {len(found) - 1} more)" if len(found) > 1 else ""
+    return f"{where}: {first.get('msg')}{more}"
+
+
+def schema_problem(document: dict[str, Any]) -> str | None:
+    """Why a digest-checked document is not a packet this gatepack reads, in one line; None when it is.
+
+    A 2.0.0 document is checked as written first (:class:`PacketDocument`), then its query table
+    (:func:`slo.querytable.table_problem`: dangling or restating references, entries whose key is not
+    their own query's), then the expanded packet, so every outcome is a whole :class:`QueryOutcome`.
+    """
+    version = document.get("schema_version")
+    if not isinstance(version, str) or version.split(".", 1)[0] not in READABLE_MAJORS:
+        return f"schema_version {version!r} is not one this gatepack reads (1.x or {SCHEMA_VERSION})"
+    try:
+        if is_tabled(document):
+            PacketDocument.model_validate(document)
+            problem = table_problem(document["queries"], document["checks"])
+            if problem is not None:
+                return f"the packet's query table is inconsistent: {problem}"
+            for check in document["checks"]:
+                expand_check(check, document["queries"])  # ragged columns, alerts without a window: one line
+        EvidencePacket.model_validate(document)
+    except FormError as exc:
+        return f"the packet's compact form is inconsistent: {exc}"
+    except ValueError as exc:
+        return f"the packet does not fit the schema ({version}): {_one_line(exc)}"
+    return None

@@ -103,6 +103,14 @@ def percentile(values: np.ndarray, p: float, weights: np.ndarray | None = None) 
         if values.size == 0:
             raise ValueError("no values")
         return float(np.percentile(values, p, method="linear"))
+    if values.size and weights.size == values.size and bool(np.all(weights == 1)):
+        # one sample per value (k6 requests): the two ranks straight from a partial sort, O(n) instead of
+        # a full sort, and the same two order statistics the cumulative search below finds
+        rank = p / 100.0 * (values.size - 1)
+        low, high = math.floor(rank), math.ceil(rank)
+        ranked = np.partition(values, (low, high))
+        low_value, high_value = float(ranked[low]), float(ranked[high])
+        return low_value + (high_value - low_value) * (rank - low)
     order = np.argsort(values, kind="stable")
     sorted_values = values[order]
     cumulative = np.cumsum(weights[order])

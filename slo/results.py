@@ -132,6 +132,43 @@ class BaselineRecord(_Record):
     reason: str
 
 
+class ContextQuery(_Record):
+    """One range query behind a context series, as sent, with the digest of the bytes that came back."""
+
+    role: str = Field(description="value, good, bad or total")
+    query: str = Field(description="The exact text sent (a grouped query when several checks shared one)")
+    status: Status
+    reason: str | None = None
+    fault: Fault | None = None
+    response_sha256: str | None = None
+    attempts: int = 0
+    selected: dict[str, str] | None = Field(None, description="Labels of the series read from a grouped answer")
+
+
+class CheckContext(_Record):
+    """A small history around the evaluation time, so charts need no second query.
+
+    ``values[i]`` is the value at ``start + i * step`` seconds (``null``: no sample there), at most 200
+    points. Threshold checks record their value query; SLO checks the error ratio (bad / total over
+    ``window``), from which the chart draws the SLI (``100 × (1 − ratio)``) and the burn rate
+    (``ratio ÷ (1 − objective / 100)``). A context fault never changes the check's verdict: it is recorded
+    here (``status``, ``reason``) and the check keeps the verdict its instant queries gave.
+    """
+
+    series: str = Field(description="value (threshold checks) or error_ratio (SLO checks)")
+    window: str | None = Field(None, description="Rate window of an SLO's error ratio")
+    start: str = Field(description="Time of values[0] (RFC 3339)")
+    end: str = Field(description="Time of the last point the range asked for (RFC 3339)")
+    step: int = Field(description="Seconds between points")
+    values: list[float | None] = Field(default_factory=list)
+    thresholds: dict[str, float] = Field(
+        default_factory=dict, description="target and warn (threshold checks); objective and burn_rate (SLO checks)"
+    )
+    status: Status
+    reason: str | None = None
+    queries: list[ContextQuery] = Field(default_factory=list)
+
+
 class CheckResult(_Record):
     id: str
     title: str
@@ -149,11 +186,14 @@ class CheckResult(_Record):
     slo: SloResult | None = None
     details: dict[str, Any] | None = None
     baseline: BaselineRecord | None = None
+    context: CheckContext | None = Field(None, description="History for charts (collect --no-context leaves it out)")
 
     @model_serializer(mode="wrap")
-    def _without_empty_baseline(self, handler: SerializerFunctionWrapHandler) -> Any:
-        """Checks without a baseline serialise exactly as before: packets sealed earlier keep their digests."""
+    def _without_empty_optionals(self, handler: SerializerFunctionWrapHandler) -> Any:
+        """Checks without a baseline or context serialise exactly as before: sealed packets keep their digests."""
         data = handler(self)
-        if isinstance(data, dict) and data.get("baseline") is None:
-            data.pop("baseline", None)
+        if isinstance(data, dict):
+            for name in ("baseline", "context"):
+                if data.get(name) is None:
+                    data.pop(name, None)
         return data

@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from slo.evidence import SCHEMA_VERSION, EvidencePacket
+from slo.evidence import SCHEMA_VERSION, PacketDocument
 from slo.spec import Gate
 
 SCHEMA_FILES = {"gate": "gate.schema.json", "evidence": "evidence.schema.json"}
@@ -18,7 +18,7 @@ def build_schema(name: str) -> dict[str, Any]:
         schema = Gate.model_json_schema(by_alias=True)
         schema["$id"] = f"{_BASE_ID}/gate/v1.json"
     elif name == "evidence":
-        schema = EvidencePacket.model_json_schema()
+        schema = PacketDocument.model_json_schema()  # the packet as written, not the in-memory model
         schema["$id"] = f"{_BASE_ID}/evidence/{SCHEMA_VERSION}.json"
     else:
         raise KeyError(name)

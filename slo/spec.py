@@ -352,6 +352,7 @@ SpanStatusName = Literal["unset", "ok", "error"]
 TRACE_AGGREGATES = ("count", "rate", "error_ratio", "ratio", "p50", "p90", "p95", "p99", "sum", "avg", "max")
 COST_AGGREGATES = ("sum", "avg", "max", "p50", "p90", "p95", "p99")
 _SPAN_DURATION = r"^[0-9]+(?:\.[0-9]+)?(?:ns|us|µs|ms|s|m|h)$"
+_METRIC_OR_PLACEHOLDER = r"^(?:[A-Za-z_:][A-Za-z0-9_:]*|\{\{\s*[A-Za-z_][A-Za-z0-9_]*\s*\}\})$"
 
 
 class SpanFilter(_Strict):
@@ -449,6 +450,21 @@ class AiCostCheck(CheckBase):
     warn: float | None = None
     unit: str | None = Field(None, description="USD (default for cost) or tokens")
     require_complete: bool = False
+    source: Literal["traces", "prometheus"] = Field(
+        "traces",
+        description="Where token counts come from: GenAI spans (traces, --traces/--tempo/--jaeger/--otlp) or the "
+        "gen_ai.client.token.usage histogram in Prometheus (prometheus, --prometheus); both priced with --pricing",
+    )
+    metric: str = Field(
+        "gen_ai_client_token_usage",
+        pattern=_METRIC_OR_PLACEHOLDER,
+        description="source prometheus: the token-usage histogram's Prometheus name (its _sum series is read)",
+    )
+    matchers: str | None = Field(
+        None,
+        min_length=2,
+        description='source prometheus: label matchers for the histogram, e.g. {job="agent"} (placeholders allowed)',
+    )
 
     _window = field_validator("window")(_check_duration)
 
@@ -458,6 +474,19 @@ class AiCostCheck(CheckBase):
             raise ValueError(f"aggregate {self.aggregate!r} is not one of {', '.join(COST_AGGREGATES)}")
         if self.per is None and self.aggregate != "sum":
             raise ValueError(f"aggregate {self.aggregate} needs 'per' (run, day or model)")
+        if self.source == "prometheus":
+            if self.per not in (None, "model"):
+                raise ValueError(f"per {self.per} needs spans (source: traces): a metric has no runs or call times")
+            if self.filter != SpanFilter():
+                raise ValueError("'filter' selects spans (source: traces); use 'matchers' with source: prometheus")
+            if self.require_complete:
+                raise ValueError("'require_complete' applies to trace searches (source: traces)")
+            if self.matchers is not None and not (
+                self.matchers.strip().startswith("{") and self.matchers.strip().endswith("}")
+            ):
+                raise ValueError(f'matchers {self.matchers!r} must be label matchers in braces, e.g. {{job="agent"}}')
+        elif self.matchers is not None or self.metric != "gen_ai_client_token_usage":
+            raise ValueError("'metric' and 'matchers' apply to source: prometheus (spans are chosen with 'filter')")
         return self
 
 

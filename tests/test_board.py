@@ -17,7 +17,7 @@ import pytest
 
 from slo.evaluate import result, summarize
 from slo.evidence import Collector, Evaluation, EvidencePacket, GateRef, SpecRef, Subject, seal, to_canonical_json
-from slo.results import QueryOutcome, Verdict
+from slo.results import CheckContext, ContextQuery, QueryOutcome, Verdict
 from slo.spec import ThresholdCheck
 from tests.serverproc import WRITE, Served, serving
 
@@ -26,7 +26,21 @@ HOSTILE = "</code><script>alert(1)</script>\"'><img src=x onerror=alert(2)>"
 FAIL_QUERY = 'histogram_quantile(0.99, sum by (le) (rate(http_request_duration_seconds_bucket{job="checkout"}[5m])))'
 
 
-def packet(gate: str, env: str, minute: int, checks: list[tuple[str, Verdict, str, str]]) -> bytes:
+# a p99 that climbs from 0.2 s to 0.42 s over the hour before the gate, with two missing points
+P99_HISTORY = [0.2 + 0.22 * i / 60 if i not in (10, 11) else None for i in range(61)]
+
+
+def history(query: str) -> CheckContext:
+    return CheckContext(
+        series="value", start="2025-12-31T23:05:00Z", end="2026-01-01T00:05:00Z", step=60, values=P99_HISTORY,
+        thresholds={"target": 0.3}, status="ok",
+        queries=[ContextQuery(role="value", query=query, status="ok", response_sha256="c" * 64, attempts=1)],
+    )  # fmt: skip
+
+
+def packet(
+    gate: str, env: str, minute: int, checks: list[tuple[str, Verdict, str, str]], context: bool = False
+) -> bytes:
     stamp = f"2026-01-01T00:{minute:02d}:00Z"
     results = []
     for check_id, verdict, reason, query in checks:
@@ -35,7 +49,8 @@ def packet(gate: str, env: str, minute: int, checks: list[tuple[str, Verdict, st
             role="value", query=query, status="ok", value=0.42, attempts=1,
             backend="http://127.0.0.1:9090", response_sha256=hashlib.sha256(query.encode()).hexdigest(),
         )  # fmt: skip
-        results.append(result(check, verdict, reason, stamp, value=0.42, queries=[outcome]))
+        decided = result(check, verdict, reason, stamp, value=0.42, queries=[outcome])
+        results.append(decided.model_copy(update={"context": history(query)}) if context else decided)
     summary = summarize(results)
     sealed = seal(
         EvidencePacket(
@@ -54,7 +69,7 @@ def packet(gate: str, env: str, minute: int, checks: list[tuple[str, Verdict, st
 
 PACKETS = [
     packet("checkout", "prod", 1, [("p99", Verdict.PASS, "p99 0.2 < 0.3", "up")]),
-    packet("checkout", "prod", 5, [("p99", Verdict.FAIL, "p99 latency 0.42 s is not < 0.3 s", FAIL_QUERY)]),
+    packet("checkout", "prod", 5, [("p99", Verdict.FAIL, "p99 latency 0.42 s is not < 0.3 s", FAIL_QUERY)], True),
     packet("checkout", "staging", 4, [("p99", Verdict.PASS, "fine", "up")]),
     packet("search", "prod", 3, [("errors", Verdict.FAIL, HOSTILE, HOSTILE)]),
 ]
@@ -144,6 +159,18 @@ def test_board_in_chromium(board: Served, browser: object, tmp_path: Path) -> No
     assert details.locator("code.query").inner_text() == FAIL_QUERY
     run = details.locator("a.run-query").get_attribute("href")
     assert run is not None and run.startswith("http://127.0.0.1:9090/graph?")
+    chart = details.locator("figure.context svg")
+    assert chart.count() == 1 and chart.is_visible()
+    assert chart.locator("title").text_content() == "p99: value"
+    line = chart.locator("path.gp-series")
+    assert line.count() == 1
+    # the two missing points break the line into two pieces: points 0-9 and 12-60
+    assert (line.get_attribute("d") or "").count("M") == 2
+    box = line.bounding_box()
+    assert box is not None and box["width"] > 400 and box["height"] > 50  # drawn, across the plot, rising
+    assert "target 0.3" in chart.locator("text").all_text_contents()
+    chart.screenshot(path=str(tmp_path / "chart.png"))
+    assert (tmp_path / "chart.png").stat().st_size > 1000
     changes = page.locator("main").inner_text()
     assert digest(PACKETS[0])[:12] in changes  # the diff against the previous prod packet of this gate
     page.screenshot(path=str(tmp_path / "packet.png"), full_page=True)

@@ -11,6 +11,7 @@ import httpx
 import pytest
 
 from collector.catalog import catalog_gates
+from tests.conftest import ROOT
 
 pytestmark = pytest.mark.integration
 
@@ -18,7 +19,8 @@ pytestmark = pytest.mark.integration
 def test_demo_serve_prints_a_url_that_collect_can_use_and_stops_on_ctrl_c(prometheus_binaries, tmp_path, gatepack):
     attestations = tmp_path / "att.json"
     process = subprocess.Popen(
-        [sys.executable, "-m", "collector.cli", "demo", "--serve", "--attestations", str(attestations)],
+        [sys.executable, "-m", "collector.cli", "demo", "--serve", "--attestations", str(attestations),
+         "--traces", str(tmp_path / "traces.jsonl")],
         stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
     )  # fmt: skip
     try:
@@ -32,6 +34,13 @@ def test_demo_serve_prints_a_url_that_collect_can_use_and_stops_on_ctrl_c(promet
             "collect", "--gate", "00-architecture", "--attestations", attestations, "-o", tmp_path / "ev"
         )
         assert attested.code == 0, attested
+        traced = gatepack(
+            "collect", "--gate", "06-ai-action", "-p", url, "--traces", f"otlp:{tmp_path / 'traces.jsonl'}",
+            "--pricing", ROOT / "examples" / "pricing.yaml", "--output", "json", "-o", tmp_path / "ev",
+        )  # fmt: skip
+        ai = json.loads(traced.out)
+        assert traced.code == 0 and ai["verdict"] == "pass", traced  # the served world's traces and token metric
+        assert {c["kind"] for c in ai["checks"]} == {"trace", "ai_cost", "threshold"}
     finally:
         process.send_signal(signal.SIGINT)
         _, err = process.communicate(timeout=60)

@@ -13,7 +13,7 @@ import pytest
 from rich.console import Console
 
 from collector.cli.ingest import load_inputs
-from collector.cli.output import reading_progress
+from collector.cli.reading import reading_bar
 from slo.evidence import EvidencePacket
 
 K6V2 = "loadtest/k6/generated-v2.2.0-14-g87883075c"
@@ -66,15 +66,20 @@ def test_a_k6_v2_summary_without_p99_says_so(gatepack, contract_fixtures, tmp_pa
     assert p99["verdict"] in {"no_data", "error"} and "p(99)" in p99["reason"]
 
 
-def test_reading_shows_a_spinner_with_the_file_on_a_terminal_and_nothing_in_a_pipe(contract_fixtures):
+def test_reading_shows_a_fraction_done_bar_on_a_terminal_and_nothing_in_a_pipe(contract_fixtures):
     ndjson = contract_fixtures / "loadtest/k6/generated-v1.1.0/metrics.ndjson"
+    size = ndjson.stat().st_size
     screen = io.StringIO()
-    console = Console(file=screen, force_terminal=True, width=100)
-    with reading_progress(console, [ndjson], enabled=True) as progress:
-        load_inputs([ndjson])
-        progress.refresh()
-    assert f"reading {ndjson.name} ({ndjson.stat().st_size / 1e6:.1f} MB)" in screen.getvalue()
+    console = Console(file=screen, force_terminal=True, width=120)
+    with reading_bar(console, [ndjson], enabled=True) as progress:
+        assert progress is not None
+        load_inputs([ndjson], progress=progress)
+        console.file.flush()
+    shown = screen.getvalue()
+    assert f"reading {ndjson.name}" in shown
+    assert f"{size / 1e6:.1f}/{size / 1e6:.1f} MB" in shown  # bytes read of the total, at the end all
     piped = io.StringIO()
-    with reading_progress(Console(file=piped), [ndjson], enabled=False):
-        load_inputs([ndjson])
+    with reading_bar(Console(file=piped), [ndjson], enabled=False) as progress:
+        assert progress is None
+        load_inputs([ndjson], progress=progress)
     assert piped.getvalue() == ""

@@ -23,7 +23,8 @@ from collector.report.loadtest import plain_table, rich_table
 from collector.report.table import verdict_table
 from slo.evidence import EvidencePacket, verify_bytes
 from slo.results import Effect, Verdict
-from tests.test_catalog_world import DEGRADED, END, families
+from tests.test_catalog_world import DEGRADED, END, families, trace_file
+from tests.test_demo_genai import PRICE_FILE
 
 pytestmark = pytest.mark.integration
 
@@ -125,13 +126,14 @@ def test_gates_table_at_80_columns_keeps_every_id(monkeypatch):
 
 def test_piped_collect_of_the_catalog_prints_every_check_id_whole(gatepack, degraded_url, demo_attestations, tmp_path):
     ran = gatepack(
-        "collect", "-p", degraded_url, "--at", END, "--out", tmp_path / "ev", "--attestations", demo_attestations
-    )
+        "collect", "-p", degraded_url, "--at", END, "--out", tmp_path / "ev", "--attestations", demo_attestations,
+        "--traces", f"otlp:{trace_file('degraded')}", "--pricing", PRICE_FILE,
+    )  # fmt: skip
     assert ran.code == 1, ran
     rows = [line.split() for line in ran.out.splitlines()[1:] if not line.startswith("gate ")]
     expected = [(g.gate.id, c.id) for g in load_catalog() for c in g.gate.checks]
     assert [(r[0], r[1]) for r in rows] == expected
-    assert len(expected) == 59
+    assert len(expected) == 61
     failing = {(r[0], r[1]) for r in rows if r[2] == "fail"}
     assert failing == {k for k, v in DEGRADED.items() if v is Verdict.FAIL}
     assert "…" not in ran.out

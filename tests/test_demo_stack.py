@@ -91,7 +91,8 @@ def instant(url: str, query: str, at: float | None = None) -> list[dict[str, Any
 
 def test_demo_serve_runs_the_generated_rules_healthy_with_slo_data(prometheus_binaries, tmp_path):
     process = subprocess.Popen(
-        [sys.executable, "-m", "collector.cli", "demo", "--serve", "--attestations", str(tmp_path / "att.json")],
+        [sys.executable, "-m", "collector.cli", "demo", "--serve", "--attestations", str(tmp_path / "att.json"),
+         "--traces", str(tmp_path / "traces.jsonl")],
         stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
     )  # fmt: skip
     try:

@@ -21,6 +21,7 @@ from slo.evidence import (
     GateRef,
     SpecRef,
     Subject,
+    packet_document,
     seal,
     to_canonical_json,
     verify_bytes,
@@ -157,5 +158,5 @@ def test_atomic_write_respects_the_umask(tmp_path):
 
 def test_sealed_bytes_equal_a_fresh_canonical_encoding():
     sealed = packet()
-    fresh = json.dumps(sealed.model_dump(mode="json"), sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+    fresh = json.dumps(packet_document(sealed), sort_keys=True, separators=(",", ":"), ensure_ascii=False)
     assert to_canonical_json(sealed) == fresh.encode("utf-8")

@@ -18,6 +18,7 @@ from slo.durations import parse_duration
 from slo.evidence import verify_bytes
 from slo.loader import load_gates
 from slo.results import Verdict
+from slo.wire import checks_of
 from tests import groundtruth as truth
 
 pytestmark = pytest.mark.integration
@@ -228,7 +229,7 @@ def test_collect_writes_a_verifiable_packet(prometheus, tmp_path):
     assert packet["subject"]["ci"]["provider"] == "github-actions"
     assert packet["evaluation"]["time"] == "2026-01-01T00:00:00Z"
     assert packet["verdict"] == "pass"
-    queries = packet["checks"][0]["queries"]
+    queries = checks_of(packet)[0]["queries"]
     assert len(queries) == 16 and all(len(q["response_sha256"]) == 64 for q in queries)
     assert all(q["attempts"] == 1 and q["backend"] == prometheus.url for q in queries)
     tampered = data.replace(b'"verdict":"pass"', b'"verdict":"fail"')

@@ -25,6 +25,7 @@ import yaml
 
 from collector.testing.openmetrics import Family, Series
 from collector.testing.promserver import free_port
+from slo.wire import response_digests
 from tests.serverproc import READ, ROOT, WRITE, Served, serving
 
 pytestmark = pytest.mark.integration
@@ -145,7 +146,7 @@ def test_evaluate_answers_the_verdict_and_stores_the_packet(server: tuple[Served
     assert [f["check"] for f in body["failing"]] == ([] if verdict == "pass" else ["error-ratio"])
     with sqlite3.connect(db) as connection:  # --keep-responses: every response the packet names is in the store
         kept = {row[0] for row in connection.execute("SELECT sha256 FROM gatepack_responses")}
-    named = {q["response_sha256"] for c in packet["checks"] for q in c["queries"] if q.get("response_sha256")}
+    named = set(response_digests(packet))
     assert named and named <= kept
 
 
@@ -378,7 +379,7 @@ def test_post_accepts_a_packet_with_its_kept_responses(server: tuple[Served, Pat
     served, db = server
     body = json.loads(upload_body(kept_packet))
     document = json.loads(kept_packet.read_text())
-    named = {q["response_sha256"] for c in document["checks"] for q in c["queries"] if q.get("response_sha256")}
+    named = set(response_digests(document))
     files = [kept_packet.parent / "responses" / f"{sha}.json.gz" for sha in sorted(named)]
     assert named and all(f.exists() for f in files) and set(body["responses"]) == named
     sha = next(iter(body["responses"]))

@@ -24,6 +24,7 @@ from collector.testing.openmetrics import Family, Series
 from collector.testing.promserver import running_prometheus
 from slo.durations import parse_duration
 from slo.generate.rules import DEFAULT_ALERT_NAME, prom_duration, rules_document
+from slo.wire import checks_of
 from tests.rules_history import closed_form_gate, count_test, counters, promtool_test_rules
 
 T0 = 1767225600  # 2026-01-01T00:00:00Z, a whole minute like promtool's own sample times
@@ -54,7 +55,7 @@ def test_packet_and_alerts_agree(prometheus_binaries: None, tmp_path: Path) -> N
             )
             outcome = collect(loaded, options, env={})
             [path] = outcome.written
-            packets[t] = json.loads(path.read_bytes())["checks"][0]["slo"]
+            packets[t] = checks_of(json.loads(path.read_bytes()))[0]["slo"]
 
     tests: list[dict[str, object]] = []
     fired = {"page": 0, "ticket": 0}

@@ -16,6 +16,7 @@ import sys
 
 import pytest
 
+from slo.wire import checks_of
 from tests.faulty_backend import STORE_DOWN, FaultyBackend
 
 
@@ -50,7 +51,7 @@ def test_reset_mid_body_is_not_unreachable(tmp_path, faulty):
     result, packet = collect(tmp_path, faulty.url, gate("reset", "resetalso"))
     assert result.returncode == 1, result.stderr  # the gate fails (errors), it does not say "unreachable"
     assert "failed to connect" not in result.stderr and "no backend was reachable" not in result.stderr
-    for check in packet["checks"]:
+    for check in checks_of(packet):
         assert check["verdict"] == "error"
         [query] = check["queries"]
         assert query["fault"] in {"read", "protocol"}, query
@@ -81,14 +82,14 @@ def test_thanos_is_asked_for_complete_answers(tmp_path, faulty):
     thanos = next(c for c in packet["checks"] if c["id"] == "thanos")
     assert thanos["verdict"] == "error"  # a store is down: never a pass computed from the rest
     assert "execution" in thanos["reason"] and STORE_DOWN in thanos["reason"]
-    ok = next(c for c in packet["checks"] if c["id"] == "ok")
+    ok = next(c for c in checks_of(packet) if c["id"] == "ok")
     assert ok["verdict"] == "pass" and ok["queries"][0]["warnings"] == ["fake warning"]  # warnings kept
 
 
 def test_partial_response_is_recorded_as_such(tmp_path, faulty):
     result, packet = collect(tmp_path, faulty.url, gate("vmpartial"))
     assert result.returncode == 1
-    [check] = packet["checks"]
+    [check] = checks_of(packet)
     assert check["verdict"] == "error" and "partial response" in check["reason"]
     query = check["queries"][0]
     assert query["fault"] == "partial" and query["response_sha256"]  # the partial body is hashed, not dropped

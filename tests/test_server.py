@@ -343,3 +343,15 @@ def test_token_files_and_bad_tokens(tmp_path: Path) -> None:
         with pytest.raises(UsageError) as raised:
             load_tokens(environ)
         assert READ not in str(raised.value) and WRITE not in str(raised.value)
+
+
+def test_a_1_0_0_packet_is_still_accepted_and_shown(server: tuple[Served, Path]) -> None:
+    """Packets written before the query table are held to the 1.0.0 schema, stored and rendered in full."""
+    served, db = server
+    data = (ROOT / "tests" / "fixtures" / "packets-1.0.0" / "golden-packet.json").read_bytes()
+    answer = post(served, data)
+    assert answer.status_code == 201, answer.text
+    digest = json.loads(data)["digest"]["value"]
+    assert digest in stored_digests(db)
+    page = get(served, f"/packets/{digest}").text
+    assert page.count('<code class="query">') == 18  # every outcome of the three checks, spelled out

@@ -43,6 +43,9 @@ def test_help_loads_no_heavy_package() -> None:
     assert not loaded & set(HEAVY), sorted(loaded & set(HEAVY))
     # the spec model, the PromQL parser and YAML are for commands that read specs, not for the command list
     assert not loaded & {"pydantic", "yaml", "promql_parser"}, sorted(loaded & {"pydantic", "yaml", "promql_parser"})
+    # standard-library modules only some commands need (a few ms each on every start-up otherwise)
+    lazy = {"asyncio", "hashlib", "tempfile", "logging", "base64"}
+    assert not loaded & lazy, sorted(loaded & lazy)
 
 
 @pytest.mark.parametrize("command", [["validate", "--gate", "02-auth-shell"], ["verify", "--help"]])

@@ -40,6 +40,7 @@ from slo.evidence import (
 )
 from slo.results import QueryOutcome, Verdict
 from slo.spec import ThresholdCheck
+from slo.wire import outcomes_of
 from tests.conftest import unavailable
 from tests.pgserver import PostgresUnavailable, create_database, running_postgres
 
@@ -213,7 +214,7 @@ def test_a_writer_killed_mid_write_leaves_nothing_half_visible(target: str):
         for row in rows:
             document = json.loads(row.packet)
             assert verify_bytes(row.packet).ok and compute_digest(document) == row.digest
-            [query] = document["checks"][0]["queries"]
+            [query] = outcomes_of(document["checks"][0], document)
             assert store.response(query["response_sha256"]) is not None  # a packet never without its responses
         store.record(make_packet(gate="after"))  # and the store still takes writes
         assert store.count() == len(rows) + 1

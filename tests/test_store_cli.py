@@ -17,6 +17,7 @@ import pytest
 from collector.cli.app import main
 from collector.store import open_store
 from slo.evidence import verify_bytes
+from slo.wire import checks_of
 from tests import groundtruth as truth
 
 pytestmark = pytest.mark.integration
@@ -79,7 +80,7 @@ def test_collect_store_records_signed_packets_with_their_responses(stored: Path)
         assert [r.release for r in rows] == ["v2", "v1"]  # newest evaluation first
         for row in rows:
             assert verify_bytes(row.packet).ok and row.envelope is not None
-            [query] = json.loads(row.packet)["checks"][0]["queries"]
+            [query] = checks_of(json.loads(row.packet))[0]["queries"]
             body = store.response(query["response_sha256"])
             kept = gzip.decompress((stored / "ev" / "responses" / f"{query['response_sha256']}.json.gz").read_bytes())
             assert body == kept and hashlib.sha256(body).hexdigest() == query["response_sha256"]
@@ -141,5 +142,5 @@ def test_export_then_import_into_another_store(stored: Path, monkeypatch, capsys
     with open_store(str(db)) as a, open_store(str(other)) as b:
         assert [(r.digest, r.envelope) for r in a.find()] == [(r.digest, r.envelope) for r in b.find()]
         for row in b.find():
-            [query] = row.document()["checks"][0]["queries"]
+            [query] = checks_of(row.document())[0]["queries"]
             assert b.response(query["response_sha256"]) == a.response(query["response_sha256"]) is not None

@@ -18,7 +18,7 @@ import numpy as np
 import pytest
 import yaml
 from opentelemetry.sdk.resources import Resource
-from opentelemetry.sdk.trace import ReadableSpan, TracerProvider
+from opentelemetry.sdk.trace import TracerProvider
 from opentelemetry.sdk.trace.export import SimpleSpanProcessor
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
 from opentelemetry.trace import SpanKind, Status, StatusCode, set_span_in_context
@@ -26,6 +26,7 @@ from opentelemetry.trace import SpanKind, Status, StatusCode, set_span_in_contex
 from collector.run import evaluate_gate
 from collector.sources.traces.otlp_file import OtlpFileSource, read_spans
 from collector.sources.traces.pricing_file import load_pricing
+from collector.testing.otlp_json import write_lines
 from slo.loader import load_gates
 from slo.results import Verdict
 
@@ -43,50 +44,6 @@ PRICE_YAML = {
         {"match": "^claude-sonnet-4-5", "input": 3.0, "output": 15.0, "cached_input": 0.3},
     ],
 }
-
-
-def any_value(value: object) -> dict:
-    if isinstance(value, bool):
-        return {"boolValue": value}
-    if isinstance(value, int):
-        return {"intValue": str(value)}
-    if isinstance(value, float):
-        return {"doubleValue": value}
-    if isinstance(value, list | tuple):
-        return {"arrayValue": {"values": [any_value(v) for v in value]}}
-    return {"stringValue": str(value)}
-
-
-def encode(spans: list[ReadableSpan]) -> dict:
-    """The protobuf JSON mapping of an ExportTraceServiceRequest (hex ids, integer enums, int64 strings)."""
-    by_resource: dict[int, tuple[Resource, list[ReadableSpan]]] = {}
-    for span in spans:
-        by_resource.setdefault(id(span.resource), (span.resource, []))[1].append(span)
-    out = []
-    for resource, members in by_resource.values():
-        encoded = []
-        for span in members:
-            ctx = span.get_span_context()
-            item = {
-                "traceId": f"{ctx.trace_id:032x}",
-                "spanId": f"{ctx.span_id:016x}",
-                "name": span.name,
-                "kind": span.kind.value + 1,  # the SDK counts INTERNAL from 0, OTLP from 1
-                "startTimeUnixNano": str(span.start_time),
-                "endTimeUnixNano": str(span.end_time),
-                "attributes": [{"key": k, "value": any_value(v)} for k, v in span.attributes.items()],
-                "status": {"code": span.status.status_code.value} if span.status.status_code.value else {},
-            }
-            if span.parent is not None:
-                item["parentSpanId"] = f"{span.parent.span_id:016x}"
-            encoded.append(item)
-        out.append(
-            {
-                "resource": {"attributes": [{"key": k, "value": any_value(v)} for k, v in resource.attributes.items()]},
-                "scopeSpans": [{"scope": {"name": "gen"}, "spans": encoded}],
-            }
-        )
-    return {"resourceSpans": out}
 
 
 def generate(path: Path, runs: int = 150, seed: int = 7, compress: bool = False) -> list[dict]:
@@ -163,8 +120,7 @@ def generate(path: Path, runs: int = 150, seed: int = 7, compress: bool = False)
     spans = list(exporter.get_finished_spans())
     opener = gzip.open if compress else open
     with opener(path, "wt") as handle:
-        for k in range(0, len(spans), 40):  # one line per export batch, like the Collector's file exporter
-            handle.write(json.dumps(encode(spans[k : k + 40]), separators=(",", ":")) + "\n")
+        write_lines(handle, spans)  # one line per export batch of 40, like the Collector's file exporter
     return record
 
 

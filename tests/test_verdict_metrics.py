@@ -31,7 +31,8 @@ from slo.evidence import EvidencePacket
 from slo.generate import names
 from slo.results import Verdict
 from tests.conftest import unavailable
-from tests.test_catalog_world import END, GATE_TRUTH, families
+from tests.test_catalog_world import END, GATE_TRUTH, families, trace_file
+from tests.test_demo_genai import PRICE_FILE
 
 CODE = names.VERDICT_CODES
 
@@ -95,6 +96,7 @@ def collected(
         [
             sys.executable, "-m", "collector.cli.app", "collect",
             "--prometheus", server.url, "--at", str(END), "--attestations", str(attestation_file),
+            "--traces", f"otlp:{trace_file('degraded')}", "--pricing", str(PRICE_FILE),
             "--out", str(work / "evidence"), "--format", "json",
             "--metrics-textfile", str(textfile), "--push", pushgateway,
         ],

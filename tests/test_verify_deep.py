@@ -15,7 +15,10 @@ from pathlib import Path
 import pytest
 
 from collector.cli.app import main
-from slo.evidence import canonical_bytes, compute_digest
+from slo.diff import diff_packets
+from slo.evidence import EvidencePacket, canonical_bytes, compute_digest, seal, to_canonical_json, verify_bytes
+from slo.querytable import query_key
+from slo.wire import checks_of, response_digests
 from tests import groundtruth as truth
 
 pytestmark = pytest.mark.integration
@@ -80,7 +83,7 @@ def reseal(path: Path, edit) -> None:
 
 def test_kept_responses_are_addressed_by_the_recorded_sha256(collected: Path):
     packet = json.loads(collected.read_text())
-    shas = {q["response_sha256"] for c in packet["checks"] for q in c["queries"]}
+    shas = set(response_digests(packet))
     assert len(shas) >= 3
     for sha in shas:
         body = gzip.decompress((collected.parent / "responses" / f"{sha}.json.gz").read_bytes())
@@ -88,7 +91,7 @@ def test_kept_responses_are_addressed_by_the_recorded_sha256(collected: Path):
         assert json.loads(body)["status"] == "success"
     spec = (collected.parent / "specs" / f"{packet['spec']['sha256']}.yaml").read_bytes()
     assert hashlib.sha256(spec).hexdigest() == packet["spec"]["sha256"] and spec.decode() == GATE
-    by_id = {c["id"]: c for c in packet["checks"]}
+    by_id = {c["id"]: c for c in checks_of(packet)}
     # the two threshold checks were answered by one grouped query: the recheck must select each series
     assert by_id["checkout_errors"]["queries"][0]["query"].startswith("sum by (service)")
     assert by_id["checkout_errors"]["value"] == pytest.approx(truth.errors_in_window("checkout", 3600), rel=1e-9)
@@ -121,7 +124,7 @@ def test_deep_verify_catches_a_resealed_edit(collected: Path, monkeypatch, capsy
 
 def test_deep_verify_catches_an_altered_or_missing_response(collected: Path, monkeypatch, capsys):
     packet = json.loads(collected.read_text())
-    sha = packet["checks"][2]["queries"][0]["response_sha256"]
+    sha = checks_of(packet)[2]["queries"][0]["response_sha256"]
     kept = collected.parent / "responses" / f"{sha}.json.gz"
     body = json.loads(gzip.decompress(kept.read_bytes()))
     body["data"]["result"][0]["value"][1] = "0"
@@ -131,6 +134,78 @@ def test_deep_verify_catches_an_altered_or_missing_response(collected: Path, mon
     kept.unlink()
     code, err = gatepack(monkeypatch, capsys, "verify", collected, "--deep")
     assert code == 1 and "INCOMPLETE: availability" in err and "was not kept" in err, err
+
+
+def _grouped_entry(packet: dict) -> str:
+    """The key of the grouped query the two threshold checks share (one entry, two references)."""
+    [key] = [k for k, e in packet["queries"].items() if e["query"].startswith("sum by (service)")]
+    return key
+
+
+def test_a_grouped_query_is_recorded_once_and_referenced_by_both_checks(collected: Path):
+    packet = json.loads(collected.read_text())
+    assert packet["schema_version"] == "2.0.0"
+    key = _grouped_entry(packet)
+    refs = [r["ref"] for c in packet["checks"][:2] for r in c["queries"]]
+    assert refs == [key, key] and collected.read_text().count(json.dumps(packet["queries"][key]["query"])) == 1
+    # each check says which series it read, once
+    assert ["selected" in c for c in packet["checks"]] == [False] * 3  # on the check only when it saves bytes
+    assert [c["queries"][0]["selected"] for c in checks_of(packet)[:2]] == [
+        {"service": "checkout"},
+        {"service": "search"},
+    ]
+
+
+@pytest.mark.parametrize(
+    ("edit", "expected"),
+    [
+        (lambda p: p["checks"][0]["queries"][0].update(ref="0" * 16), "refers to '0000000000000000', which is not in"),
+        (
+            lambda p: p["queries"][_grouped_entry(p)].update(query='sum by (service) (up{service=~"checkout"})'),
+            "is not the key of its own query, backend and time",
+        ),
+        (lambda p: p["queries"].update({query_key("up", None, None)[:16]: {"query": "up"}}), "referenced by no check"),
+        (lambda p: p["checks"][0]["queries"][0].update(attempts=3), "restates attempts"),
+    ],
+)
+def test_verify_catches_a_resealed_edit_of_the_query_table(collected: Path, monkeypatch, capsys, edit, expected):
+    reseal(collected, edit)
+    code, err = gatepack(monkeypatch, capsys, "verify", collected)
+    assert code == 1 and expected in err and "query table is inconsistent" in err and "Traceback" not in err, err
+    reason = verify_bytes(collected.read_bytes()).reason
+    assert expected in reason and "\n" not in reason  # one line naming the check or entry
+
+
+def test_deep_verify_catches_a_table_entry_pointing_at_another_response(collected: Path, monkeypatch, capsys):
+    packet = json.loads(collected.read_text())
+    key = _grouped_entry(packet)
+    other = next(e["response_sha256"] for k, e in packet["queries"].items() if k != key)
+    reseal(collected, lambda p: p["queries"][key].update(response_sha256=other))
+    code, err = gatepack(monkeypatch, capsys, "verify", collected)
+    assert code == 0, err  # the key covers text, backend and time; the response digest is --deep's to check
+    code, err = gatepack(monkeypatch, capsys, "verify", collected, "--deep")
+    assert code == 1 and "DIFFERENT: checkout_errors" in err and "DIFFERENT: search_errors" in err, err
+
+
+def test_the_same_run_as_a_1_0_0_packet_verifies_deep_and_diffs_as_unchanged(collected: Path, monkeypatch, capsys):
+    document = json.loads(collected.read_text())
+    document.pop("digest")
+    old = EvidencePacket.model_validate(document).model_copy(update={"schema_version": "1.0.0"})
+    legacy = collected.with_name("legacy-1.0.0.json")
+    legacy.write_bytes(to_canonical_json(seal(old)))
+    written = json.loads(legacy.read_text())
+    assert "queries" not in written and written["checks"][0]["queries"][0]["query"].startswith("sum by (service)")
+    code, err = gatepack(monkeypatch, capsys, "verify", legacy, "--deep")
+    assert code == 0 and "schema 1.0.0" in err and "every rechecked value and verdict matches" in err, err
+    code, err = gatepack(monkeypatch, capsys, "diff", legacy, collected)
+    assert code == 0 and "0 of 3 check(s) changed" in err, err
+    diff = diff_packets(written, json.loads(collected.read_text()))
+    assert [c.change for c in diff.checks] == ["same"] * 3 and not any(c.queries_changed for c in diff.checks)
+    # an edit shows across versions too: the other grouped member's query text is compared as written
+    ungrouped = json.loads(collected.read_text())
+    key = next(k for k, e in ungrouped["queries"].items() if not e["query"].startswith("sum by"))
+    ungrouped["queries"][key]["query"] += " * 2"
+    assert any(c.queries_changed for c in diff_packets(written, ungrouped).checks)
 
 
 def test_deep_verify_needs_the_recorded_spec(collected: Path, monkeypatch, capsys, tmp_path: Path):

@@ -30,8 +30,16 @@ SOURCE_OF_KIND = {
     "attestation": "attestations file (gatepack attest)",
     "trace": "traces (--tempo, --jaeger or --otlp)",
     "ai_cost": "traces (--tempo, --jaeger or --otlp) with --pricing",
+    "ai_cost:prometheus": "prometheus token usage (--prometheus) with --pricing",
     "rules_drift": "prometheus rules (--prometheus)",
 }
+
+
+def _route(check: Check) -> str:
+    """The source key of a check (``ai_cost`` over Prometheus is answered by Prometheus, not traces)."""
+    from collector.sources.base import route_kind
+
+    return route_kind(check)
 
 
 def _target(check: Check) -> str:
@@ -78,7 +86,7 @@ def _gate_detail(item: LoadedGate) -> None:
     gate = item.gate
     vars_rows = [[name, value] for name, value in gate.vars.items()]
     check_rows = [
-        [c.id, c.kind, _target(c), "required" if c.required else "advisory", SOURCE_OF_KIND.get(c.kind, c.kind)]
+        [c.id, c.kind, _target(c), "required" if c.required else "advisory", SOURCE_OF_KIND.get(_route(c), c.kind)]
         for c in gate.checks
     ]
     if not stdout_is_terminal():

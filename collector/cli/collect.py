@@ -2,15 +2,16 @@
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 from typing import Annotated
 
 import typer
 
 from collector.cli.common import err, gates_from, require_backend, set_quiet, write_reports
+from collector.cli.deciding import TestsFiles, run_options
 from collector.cli.options import (
     BackendOptions,
+    ContextOptions,
     OutputFormat,
     OutputOptions,
     ReportOptions,
@@ -50,6 +51,7 @@ def output_choice(output: OutputFormat, deprecated: OutputFormat | None) -> str:
     report=ReportOptions,
     show=OutputOptions,
     evidence=EvidenceOptions,
+    history=ContextOptions,
 )
 def collect_command(
     specs: OptionalSpecs = None,
@@ -58,9 +60,7 @@ def collect_command(
     loadtest: Annotated[
         list[Path], typer.Option("--loadtest", metavar="FILE", help="Load-test result file for loadtest checks")
     ] = [],
-    tests: Annotated[
-        list[Path], typer.Option("--tests", metavar="FILE", help="JUnit XML test report for tests checks")
-    ] = [],
+    tests: TestsFiles = [],
     attestations: Annotated[
         Path | None, typer.Option("--attestations", metavar="FILE", help="Attestations file")
     ] = None,
@@ -81,41 +81,30 @@ def collect_command(
     report: ReportOptions,
     show: OutputOptions,
     evidence: EvidenceOptions,
+    history: ContextOptions,
 ) -> None:
     """Query the backend for every check of the gates and write sealed evidence packets."""
     from collector.cli.options import stderr_is_terminal
     from collector.cli.output import collect_with_progress
     from collector.cli.output import show as print_run
     from collector.cli.overrides import apply_overrides
-    from collector.run import CollectOptions
 
     set_quiet(show.quiet)
     chosen = output_choice(show.output, output_format)
     variables = run.variables()
     loaded, overrides = apply_overrides(gates_from(specs, gate, variables), run.overrides())
     config = backend.config()
-    options = CollectOptions(
-        at=run.time(),
-        variables=variables,
-        sources=build_sources(
-            loaded,
-            backend=config,
-            loadtest=loadtest,
-            tests=tests,
-            attestations=attestations,
-            traces=traces.targets(),
-        ),
-        out_dir=report.out,
-        fail_on=report.fail_on.value,
-        environment=subject.environment,
-        service=subject.service,
-        release=subject.release,
-        commit=subject.commit,
-        overrides=overrides,
+    sources = build_sources(
+        loaded,
+        backend=config,
+        loadtest=loadtest,
+        tests=tests,
+        attestations=attestations,
+        traces=traces.targets(),
+        context=history.settings(),
     )
     require_backend(loaded, config is not None)  # after the sources: an unreadable input file is named first
-    evidence.apply(options, loaded)
-    options.baseline_store = evidence.store or os.environ.get("GATEPACK_STORE")
+    options = run_options(loaded, sources, variables, overrides, run, subject, report, evidence)
     outcome = collect_with_progress(loaded, options, err, stderr_is_terminal() and not show.quiet)
     if show.verbose:
         for packet in outcome.packets:

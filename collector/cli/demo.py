@@ -4,7 +4,8 @@ Without ``--serve`` it is ``make demo`` (every catalog gate, both scenarios, one
 ``--serve`` it backfills one scenario's 30 days of history into a Prometheus on a free loopback
 port with the catalog's generated recording rules and alerts loaded (so the shipped dashboards, or
 ``gatepack dashboards``' output, show data in a Grafana pointed at it), writes that scenario's
-attestations file, prints the URL and commands to paste, and keeps the
+attestations file and the AI agent's traces (OTLP JSON lines, for the AI gates' trace and cost checks),
+prints the URL and commands to paste, and keeps the
 server running until Ctrl-C (or ``--for SECONDS``), so a new user has a backend with data to point
 ``collect`` and ``validate`` at. The first line on stdout is the URL, so scripts can read it.
 """
@@ -31,6 +32,9 @@ def demo_command(
     attestations: Annotated[
         Path, typer.Option("--attestations", metavar="FILE", help="Where --serve writes the demo attestations")
     ] = Path("gatepack-attestations.json"),
+    traces: Annotated[
+        Path, typer.Option("--traces", metavar="FILE", help="Where --serve writes the demo agent's OTLP traces")
+    ] = Path("gatepack-demo-traces.jsonl"),
     duration: Annotated[
         float | None, typer.Option("--for", metavar="SECONDS", help="Stop after this long (default: until Ctrl-C)")
     ] = None,
@@ -44,13 +48,17 @@ def demo_command(
         raise typer.Exit(run_demo(["--scenario", "both" if scenario == "healthy" else scenario]))
     if scenario not in SCENARIOS:
         raise UsageError(f"unknown --scenario {scenario!r}: choose {' or '.join(SCENARIOS)}")
-    serve_demo(scenario, attestations, duration)
+    serve_demo(scenario, attestations, duration, traces)
 
 
-def serve_demo(scenario: str, attestations: Path, duration: float | None) -> None:
+def serve_demo(
+    scenario: str, attestations: Path, duration: float | None, traces: Path = Path("gatepack-demo-traces.jsonl")
+) -> None:
     import tempfile
 
+    from collector.demo.__main__ import PRICING
     from collector.demo.stack import RULES_FILE, write_rules
+    from collector.demo.traces import write_traces
     from collector.demo.world import attestations as demo_attestations
     from collector.demo.world import build_world
     from collector.sinks.files import write_atomic
@@ -64,6 +72,7 @@ def serve_demo(scenario: str, attestations: Path, duration: float | None) -> Non
     end = int(time.time()) // 60 * 60
     err.print(f"backfilling 30 days of the {scenario} demo world into a local Prometheus…")
     write_atomic(attestations, dump_attestations(demo_attestations(scenario, end)))
+    write_traces(traces, scenario, end)
     scratch = tempfile.TemporaryDirectory(prefix="gatepack-demo-rules-")
     rules = write_rules(Path(scratch.name) / RULES_FILE)
     try:
@@ -78,6 +87,9 @@ def serve_demo(scenario: str, attestations: Path, duration: float | None) -> Non
         err.print(f"  export GATEPACK_PROMETHEUS_URL={prometheus.url}")
         err.print(f"  gatepack collect --gate 04-core-workflow -p {prometheus.url} --at {end}")
         err.print(f"  gatepack collect --gate 00-architecture --attestations {attestations}")
+        err.print(
+            f"  gatepack collect --gate 06-ai-action -p {prometheus.url} --traces otlp:{traces} --pricing {PRICING} --at {end}"
+        )
         err.print(f"  gatepack rules --check -p {prometheus.url}   # the catalog's rules are loaded")
         err.print(f"  Grafana: add a Prometheus data source at {prometheus.url}, import dashboards/*.json")
         err.print("Ctrl-C stops it")

@@ -172,14 +172,15 @@ def export_command(
 ) -> None:
     """Every packet (envelope when signed) as GATE-DIGEST.json, kept responses under responses/."""
     from collector.sinks.responses import RESPONSES_DIR
+    from slo.wire import response_digests
 
     with open_from(store) as opened:
         rows = opened.find(gate=gate, limit=None)
         count = 0
         for row in rows:
             write_atomic(directory / f"{row.gate}-{row.digest[:16]}.json", row.envelope or row.packet)
-            shas = [q.get("response_sha256") for c in row.document()["checks"] for q in c.get("queries", [])]
-            for sha, blob in opened.response_blobs(s for s in shas if s).items():
+            shas = response_digests(row.document())
+            for sha, blob in opened.response_blobs(shas).items():
                 target = directory / RESPONSES_DIR / f"{sha}.json.gz"
                 if not target.exists():
                     write_atomic(target, blob)
@@ -194,6 +195,7 @@ def import_command(
 ) -> None:
     """Record packet files (plain or signed) and the responses kept beside them."""
     from collector.sinks.responses import response_path
+    from slo.wire import response_digests
 
     files: list[Path] = []
     for path in paths:
@@ -214,11 +216,12 @@ def import_command(
                 from slo.dsse import open_statement, parse_envelope
 
                 packet = open_statement(parse_envelope(document))
-            shas = [q.get("response_sha256") for c in packet.get("checks", []) for q in c.get("queries", [])]
+            try:
+                shas = response_digests(packet)
+            except ValueError as exc:  # a reference to no table entry: recording would refuse it anyway
+                raise UsageError(f"{file}: {exc}") from None
             kept = {
-                s: response_path(file.parent, s).read_bytes()
-                for s in shas
-                if s and response_path(file.parent, s).exists()
+                s: response_path(file.parent, s).read_bytes() for s in shas if response_path(file.parent, s).exists()
             }
             recorded = opened.record(data, kept)
             added += recorded.new

@@ -24,7 +24,6 @@ import typer
 
 from collector.errors import UsageError
 from collector.sources.credentials import load_credentials, parse_headers
-from collector.sources.redact import redact_url
 from collector.timeutil import parse_time
 
 if TYPE_CHECKING:
@@ -32,6 +31,7 @@ if TYPE_CHECKING:
 
     # httpx and the HTTP transport load only in commands that talk to a backend (``gatepack --help`` stays fast)
     from collector.sources.http import HttpConfig
+    from collector.sources.prometheus.context import ContextSettings
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -47,6 +47,13 @@ class FailOn(StrEnum):
     warn = "warn"
 
 
+@functools.cache
+def _group_hints(group: type) -> dict[str, Any]:
+    """A group's evaluated annotations, once per process: ``collect`` and ``ingest`` share most groups, and
+    evaluating the ``Annotated[..., typer.Option(...)]`` strings is a visible part of every start-up."""
+    return get_type_hints(group, include_extras=True)
+
+
 def uses(**groups: type) -> Callable[[F], F]:
     """Expand each ``name=GroupClass`` into the group's options; the command receives ``name=GroupClass(...)``."""
 
@@ -57,7 +64,7 @@ def uses(**groups: type) -> Callable[[F], F]:
         params = [p for p in params if p.name not in groups]
         members: dict[str, list[str]] = {}
         for name, group in groups.items():
-            hints = get_type_hints(group, include_extras=True)
+            hints = _group_hints(group)
             fields = dataclasses.fields(group)
             members[name] = [f.name for f in fields]
             for f in fields:
@@ -159,6 +166,8 @@ def positive_seconds(value: float, option: str) -> float:
 
 def check_backend_url(url: str) -> None:
     """A usage error naming the flag unless ``url`` is an http(s) URL with a host httpx can connect to."""
+    from collector.sources.redact import redact_url  # with logging and base64: not on every start-up
+
     if not url.startswith(("http://", "https://")):
         raise UsageError(f"--prometheus must be an http:// or https:// URL, got {redact_url(url)!r}")
     import httpx
@@ -298,6 +307,39 @@ class RunOptions:
         from collector.cli.overrides import parse_overrides
 
         return parse_overrides(self.sets)
+
+
+@dataclasses.dataclass
+class ContextOptions:
+    """Whether packets carry a small history per check for charts (``query_range``, at most 200 points)."""
+
+    context: Annotated[
+        bool,
+        typer.Option(
+            "--context/--no-context",
+            help="Record a context series per Prometheus check for the board's and reports' charts",
+        ),
+    ] = True
+    context_lookback: Annotated[
+        str | None,
+        typer.Option(
+            metavar="DURATION", help="History to record per check (default: an SLO's period; a day for thresholds)"
+        ),
+    ] = None
+
+    def settings(self) -> ContextSettings | None:
+        """The context settings, or None with ``--no-context``; a bad duration is a usage error."""
+        if not self.context:
+            return None
+        from collector.sources.prometheus.context import ContextSettings
+        from slo.durations import DurationError, parse_duration
+
+        if self.context_lookback is None:
+            return ContextSettings()
+        try:
+            return ContextSettings(lookback=parse_duration(self.context_lookback))
+        except DurationError as exc:
+            raise UsageError(f"--context-lookback {self.context_lookback!r}: {exc}") from None
 
 
 @dataclasses.dataclass

@@ -96,28 +96,3 @@ def show(
         return
     for path in written:
         note(f"evidence written: {path}")
-
-
-def reading_progress(console: Console, files: list[Path], enabled: bool) -> Progress:
-    """A spinner with the elapsed time while result files are read (a 2 GB NDJSON file takes seconds).
-
-    The readers parse a file in one call, so this shows liveness and what is being read, not a fraction.
-    """
-    from rich.progress import SpinnerColumn
-
-    progress = Progress(
-        SpinnerColumn(),
-        TextColumn("{task.description}"),
-        TimeElapsedColumn(),
-        console=console,
-        transient=True,
-        disable=not enabled,
-    )
-    sizes = []
-    for path in files:
-        try:
-            sizes.append(f"{path.name} ({path.stat().st_size / 1e6:.1f} MB)")
-        except OSError:
-            sizes.append(path.name)
-    progress.add_task(f"reading {', '.join(sizes)}", total=None)
-    return progress

@@ -17,7 +17,7 @@ from slo.loader import SpecProblem
 from slo.templating import PLACEHOLDER
 
 _LOADER: Any = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
-QUERY_FIELDS = {"threshold": ("query",), "slo": ("good", "bad", "total")}
+QUERY_FIELDS = {"threshold": ("query",), "slo": ("good", "bad", "total"), "ai_cost": ("metric", "matchers")}
 BUILTIN = {"slo": {"window"}}
 """Placeholders gatepack fills itself: ``{{ window }}`` is each SLO range being evaluated."""
 

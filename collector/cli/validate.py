@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 from typing import TYPE_CHECKING
 
 import typer
@@ -23,7 +22,8 @@ def validate_command(
     specs: OptionalSpecs = None, gate: GateIds = [], *, backend: BackendOptions, run: RunOptions
 ) -> None:
     """Check specs offline; with --prometheus, the server also parses every query."""
-    from slo.promql.plan import PlanError, plan_check  # the PromQL parser loads only in this command
+    from slo.aicost_metrics import planned_queries
+    from slo.promql.plan import PlanError  # the PromQL parser loads only in this command
 
     variables = run.variables()
     loaded = gates_from(specs, gate, variables)
@@ -33,11 +33,13 @@ def validate_command(
         values = {**item.gate.vars, **variables}
         for check in item.gate.checks:
             try:
-                queries.extend((item.path, f"{item.gate.id}/{check.id}", p.query) for p in plan_check(check, values))
+                queries.extend((item.path, f"{item.gate.id}/{check.id}", q) for q in planned_queries(check, values))
             except PlanError as exc:
                 problems.append(f"{item.path}: {item.gate.id}/{check.id}: {exc}")
     config = backend.config(deadline=min(backend.deadline, SERVER_PARSE_DEADLINE))
     if config is not None and not problems:
+        import asyncio  # only when a server is asked: not part of every start-up
+
         problems.extend(asyncio.run(_server_parse(config, queries)))
     for problem in problems:
         err.print(problem)
@@ -54,6 +56,8 @@ async def _server_parse(config: HttpConfig, queries: list[tuple[str, str, str]])
 
     async with PrometheusClient(config) as client:
         unique = list(dict.fromkeys(q for *_, q in queries))
+        import asyncio
+
         responses = dict(zip(unique, await asyncio.gather(*(client.check_syntax(q) for q in unique)), strict=True))
     problems = []
     for path, name, query in queries:

@@ -3,7 +3,9 @@
 Three questions, answered in order and each in plain words: does the packet's digest match its content
 (an accidental or careless edit), does a trusted key's signature cover it (a deliberate edit re-sealed with
 a new digest fails here), and, with ``--deep``, do the kept raw responses and the recorded spec still give
-the recorded values and verdicts.
+the recorded values and verdicts. Packets of schema 1.0.0 and 2.0.0 verify alike; for 2.0.0 the digest
+check also checks the query table (every reference finds its entry, every entry is keyed by its own query),
+and ``--deep`` re-derives each outcome from the response its table entry names.
 """
 
 from __future__ import annotations
@@ -90,7 +92,8 @@ def report(file: Path, result: Verification) -> bool:
 
     digest = result.digest
     if digest.ok:
-        err.print(f"ok: {file}: sha256:{digest.actual} (digest matches)", style="green")
+        version = (result.packet or {}).get("schema_version")
+        err.print(f"ok: {file}: sha256:{digest.actual} (digest matches, schema {version})", style="green")
     else:
         err.print(f"FAILED: {file}: {digest.reason}", style="bold red")
         if digest.expected and digest.actual and digest.expected != digest.actual:

@@ -2,8 +2,11 @@
 
 For each scenario (``healthy`` and ``degraded`` by default) it writes the demo world's 30 days of
 OpenMetrics history, backfills it into a fresh Prometheus on a free loopback port, writes the demo
-team's attestations file, runs the real ``gatepack collect`` command on all twelve catalog gates,
-stops Prometheus, and finally prints one board with every gate's verdict and the checks that failed.
+team's attestations file and the agent's traces (an OTLP JSON lines file of real opentelemetry-sdk
+spans, :mod:`collector.demo.traces`), runs the real ``gatepack collect`` command on all twelve catalog
+gates with ``--traces otlp:FILE --pricing collector/demo/pricing.yaml`` (= ``examples/pricing.yaml``),
+stops Prometheus, and finally prints one board with every gate's verdict and the checks that failed,
+then the GenAI checks (trace and cost) with their values and where each number came from.
 Evidence packets land in ``./evidence/<scenario>/``, each scenario's verdict metrics (textfile-collector
 format, what the gate board reads) in ``./evidence/<scenario>-verdicts.prom`` and the catalog's Grafana
 dashboards in ``./evidence/dashboards/``.
@@ -21,13 +24,17 @@ from pathlib import Path
 
 from rich.console import Console
 
-from collector.demo.board import board
+from collector.demo.board import board, genai_table
 from collector.demo.stack import write_dashboards, write_verdict_metrics
+from collector.demo.traces import write_traces
 from collector.demo.world import SCENARIOS, attestations, build_world
 from collector.sinks.files import write_atomic
 from collector.sources.attestations import dump_attestations
 from collector.testing.promserver import PrometheusUnavailable, running_prometheus
 from slo.evidence import EvidencePacket
+
+PRICING = Path(__file__).with_name("pricing.yaml")
+"""The demo models' price table (gatepack's YAML; ``examples/pricing.yaml`` links to it)."""
 
 
 def run_scenario(scenario: str, end: int, out_dir: Path, console: Console) -> list[EvidencePacket]:
@@ -38,6 +45,8 @@ def run_scenario(scenario: str, end: int, out_dir: Path, console: Console) -> li
         old.unlink()
     attestation_file = out_dir.parent / f"{scenario}-attestations.json"
     write_atomic(attestation_file, dump_attestations(attestations(scenario, end)))
+    traces_file = out_dir.parent / f"{scenario}-traces.jsonl"
+    write_traces(traces_file, scenario, end)
     with running_prometheus(build_world(scenario, end)) as prometheus:
         ready = time.monotonic() - started
         command = [
@@ -51,6 +60,10 @@ def run_scenario(scenario: str, end: int, out_dir: Path, console: Console) -> li
             str(end),
             "--attestations",
             str(attestation_file),
+            "--traces",
+            f"otlp:{traces_file}",
+            "--pricing",
+            str(PRICING),
             "--out",
             str(out_dir),
             "--output",
@@ -88,6 +101,7 @@ def main(argv: list[str] | None = None) -> int:
         console.print(f"[bold red]cannot run the demo:[/] {exc}")
         return 2
     console.print(board(packets))
+    console.print(genai_table(packets))
     for scenario, scenario_packets in packets.items():
         metrics = write_verdict_metrics(args.out / f"{scenario}-verdicts.prom", scenario_packets)
         console.print(f"verdict metrics ({scenario}): {metrics}", highlight=False)

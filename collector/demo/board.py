@@ -46,3 +46,43 @@ def board(packets: dict[str, list[EvidencePacket]]) -> Table:
         cells.append(Text("\n".join(notes)))
         table.add_row(*cells)
     return table
+
+
+GENAI_KINDS = ("trace", "ai_cost")
+
+
+def _source(result: CheckResult) -> str:
+    """Where a GenAI check's number came from: the trace file, or Prometheus' token-usage metric."""
+    details = result.details or {}
+    if result.kind == "ai_cost":
+        return str(details.get("cost_source", "traces"))
+    return "traces"
+
+
+def genai_table(packets: dict[str, list[EvidencePacket]]) -> Table:
+    """The trace and cost checks of every scenario: value, verdict and the source of the number."""
+    table = Table(title="GenAI checks: traces (OTLP file) and token cost (priced per model)", title_justify="left")
+    table.add_column("check", no_wrap=True)
+    for scenario in packets:
+        table.add_column(scenario, justify="right")
+    table.add_column("want")
+    table.add_column("source")
+    rows: dict[tuple[str, str], dict[str, CheckResult]] = {}
+    for scenario, runs in packets.items():
+        for packet in runs:
+            for result in packet.checks:
+                if result.kind in GENAI_KINDS:
+                    rows.setdefault((packet.gate.id, result.id), {})[scenario] = result
+    for (gate_id, check_id), by_scenario in rows.items():
+        cells: list[Text | str] = [f"{gate_id}/{check_id}"]
+        for scenario in packets:
+            found = by_scenario.get(scenario)
+            if found is None:
+                cells.append("—")
+                continue
+            shown = quantity(found.value, found.unit) if found.value is not None else found.verdict.value
+            cells.append(Text(shown, style=VERDICT_STYLE[found.verdict]))
+        first = next(iter(by_scenario.values()))
+        cells.extend([first.objective or "", _source(first)])
+        table.add_row(*cells)
+    return table

@@ -14,7 +14,7 @@ Two scenarios share everything except the documented degradations (see ``docs/ga
     were allowed; the write path errors 0.5 % for the last 5 days and 3 % for the last 90 minutes
     (budget exhausted, fast burn) while the worker queue backs up; 1 % of ingested messages were
     dead-lettered in the last day and the indexer lags; a prompt loop tripled the tokens of the last
-    day; answer quality sank to 0.82 (warning, not failure); the GA load test's p99 was 1.4 s.
+    day (metrics and traces: see :mod:`collector.demo.traces`); answer quality sank to 0.82 (warning, not failure); the GA load test's p99 was 1.4 s.
 
 Samples are 1 minute apart for the last 6 hours (where the short burn-rate and latency windows look),
 5 minutes apart back to two days and hourly before, which keeps backfill fast while every window
@@ -45,6 +45,10 @@ HTTP_BUCKETS = (0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0)
 OPA_BUCKETS = (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25)
 DB_BUCKETS = (0.001, 0.005, 0.01, 0.05, 0.1, 0.5, 1.0, 5.0, 10.0)
 CI_BUCKETS = (60.0, 120.0, 300.0, 600.0, 900.0, 1200.0, 1800.0, 3600.0)
+GENAI_CALLS = (  # model, response model, input and output tokens per agent run (metrics and traces)
+    ("gpt-4o", "gpt-4o-2024-08-06", 1200.0, 150.0),
+    ("claude-sonnet-4-5", "claude-sonnet-4-5-20250929", 300.0, 50.0),
+)
 LOADTEST_START_AGO = 6 * HOUR
 LOADTEST_MINUTES = 30
 
@@ -267,12 +271,19 @@ class World:
         self.add_histogram(ops, {**tool, "error_type": "tool_error"}, tools * 0.008, 0.5, 0.5, None)
         tokens = self.family("gen_ai_client_token_usage", "histogram", "OTel GenAI token usage")
         loop = np.where(self.last(DAY), 3.0, 1.0) if bad else np.ones(self.t.shape)
-        for kind, per_run in (("input", 1500.0), ("output", 200.0)):
-            count = self.counter(runs)
-            labels = {**agent, "gen_ai_token_type": kind}
-            tokens.series.append(self.series(f"{tokens.name}_bucket", {**labels, "le": "+Inf"}, count))
-            tokens.series.append(self.series(f"{tokens.name}_sum", labels, self.counter(runs * per_run * loop)))
-            tokens.series.append(self.series(f"{tokens.name}_count", labels, count))
+        for model, response_model, per_run_in, per_run_out in GENAI_CALLS:
+            for kind, per_run in (("input", per_run_in), ("output", per_run_out)):
+                count = self.counter(runs)
+                labels = {
+                    **agent,
+                    "gen_ai_operation_name": "chat",
+                    "gen_ai_request_model": model,
+                    "gen_ai_response_model": response_model,
+                    "gen_ai_token_type": kind,
+                }
+                tokens.series.append(self.series(f"{tokens.name}_bucket", {**labels, "le": "+Inf"}, count))
+                tokens.series.append(self.series(f"{tokens.name}_sum", labels, self.counter(runs * per_run * loop)))
+                tokens.series.append(self.series(f"{tokens.name}_count", labels, count))
         spans = self.family("traces_span_metrics_calls_total", "counter", "OTel Collector spanmetrics calls")
         span_labels = {"service_name": "agent", "span_name": "invoke_agent support", "span_kind": "SPAN_KIND_INTERNAL"}
         self.add_counter(spans, {**span_labels, "status_code": "STATUS_CODE_UNSET"}, runs * 0.99)

@@ -236,7 +236,7 @@ class Api:
     def list_packets(self, request: Request) -> Response:
         self.may_read(request)
         limit_text = request.query_params.get("limit", "100")
-        if not limit_text.isdigit() or not 1 <= int(limit_text) <= 1000:
+        if not (limit_text.isascii() and limit_text.isdigit()) or not 1 <= int(limit_text) <= 1000:
             raise HTTPException(400, "limit must be a whole number from 1 to 1000")
         rows = self.config.store.find(
             gate=self._filter(request, "gate"),

@@ -14,9 +14,12 @@ from typing import Any
 from urllib.parse import quote, urlencode
 
 from collector.store import StoredPacket
+from slo.charts import CHART_CSS, check_charts
 from slo.diff import PacketDiff, describe
+from slo.wire import outcomes_of
 
-STYLESHEET = """\
+STYLESHEET = (
+    """\
 :root { color-scheme: light dark; --fg: #1b1f24; --bg: #ffffff; --muted: #57606a; --line: #d0d7de;
   --pass: #1a7f37; --warn: #9a6700; --fail: #cf222e; --other: #6e7781; }
 @media (prefers-color-scheme: dark) { :root { --fg: #e6edf3; --bg: #0d1117; --muted: #8d96a0; --line: #30363d;
@@ -30,7 +33,10 @@ th, td { border: 1px solid var(--line); padding: .35rem .6rem; text-align: left;
 .muted { color: var(--muted); } code, pre { font: 13px/1.4 ui-monospace, monospace; white-space: pre-wrap; }
 a:focus, summary:focus, input:focus, button:focus { outline: 3px solid #0969da; outline-offset: 2px; }
 details { margin: .3rem 0; } form label { margin-right: 1rem; }
+figure.context { margin: .5rem 0; } figure.context figcaption { color: var(--muted); font-size: 13px; }
 """
+    + CHART_CSS
+)
 
 
 def _e(value: Any) -> str:
@@ -128,14 +134,14 @@ def _explore(query: dict[str, Any]) -> str:
     return f' <a class="run-query" href="{_e(href)}" rel="noreferrer noopener">run in Prometheus</a>'
 
 
-def _check(check: dict[str, Any]) -> str:
+def _check(check: dict[str, Any], document: dict[str, Any]) -> str:
     queries = "".join(
         f'<li><span class="muted">{_e(q.get("role"))} {_e(q.get("window"))}</span> '
         f'<code class="query">{_e(q.get("query"))}</code>{_explore(q)}'
         f'<br><span class="muted">status {_e(q.get("status"))}, value {_e(q.get("value"))}, '
         f"attempts {_e(q.get('attempts'))}{', fault ' + _e(q.get('fault')) if q.get('fault') else ''}"
         f"{', ' + _e(q.get('reason')) if q.get('reason') else ''}</span></li>"
-        for q in check.get("queries", [])
+        for q in outcomes_of(check, document)
     )
     failing = check.get("verdict") in {"fail", "error"}
     cid = _e(check.get("id"))
@@ -146,7 +152,28 @@ def _check(check: dict[str, Any]) -> str:
         f"<p>value <code>{_e(check.get('value'))}</code> {_e(check.get('unit'))} · objective "
         f"<code>{_e(check.get('objective'))}</code> · effect {_e(check.get('effect'))}</p>"
         + (f'<ul class="queries">{queries}</ul>' if queries else '<p class="muted">no backend queries</p>')
+        + context_figure(check)
         + "</details>"
+    )
+
+
+def context_figure(check: dict[str, Any]) -> str:
+    """The check's context charts (inline SVG, escaped by :mod:`slo.charts`) and the range queries behind them."""
+    context = check.get("context")
+    if not isinstance(context, dict):
+        return ""
+    charts = "".join(check_charts(check))
+    queries = "".join(
+        f'<li><span class="muted">{_e(q.get("role"))}</span> <code class="context-query">{_e(q.get("query"))}</code>'
+        f' <span class="muted">sha256 {_e(str(q.get("response_sha256") or "")[:12])}</span></li>'
+        for q in context.get("queries", [])
+        if isinstance(q, dict)
+    )
+    said = f" · {_e(context.get('reason'))}" if context.get("reason") else ""
+    return (
+        f'<figure class="context">{charts}<figcaption>context {_e(context.get("status"))}{said}: '
+        f"{_e(context.get('start'))} to {_e(context.get('end'))}, step {_e(context.get('step'))} s"
+        f'<ul class="context-queries">{queries}</ul></figcaption></figure>'
     )
 
 
@@ -165,7 +192,7 @@ def packet_page(
             ("signature", signature),
         )
     )
-    checks = "".join(_check(c) for c in document.get("checks", []))
+    checks = "".join(_check(c, document) for c in document.get("checks", []))
     changes = ""
     if diff is not None and previous is not None:
         items = "".join(f"<li><strong>{_e(c.id)}</strong>: {_e(describe(c))}</li>" for c in diff.changed)

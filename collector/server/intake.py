@@ -32,16 +32,25 @@ class Rejected(Exception):
 
 
 @cache
-def _validator() -> Draft202012Validator:
+def _validator(name: str = "evidence.schema.json") -> Draft202012Validator:
     import slo
 
-    shipped = Path(slo.__file__).parent / "schemas" / "evidence.schema.json"  # what `gatepack schema evidence` prints
+    shipped = (
+        Path(slo.__file__).parent / "schemas" / name
+    )  # evidence.schema.json: what `gatepack schema evidence` prints
     return Draft202012Validator(json.loads(shipped.read_text(encoding="utf-8")))
+
+
+def _schema_for(document: Any) -> str:
+    """Packets of schema 1.x (written before the query table) are held to the 1.0.0 schema shipped beside."""
+    version = document.get("schema_version") if isinstance(document, dict) else None
+    old = isinstance(version, str) and version.split(".", 1)[0] == "1"
+    return "evidence-1.0.0.schema.json" if old else "evidence.schema.json"
 
 
 def schema_problem(document: Any) -> str | None:
     """The first schema violation as ``field: message``, or None when the packet validates."""
-    errors = sorted(_validator().iter_errors(document), key=lambda e: list(e.absolute_path))
+    errors = sorted(_validator(_schema_for(document)).iter_errors(document), key=lambda e: list(e.absolute_path))
     if not errors:
         return None
     first = errors[0]

@@ -7,7 +7,7 @@ re-derives its values from. Those travel in an upload object instead::
     {"packet": "<the packet file's exact text>", "responses": {"<sha256>": "<base64 of the .json.gz file>"}}
 
 The packet is carried as text so a signed envelope keeps its exact bytes. Every response must be gzip
-whose content hashes to its name, and must be one the packet names (``queries[].response_sha256``);
+whose content hashes to its name, and must be one the packet names (a ``response_sha256`` of its queries);
 anything else rejects the whole upload, so the store never holds a body no packet accounts for.
 """
 
@@ -23,6 +23,7 @@ from pathlib import Path
 from typing import Any
 
 from collector.server.intake import Rejected
+from slo.wire import response_digests
 
 SHA_RE = re.compile(r"^[0-9a-f]{64}$")
 MAX_RESPONSE_BYTES = 64 * 1024 * 1024
@@ -77,7 +78,7 @@ def _gunzip(data: bytes, sha: str) -> bytes:
 
 def unnamed(packet: dict[str, Any], kept: dict[str, bytes]) -> list[str]:
     """Kept responses the packet does not name."""
-    named = {q.get("response_sha256") for c in packet.get("checks", []) for q in c.get("queries", [])}
+    named = set(response_digests(packet))  # 2.0.0: in the query table; 1.0.0: in each outcome
     return sorted(sha for sha in kept if sha not in named)
 
 
@@ -89,10 +90,8 @@ def upload_body(packet_path: Path) -> bytes:
     data = packet_path.read_bytes()
     document = verify_file_bytes(data).packet or {}
     responses = {}
-    for check in document.get("checks", []):
-        for query in check.get("queries", []):
-            sha = query.get("response_sha256")
-            kept = response_path(packet_path.parent, sha) if sha else None
-            if kept is not None and kept.exists():
-                responses[sha] = base64.b64encode(kept.read_bytes()).decode("ascii")
+    for sha in response_digests(document):
+        kept = response_path(packet_path.parent, sha)
+        if kept.exists():
+            responses[sha] = base64.b64encode(kept.read_bytes()).decode("ascii")
     return json.dumps({"packet": data.decode("utf-8"), "responses": responses}).encode("utf-8")

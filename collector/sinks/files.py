@@ -4,9 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import errno
-import hashlib
 import os
-import tempfile
 from collections.abc import Iterable
 from dataclasses import dataclass
 from enum import StrEnum
@@ -20,6 +18,8 @@ def write_atomic(path: Path, data: bytes) -> None:
     renamed over the target (atomic on POSIX and Windows for the same filesystem).
     """
     path.parent.mkdir(parents=True, exist_ok=True)
+    import tempfile  # here, not at the top: with hashlib, ~20 ms of every command's start-up
+
     fd, temp_name = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
     try:
         os.fchmod(fd, 0o666 & ~_current_umask())  # mkstemp makes 0600; evidence is meant to be shared
@@ -71,6 +71,8 @@ def write_new(path: Path, data: bytes, fallbacks: Iterable[Path] = ()) -> Placed
     """
     path.parent.mkdir(parents=True, exist_ok=True)
     candidates = [path, *fallbacks]
+    import tempfile  # here, not at the top: with hashlib, ~20 ms of every command's start-up
+
     fd, temp_name = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
     try:
         os.fchmod(fd, 0o666 & ~_current_umask())
@@ -138,6 +140,8 @@ def _current_umask() -> int:
 
 def sha256_file(path: Path) -> tuple[str, int]:
     """sha256 hex digest and size of a file, read in chunks."""
+    import hashlib
+
     digest = hashlib.sha256()
     size = 0
     with path.open("rb") as handle:

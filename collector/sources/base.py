@@ -19,7 +19,10 @@ from typing import Protocol, runtime_checkable
 
 from slo.evidence import Backend, InputFile
 from slo.results import CheckResult
-from slo.spec import Check, Gate
+from slo.spec import AiCostCheck, Check, Gate
+
+PROMETHEUS_COST_KIND = "ai_cost:prometheus"
+"""The routing key of ``ai_cost`` checks with ``source: prometheus`` (the kind of the others is ``ai_cost``)."""
 
 
 @dataclass(frozen=True)
@@ -75,8 +78,16 @@ MISSING_SOURCE_HINTS: Mapping[str, str] = {
     "trace": "no trace source given (--tempo URL, --jaeger URL or --otlp FILE)",
     "rules_drift": "no Prometheus backend given (--prometheus URL): its rules are compared",
     "ai_cost": "no trace source given (--tempo URL, --jaeger URL or --otlp FILE, with --pricing FILE)",
+    PROMETHEUS_COST_KIND: "no Prometheus backend given (--prometheus URL, with --pricing FILE)",
 }
 """Why a check has no answer when no source of its kind was configured: says what to pass."""
+
+
+def route_kind(check: Check) -> str:
+    """The kind a source must name to answer ``check``: ``ai_cost`` over Prometheus has its own key."""
+    if isinstance(check, AiCostCheck) and check.source == "prometheus":
+        return PROMETHEUS_COST_KIND
+    return check.kind
 
 
 def missing_source_reason(kind: str) -> str:
@@ -92,7 +103,7 @@ def route(checks: Sequence[Check], sources: Sequence[Source]) -> tuple[dict[int,
     routed: dict[int, list[Check]] = {}
     unanswered: list[Check] = []
     for check in checks:
-        chosen = by_kind.get(check.kind)
+        chosen = by_kind.get(route_kind(check))
         if chosen is None:
             unanswered.append(check)
         else:

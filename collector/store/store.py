@@ -27,6 +27,7 @@ from collector.errors import UsageError
 from collector.store.schema import envelopes, packets, responses
 from slo.dsse import is_envelope, parse_envelope, verify_file_bytes
 from slo.evidence import canonical_bytes
+from slo.wire import response_digests
 
 
 class StoreError(UsageError):
@@ -143,7 +144,7 @@ class EvidenceStore:
                 "key_id": hints[0] if hints else None,
                 "envelope": data,
             }
-        wanted = {q.get("response_sha256") for c in document.get("checks", []) for q in c.get("queries", [])}
+        wanted = set(response_digests(document))
         bodies = [{"sha256": sha, "body_gz": body} for sha, body in (kept or {}).items() if sha in wanted]
         with self.engine.begin() as connection:  # one transaction: all of it or none of it
             added = self._ignore(connection, responses, bodies)

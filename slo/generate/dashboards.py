@@ -32,7 +32,7 @@ from slo.burnrate import windows_to_query
 from slo.generate import names
 from slo.promql.plan import PlanError, conditions_for, plan_check
 from slo.results import Verdict
-from slo.spec import AttestationCheck, Check, Gate, LoadtestCheck, Op, SloCheck, ThresholdCheck
+from slo.spec import AiCostCheck, AttestationCheck, Check, Gate, LoadtestCheck, Op, SloCheck, ThresholdCheck, TraceCheck
 from slo.templating import PLACEHOLDER, TemplateError, render
 
 UID_PREFIX = "gatepack-"
@@ -440,6 +440,30 @@ def _threshold_panel(gate: Gate, check: ThresholdCheck, variables: Sequence[str]
     )
 
 
+def _published_panel(gate: Gate, check: TraceCheck | AiCostCheck) -> Any:
+    """A trace or cost check's value over time, as each ``collect`` run published it (``gatepack_check_value``).
+
+    These numbers are computed by gatepack from spans or from token counts priced with a table, so no
+    PromQL over the raw telemetry reproduces them; the verdict metrics carry them (``--metrics-textfile``
+    or ``--push``).
+    """
+    unit = check.unit or ("USD" if isinstance(check, AiCostCheck) and check.measure == "cost" else None)
+    bound = f"{check.op.value} {check.target:g}" + (f", warn at {check.warn:g}" if check.warn is not None else "")
+    source = "Prometheus token usage" if isinstance(check, AiCostCheck) and check.source == "prometheus" else "traces"
+    description = (
+        f"{check.description or check.display_title} Computed by gatepack from {source}"
+        + (" priced with the run's --pricing table" if isinstance(check, AiCostCheck) else "")
+        + "; the value each collect run published."
+    )
+    expr = f"max({names.CHECK_VALUE_METRIC}{{{names.verdict_matchers(gate.id, check.id)}}})"
+    return (
+        _timeseries(f"{check.display_title} ({bound})", grafana_unit(unit), description)
+        .with_target(_target(expr, "A", check.id))
+        .thresholds(_steps((None, "blue"), (check.target, "blue")))
+        .thresholds_style(common_builders.GraphThresholdsStyleConfig().mode(common.GraphThresholdsStyleMode.LINE))
+    )
+
+
 def verdict_label_expr(expr: str) -> str:
     """``expr`` (verdict codes) with each series labelled ``verdict="<name>"``, so a table can show the word.
 
@@ -565,6 +589,11 @@ def gate_dashboard_builder(gate: Gate, options: DashboardOptions = DashboardOpti
         board = board.with_row(dash.Row("Threshold checks"))
         for check in thresholds:
             board = board.with_panel(_threshold_panel(gate, check, variables, options))
+    computed = [c for c in gate.checks if isinstance(c, TraceCheck | AiCostCheck)]
+    if computed:
+        board = board.with_row(dash.Row("Trace and cost checks (values gatepack published)"))
+        for check in computed:
+            board = board.with_panel(_published_panel(gate, check))
     others = [c.id for c in gate.checks if isinstance(c, AttestationCheck | LoadtestCheck)]
     if others:
         board = board.description(

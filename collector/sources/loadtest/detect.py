@@ -26,6 +26,7 @@ class Reader:
     sniff: Callable[[bytes, Path], bool]
     read: Callable[..., LoadtestResult]
     takes_metrics: bool = False  # read(path, metrics=…) keeps only those sample metrics (k6 NDJSON)
+    takes_lean: bool = False  # read(path, metrics=(), tags=False, progress=…): the lean read (k6 NDJSON)
 
 
 def _module(name: str) -> ModuleType | None:
@@ -43,8 +44,9 @@ def available() -> dict[str, Reader]:
     for name, module_name in READERS.items():
         module = _module(module_name)
         if module is not None:
-            takes = "metrics" in inspect.signature(module.read).parameters
-            found[name] = Reader(name, module.sniff, module.read, takes)
+            parameters = inspect.signature(module.read).parameters
+            lean = "tags" in parameters and "progress" in parameters
+            found[name] = Reader(name, module.sniff, module.read, "metrics" in parameters, lean)
     return found
 
 
@@ -69,11 +71,21 @@ def detect(path: Path) -> Reader:
     )
 
 
-def read_file(path: Path, forced: str | None = None, metrics: Iterable[str] | None = None) -> LoadtestResult:
+def read_file(
+    path: Path,
+    forced: str | None = None,
+    metrics: Iterable[str] | None = None,
+    *,
+    lean: bool = False,
+    progress: Callable[[int], None] | None = None,
+) -> LoadtestResult:
     """Read one result file with the forced or detected reader.
 
     ``metrics``: the raw-point metrics the checks need (None: all). Readers that can skip the rest (k6
     NDJSON, where other metrics are most of a multi-GB file) get it; the others read as always.
+    ``lean``: no check needs tag columns (other than ``name``) nor samples, so a reader that has a lean
+    read uses it. ``progress``: called with the bytes consumed so far; readers without it report the
+    whole file once read.
     """
     ensure_regular(path)
     if forced:
@@ -83,9 +95,17 @@ def read_file(path: Path, forced: str | None = None, metrics: Iterable[str] | No
         reader = readers[forced]
     else:
         reader = detect(path)
+    if reader.takes_lean and (lean or progress is not None):
+        if lean:
+            return reader.read(path, metrics=(), tags=False, progress=progress)
+        return reader.read(path, metrics=metrics, progress=progress)
     if metrics is not None and reader.takes_metrics:
-        return reader.read(path, metrics=metrics)
-    return reader.read(path)
+        found = reader.read(path, metrics=metrics)
+    else:
+        found = reader.read(path)
+    if progress is not None:
+        progress(path.stat().st_size)
+    return found
 
 
 def reconcile(results: list[LoadtestResult]) -> tuple[list[LoadtestResult], list[str]]:

@@ -152,9 +152,9 @@ def _numbers(path: Path, name: str, values: Any) -> dict[str, float]:
         if key == "thresholds":
             continue
         if isinstance(value, bool) or not isinstance(value, int | float):
-            raise LoadtestFormatError(f"{path}: metric {name!r}: {key} is not a number: {value!r}")
+            raise LoadtestFormatError(f"{path}: metric {name!r}: {key!r} is not a number: {value!r}")
         if not math.isfinite(value):
-            raise LoadtestFormatError(f"{path}: metric {name!r}: {key} is not finite ({value})")
+            raise LoadtestFormatError(f"{path}: metric {name!r}: {key!r} is not finite ({value})")
         out[key] = float(value)
     return out
 

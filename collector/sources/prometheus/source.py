@@ -15,6 +15,13 @@ from collections.abc import AsyncIterator, Mapping, Sequence
 
 from collector.sources.base import RunContext
 from collector.sources.prometheus.client import PrometheusClient, QueryResponse, reduce_to_number
+from collector.sources.prometheus.context import (
+    ContextFetcher,
+    ContextPlan,
+    ContextSettings,
+    plan_context,
+    with_context,
+)
 from collector.sources.prometheus.diagnose import (
     PresenceCheck,
     check_selectors,
@@ -56,9 +63,12 @@ class PrometheusSource:
     name = "prometheus"
     kinds = frozenset({"threshold", "slo"})
 
-    def __init__(self, client: PrometheusClient, *, owns_client: bool = True) -> None:
+    def __init__(
+        self, client: PrometheusClient, *, owns_client: bool = True, context: ContextSettings | None = None
+    ) -> None:
         self.client = client
         self._owns_client = owns_client
+        self.context = context  # None: no context series (collect --no-context)
 
     @property
     def requests_sent(self) -> int:
@@ -110,8 +120,34 @@ class PrometheusSource:
             asyncio.ensure_future(self._decide(check, planned, decided, found, context))
             for (check, planned), decided in zip(batch, outcomes, strict=True)
         ]
-        for next_done in asyncio.as_completed(pending):
-            yield await next_done
+        if self.context is None:
+            for next_done in asyncio.as_completed(pending):
+                yield await next_done
+            return
+        # context ranges go out only once every verdict is decided: they can never delay or fault a verdict
+        decided_results = await asyncio.gather(*pending)
+        plans = self._context_plans(batch, decided_results, context)
+        contexts = await ContextFetcher(self.client).fetch(plans)
+        for decided_result in decided_results:
+            yield with_context(decided_result, contexts.get(decided_result.id))
+
+    def _context_plans(
+        self, batch: list[tuple[Check, list[PlannedQuery]]], decided: Sequence[CheckResult], context: RunContext
+    ) -> list[ContextPlan]:
+        """Context for every check whose own queries reached the backend cleanly.
+
+        A check whose query faulted (unreachable, timeout, 5xx, garbage) gets none: its history would meet
+        the same fault, and a failing backend is not asked twice as much.
+        """
+        assert self.context is not None
+        plans = []
+        for (check, _), result in zip(batch, decided, strict=True):
+            if any(q.status == Status.ERROR and q.fault is not None for q in result.queries):
+                continue
+            plan = plan_context(check, context.variables, context.at, self.context)
+            if plan is not None:
+                plans.append(plan)
+        return plans
 
     async def _decide(
         self,
