@@ -26,7 +26,20 @@ from slo.traces import PERCENTILES, Span, compile_filter, decide, window_bounds_
 RUN_OPERATION = "invoke_agent"
 
 
+_DAY_NS = 86_400_000_000_000
+_DAYS: dict[int, dt.date] = {}
+
+
 def _day(ns: int) -> dt.date:
+    """The UTC day of ``ns``; remembered per day number when ``ns`` is over a second from midnight (exact there)."""
+    number, into = divmod(ns, _DAY_NS)
+    if 1_000_000_000 <= into < _DAY_NS - 1_000_000_000:
+        day = _DAYS.get(number)
+        if day is None:
+            if len(_DAYS) > 4096:
+                _DAYS.clear()
+            day = _DAYS[number] = dt.datetime.fromtimestamp(ns / 1e9, tz=dt.UTC).date()
+        return day
     return dt.datetime.fromtimestamp(ns / 1e9, tz=dt.UTC).date()
 
 
@@ -48,8 +61,11 @@ class CostAggregator:
 
     def add(self, span: Span) -> None:
         self.seen += 1
-        if not self.start_ns <= span.start_ns < self.end_ns or not self.match(span):
-            return
+        if self.start_ns <= span.start_ns < self.end_ns and self.match(span):
+            self.accumulate(span)
+
+    def accumulate(self, span: Span) -> None:
+        """Price one span already known to be in the window and to match the filter (fast scanners call this)."""
         per = self.check.per
         if per == "run" and (not span.parent_span_id or span.attributes.get("gen_ai.operation.name") == RUN_OPERATION):
             self.groups.setdefault(span.trace_id, 0.0)

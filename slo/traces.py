@@ -210,8 +210,27 @@ class TraceAggregator:
         if not self.start_ns <= span.start_ns < self.end_ns:
             self.outside_window += 1
             return
-        if not self.match(span):
-            return
+        if self.match(span):
+            self.accumulate(span)
+
+    @property
+    def simple(self) -> bool:
+        """No ``by``, numerator or attribute: a span's status and duration are all :meth:`count_raw` needs."""
+        return not self.check.by and self.numerator is None and self.check.attribute is None
+
+    def count_raw(self, status: int, duration_s: float) -> None:
+        """:meth:`accumulate` of a :attr:`simple` check from two raw fields (fast scanners build no Span)."""
+        group = self.groups.get("")
+        if group is None:
+            group = self.groups[""] = _Group()
+        group.count += 1
+        if status == STATUS_ERROR:
+            group.errors += 1
+        if self._keep_durations:
+            group.durations.append(duration_s)
+
+    def accumulate(self, span: Span) -> None:
+        """Count one span already known to be in the window and to match the filter (fast scanners call this)."""
         key = "|".join(as_text(span.attribute(b)) for b in self.check.by) if self.check.by else ""
         group = self.groups.get(key)
         if group is None:

@@ -24,6 +24,7 @@ from collector.sources.base import RunContext
 from collector.sources.http import HttpResult, HttpTransport
 from collector.sources.traces.local import TRACE_KINDS, SpanBatch
 from collector.sources.traces.otlp import TraceDecodeError, decode_document
+from collector.sources.traces.responses import decode_answer
 from slo.evidence import Backend, InputFile
 from slo.pricing import PriceTable
 from slo.results import CheckResult, Fault, QueryOutcome, Status
@@ -304,21 +305,17 @@ class JaegerSource:
         if result.status_code == 404:
             outcome.status, outcome.value, outcome.reason = Status.NO_DATA, 0.0, "no trace matched (404)"
             return outcome, []
-        try:
-            document = orjson.loads(result.body)
+        api = self.api
+
+        def spans_of(document: Any) -> tuple[Any, list[Span]]:
             if isinstance(document, dict) and "error" in document and "result" not in document:
-                raise TraceDecodeError(f"jaeger error: {_decode_error(result.body) or document['error']}")
-            spans = list(decode_document(document) if self.api == "v3" else decode_v1(document))
-        except orjson.JSONDecodeError as exc:
-            outcome.status, outcome.fault, outcome.reason = (
-                Status.ERROR,
-                Fault.GARBAGE,
-                f"jaeger answered non-JSON: {exc}",
-            )
+                raise TraceDecodeError(f"jaeger error: {_decode_error(result.body or b'') or document['error']}")
+            return document, list(decode_document(document) if api == "v3" else decode_v1(document))
+
+        decoded = decode_answer(outcome, result.body, spans_of, "jaeger", "jaeger response")
+        if decoded is None:
             return outcome, []
-        except TraceDecodeError as exc:
-            outcome.status, outcome.fault, outcome.reason = Status.ERROR, Fault.BAD_DATA, f"jaeger response: {exc}"
-            return outcome, []
+        document, spans = decoded
         if self.api == "v1" and isinstance(document.get("errors"), list) and document["errors"]:
             outcome.warnings.append(_decode_error(result.body) or "jaeger reported errors")
         outcome.value = float(len(spans))

@@ -192,8 +192,13 @@ def decode_span(span: Any, resource: Mapping[str, Any], where: str) -> Span:
     )
 
 
-def decode_document(document: Any) -> Iterator[Span]:
-    """Every span of one OTLP JSON document (any dialect or envelope above)."""
+def walk(document: Any) -> Iterator[tuple[str, Mapping[str, Any], list[Any]]]:
+    """``(where, resource attributes, raw spans)`` for every scopeSpans of a document, validated as it goes.
+
+    The one walk over resourceSpans → scopeSpans shared by :func:`decode_document` (Jaeger api/v3,
+    Tempo's trace by id) and the OTLP file scanner: the spans stay raw dicts, so a caller decodes only
+    what it needs. ``where`` is the scope's path (``resourceSpans[0].scopeSpans[1]``) for error messages.
+    """
     for r, resource_spans in enumerate(resource_spans_of(document)):
         where = f"resourceSpans[{r}]"
         if not isinstance(resource_spans, dict):
@@ -206,5 +211,20 @@ def decode_document(document: Any) -> Iterator[Span]:
         for s, scope_spans in enumerate(_list(scopes, f"{where}.scopeSpans")):
             if not isinstance(scope_spans, dict):
                 raise TraceDecodeError("must be an object", field=f"{where}.scopeSpans[{s}]")
-            for i, span in enumerate(_list(scope_spans.get("spans"), f"{where}.scopeSpans[{s}].spans")):
-                yield decode_span(span, resource, f"{where}.scopeSpans[{s}].spans[{i}]")
+            yield (
+                f"{where}.scopeSpans[{s}]",
+                resource,
+                _list(scope_spans.get("spans"), f"{where}.scopeSpans[{s}].spans"),
+            )
+
+
+def decode_spans(spans: list[Any], resource: Mapping[str, Any], where: str) -> Iterator[Span]:
+    """The reference decoding of one scope's raw spans (fast paths fall back to it to name an error)."""
+    for i, span in enumerate(spans):
+        yield decode_span(span, resource, f"{where}.spans[{i}]")
+
+
+def decode_document(document: Any) -> Iterator[Span]:
+    """Every span of one OTLP JSON document (any dialect or envelope above)."""
+    for where, resource, spans in walk(document):
+        yield from decode_spans(spans, resource, where)

@@ -19,11 +19,12 @@ from collections.abc import AsyncIterator, Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
-import orjson
+import msgspec
 
 from collector.sources.base import RunContext
 from collector.sources.traces.local import TRACE_KINDS, SpanBatch
 from collector.sources.traces.otlp import TraceDecodeError, decode_document
+from collector.sources.traces.scan import OtlpScanner
 from slo.errors import InputError
 from slo.evidence import Backend, InputFile
 from slo.pricing import PriceTable
@@ -33,6 +34,8 @@ from slo.traces import Span
 
 WHOLE_DOCUMENT_LIMIT = 256 * 1024 * 1024
 """A single-document (not JSON lines) file must fit in memory; JSON lines have no limit."""
+_JSON = msgspec.json.Decoder()
+"""The one JSON grammar of both paths (typed structs in :mod:`.scan`, plain objects here)."""
 
 
 class _HashingReader(io.RawIOBase):
@@ -63,54 +66,90 @@ def _open(path: Path) -> tuple[_HashingReader, io.BufferedIOBase]:
     return hashing, buffered
 
 
-def read_spans(path: Path, stats: dict[str, Any] | None = None) -> Iterator[Span]:
-    """Every span of an OTLP JSON (lines) file; :class:`InputError` naming file and line when it is not OTLP."""
-    stats = stats if stats is not None else {}
+def _raw_lines(path: Path, stats: dict[str, Any]) -> Iterator[tuple[int, bytes, io.BufferedIOBase]]:
+    """``(line number, bytes, stream)`` of every non-blank line, hashed as read; ``stats`` gets lines, bytes, sha256."""
     try:
         hashing, stream = _open(path)
     except OSError as exc:
         raise InputError(f"cannot read: {exc.strerror or exc}", source=str(path)) from None
+    lines = 0
     try:
-        lines = 0
         try:
             for number, line in enumerate(stream, start=1):
-                if not line.strip():
-                    continue
-                lines = number
-                try:
-                    document = orjson.loads(line)
-                except orjson.JSONDecodeError as exc:
-                    if number == 1 and not line.rstrip().endswith(b"}"):
-                        yield from _whole_document(line + stream.read(WHOLE_DOCUMENT_LIMIT + 1), path)
-                        break
-                    raise InputError(f"not JSON: {exc}", source=str(path), line=number) from None
-                try:
-                    yield from decode_document(document)
-                except TraceDecodeError as exc:
-                    raise InputError(exc.message, source=str(path), line=number, field=exc.field) from None
+                if line.strip():
+                    lines = number
+                    yield number, line, stream
         except (OSError, EOFError, zlib.error) as exc:
             raise InputError(f"cannot read (corrupt gzip?): {exc}", source=str(path)) from None
-        stats["lines"] = lines
     finally:
         stream.close()
+        stats["lines"] = lines
         stats["bytes"] = hashing.size
         stats["sha256"] = hashing.sha256.hexdigest()
 
 
-def _whole_document(data: bytes, path: Path) -> Iterator[Span]:
+def _is_whole_document(number: int, line: bytes) -> bool:
+    """A first line that is not JSON and does not end an object: one pretty-printed document, not JSON lines."""
+    return number == 1 and not line.rstrip().endswith(b"}")
+
+
+def _whole_document(line: bytes, stream: io.BufferedIOBase, path: Path) -> bytes:
+    data = line + stream.read(WHOLE_DOCUMENT_LIMIT + 1)
     if len(data) > WHOLE_DOCUMENT_LIMIT:
         raise InputError(
             f"not JSON lines and larger than {WHOLE_DOCUMENT_LIMIT} bytes: export with the file exporter's JSON lines",
             source=str(path),
         )
-    try:
-        document = orjson.loads(data)
-    except orjson.JSONDecodeError as exc:
-        raise InputError(f"not JSON: {exc}", source=str(path), line=1) from None
-    try:
-        yield from decode_document(document)
-    except TraceDecodeError as exc:
-        raise InputError(exc.message, source=str(path), field=exc.field) from None
+    return data
+
+
+def documents(path: Path, stats: dict[str, Any] | None = None) -> Iterator[tuple[int | None, Any]]:
+    """``(line number, parsed JSON)`` of every non-blank line (line None: one whole pretty-printed document)."""
+    for number, line, stream in _raw_lines(path, stats if stats is not None else {}):
+        try:
+            yield number, _JSON.decode(line)
+        except msgspec.DecodeError as exc:
+            if not _is_whole_document(number, line):
+                raise InputError(f"not JSON: {exc}", source=str(path), line=number) from None
+            try:
+                document = _JSON.decode(_whole_document(line, stream, path))
+            except msgspec.DecodeError as exc:
+                raise InputError(f"not JSON: {exc}", source=str(path), line=1) from None
+            yield None, document
+            return
+
+
+def read_spans(path: Path, stats: dict[str, Any] | None = None) -> Iterator[Span]:
+    """Every span of an OTLP JSON (lines) file; :class:`InputError` naming file and line when it is not OTLP."""
+    for number, document in documents(path, stats):
+        try:
+            yield from decode_document(document)
+        except TraceDecodeError as exc:
+            raise InputError(exc.message, source=str(path), line=number, field=exc.field) from None
+
+
+def scan_file(path: Path, batch: SpanBatch, stats: dict[str, Any] | None = None) -> int:
+    """Feed every span of the file to ``batch`` in one pass, each line decoded once (see :mod:`.scan`)."""
+    scanner = OtlpScanner(batch)
+    spans = 0
+    for number, line, stream in _raw_lines(path, stats if stats is not None else {}):
+        where: int | None = number
+        try:
+            try:
+                spans += scanner.feed_line(line)
+            except msgspec.DecodeError as exc:
+                if not _is_whole_document(number, line):
+                    raise InputError(f"not JSON: {exc}", source=str(path), line=number) from None
+                where, data = None, _whole_document(line, stream, path)
+                try:
+                    spans += scanner.feed_line(data)
+                except msgspec.DecodeError as exc:
+                    raise InputError(f"not JSON: {exc}", source=str(path), line=1) from None
+                break
+        except TraceDecodeError as exc:
+            raise InputError(exc.message, source=str(path), line=where, field=exc.field) from None
+    scanner.finish()
+    return spans
 
 
 def check_readable(path: Path) -> None:
@@ -165,7 +204,7 @@ class OtlpFileSource:
         for path in self.paths:
             stats: dict[str, Any] = {}
             try:
-                spans = batch.add_all(read_spans(path, stats))
+                spans = scan_file(path, batch, stats)
             except InputError as exc:
                 return batch.fail_all(str(exc), context.evaluated_at)
             sha, size = stats["sha256"], stats["bytes"]

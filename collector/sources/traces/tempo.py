@@ -24,18 +24,17 @@ from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import quote, urlencode
 
-import orjson
-
 from collector.sources.base import RunContext
 from collector.sources.http import HttpResult, HttpTransport
 from collector.sources.traces import traceql
 from collector.sources.traces.local import TRACE_KINDS, SpanBatch
 from collector.sources.traces.otlp import TraceDecodeError, attributes, decode_document, decode_int
+from collector.sources.traces.responses import decode_answer
 from collector.timeutil import rfc3339
 from slo.evaluate import error_result
 from slo.evidence import Backend, InputFile
 from slo.pricing import CACHE_READ_KEYS, CACHE_WRITE_KEYS, INPUT_KEYS, MODEL_KEYS, OUTPUT_KEYS, PriceTable
-from slo.results import CheckResult, Fault, QueryOutcome, Status
+from slo.results import CheckResult, QueryOutcome, Status
 from slo.spec import AiCostCheck, Check, TraceCheck
 from slo.traces import PERCENTILES, Span, TraceMeasurement, as_text, decide_trace, window_bounds_ns
 
@@ -343,17 +342,10 @@ class TempoSource:
             outcomes.append(outcome)
             if outcome.status == Status.ERROR:
                 return outcomes, None, notes
-            try:
-                decoded = decode_metrics(orjson.loads(result.body or b""), check.by, planned.instant)
-            except orjson.JSONDecodeError as exc:
-                outcome.status, outcome.fault, outcome.reason = (
-                    Status.ERROR,
-                    Fault.GARBAGE,
-                    f"tempo answered non-JSON: {exc}",
-                )
-                return outcomes, None, notes
-            except TraceDecodeError as exc:
-                outcome.status, outcome.fault, outcome.reason = Status.ERROR, Fault.BAD_DATA, f"tempo response: {exc}"
+            decoded = decode_answer(
+                outcome, result.body, lambda d: decode_metrics(d, check.by, planned.instant), "tempo", "tempo response"
+            )
+            if decoded is None:
                 return outcomes, None, notes
             outcome.series = len(decoded.values)
             outcome.value = sum(decoded.values.values()) if decoded.values else None
@@ -397,21 +389,8 @@ class TempoSource:
             queries.append(outcome)
             if outcome.status == Status.ERROR:
                 return batch.results(context.evaluated_at, queries=queries)[0]
-            try:
-                found = decode_search(orjson.loads(result.body or b""))
-            except orjson.JSONDecodeError as exc:
-                outcome.status, outcome.fault, outcome.reason = (
-                    Status.ERROR,
-                    Fault.GARBAGE,
-                    f"tempo answered non-JSON: {exc}",
-                )
-                return batch.results(context.evaluated_at, queries=queries)[0]
-            except TraceDecodeError as exc:
-                outcome.status, outcome.fault, outcome.reason = (
-                    Status.ERROR,
-                    Fault.BAD_DATA,
-                    f"tempo search response: {exc}",
-                )
+            found = decode_answer(outcome, result.body, decode_search, "tempo", "tempo search response")
+            if found is None:
                 return batch.results(context.evaluated_at, queries=queries)[0]
             outcome.value, outcome.series = float(len(found.spans)), found.traces
             if found.traces >= self.search_limit:
@@ -446,17 +425,8 @@ class TempoSource:
         if result.status_code == 404:
             outcome.status, outcome.reason = Status.NO_DATA, "trace not found (404)"
             return outcome, []
-        try:
-            spans = list(decode_document(orjson.loads(result.body or b"")))
-        except orjson.JSONDecodeError as exc:
-            outcome.status, outcome.fault, outcome.reason = (
-                Status.ERROR,
-                Fault.GARBAGE,
-                f"tempo answered non-JSON: {exc}",
-            )
-            return outcome, []
-        except TraceDecodeError as exc:
-            outcome.status, outcome.fault, outcome.reason = Status.ERROR, Fault.BAD_DATA, f"tempo trace: {exc}"
+        spans = decode_answer(outcome, result.body, lambda d: list(decode_document(d)), "tempo", "tempo trace")
+        if spans is None:
             return outcome, []
         outcome.value = float(len(spans))
         return outcome, spans
