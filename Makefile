@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: demo demo-serve test lint bench bench-loadtest prometheus victoria-metrics hey pushgateway postgresql chromium node go surefire clean
+.PHONY: demo demo-serve test lint bench bench-loadtest bench-traces bench-startup prometheus victoria-metrics hey pushgateway postgresql chromium node go surefire clean
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -80,6 +80,12 @@ bench: $(STAMP) prometheus
 
 bench-loadtest: $(STAMP)
 	$(BIN)/python bench/loadtest_ndjson.py
+
+bench-traces: $(STAMP)
+	$(BIN)/python bench/traces.py
+
+bench-startup: $(STAMP)
+	$(BIN)/python bench/startup.py
 
 clean:
 	rm -rf $(VENV) evidence .pytest_cache .ruff_cache

@@ -622,8 +622,19 @@ def write_results(
         "  of one run are what this file is for.",
         "",
     ]
-    (BENCH / "RESULTS.md").write_text("\n".join(text), encoding="utf-8")
-    print(f"\nwrote {BENCH / 'RESULTS.md'}")
+    results = BENCH / "RESULTS.md"
+    results.write_text("\n".join(text) + _other_benchmarks(results), encoding="utf-8")
+    print(f"\nwrote {results}")
+
+
+def _other_benchmarks(results: Path) -> str:
+    """The sections other bench scripts wrote (each starts ``# Benchmark:``): a collect run replaces only its own."""
+    if not results.exists():
+        return ""
+    old = results.read_text(encoding="utf-8")
+    marker = "\n# Benchmark:"
+    start = old.find(marker, 1)
+    return "\n" + old[start:] if start >= 0 else ""
 
 
 if __name__ == "__main__":

@@ -141,6 +141,10 @@ def test_evaluate_answers_the_verdict_and_stores_the_packet(server: tuple[Served
     assert packet["digest"]["value"] == body["digest"]
     assert packet["subject"]["environment"] == "prod" and packet["subject"]["release"] == "v9"
     assert packet["checks"][0]["value"] == pytest.approx(ratio, rel=1e-9)
+    # evaluated packets carry the same context series as collect's (for the board's charts): its last point is
+    # the value query at the evaluation time, so it is the check's value
+    context = packet["checks"][0]["context"]
+    assert context["series"] == "value" and context["values"][-1] == pytest.approx(ratio, rel=1e-9)
     evaluated = packet["evaluation"]["time"]
     assert abs(time.time() - __import__("collector.timeutil", fromlist=["parse_time"]).parse_time(evaluated)) < 120
     assert [f["check"] for f in body["failing"]] == ([] if verdict == "pass" else ["error-ratio"])

@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING, Annotated
 import typer
 
 from collector.cli.common import err
-from collector.cli.options import BackendOptions, TraceOptions, uses
+from collector.cli.options import BackendOptions, ContextOptions, TraceOptions, uses
 from collector.errors import UsageError
 
 if TYPE_CHECKING:
@@ -44,6 +44,7 @@ def build_evaluator(
     sign: Path | None,
     keep_responses: bool,
     max_evaluations: int,
+    history: ContextOptions | None = None,
 ) -> Evaluator:
     """Everything is checked now (URLs, credentials, keys, trace files), so a bad setting is exit 2 at start-up."""
     from collector.cli.sources import build_sources
@@ -52,10 +53,12 @@ def build_evaluator(
 
     config = backend.config()
     targets = traces.targets()
+    context = history.settings() if history is not None else None
     build_sources(gates, backend=config, attestations=attestations, traces=targets)  # fail early on a bad input
 
     def sources(selected: list[LoadedGate]) -> list:  # type: ignore[type-arg]
-        return build_sources(selected, backend=config, attestations=attestations, traces=targets)
+        # context ranges are asked only after every verdict is decided, so a rollout's answer never waits on a chart
+        return build_sources(selected, backend=config, attestations=attestations, traces=targets, context=context)
 
     key = signing_key_from(sign, os.environ)
     signer = PacketSigner(key, envelope=True) if key is not None else None
@@ -68,7 +71,7 @@ def build_evaluator(
     )
 
 
-@uses(backend=BackendOptions, traces=TraceOptions)
+@uses(backend=BackendOptions, traces=TraceOptions, history=ContextOptions)
 def serve_command(
     store: Annotated[
         str | None,
@@ -121,6 +124,7 @@ def serve_command(
     *,
     backend: BackendOptions,
     traces: TraceOptions,
+    history: ContextOptions,
 ) -> None:
     """Serve the JSON API (/api/v1/), /metrics and the board. Tokens: GATEPACK_READ_TOKEN[_FILE], GATEPACK_WRITE_TOKEN[_FILE], GATEPACK_EVALUATE_TOKEN[_FILE]."""
     import uvicorn
@@ -142,7 +146,7 @@ def serve_command(
     if require_signature and keys is None:
         raise UsageError("--require-signature needs --key or --trusted-keys to check signatures against")
     gates = server_gates(spec, catalog)
-    evaluator = build_evaluator(gates, backend, traces, attestations, sign, keep_responses, max_evaluations)
+    evaluator = build_evaluator(gates, backend, traces, attestations, sign, keep_responses, max_evaluations, history)
     calendar = None
     if sprints is not None:
         from collector.server.matrix import read_calendar
