@@ -31,6 +31,7 @@ EXTRA_CHECKS = """
   - {id: slow-errors, kind: trace, window: 2h, filter: {status: error, min_duration: 50ms}, aggregate: rate, op: ">=", target: 0}
   - {id: by-model, kind: trace, window: 24h, filter: {attributes_regex: {gen_ai.request.model: "^gpt"}}, by: [gen_ai.request.model], aggregate: max, attribute: gen_ai.usage.output_tokens, op: "<=", target: 1e9}
   - {id: tokens-day, kind: ai_cost, window: 24h, per: day, measure: tokens, aggregate: max, op: "<=", target: 1e12}
+  - {id: genai-runs, kind: ai_cost, window: 24h, filter: {attributes_regex: {gen_ai.operation.name: "."}}, per: run, aggregate: avg, op: "<=", target: 1e9}
 """
 
 
@@ -97,6 +98,9 @@ def _mixed_file(tmp_path: Path) -> Path:
         for span in UNUSUAL:
             handle.write(_line(span) + "\n")
         handle.write(_line(_span(20), _span(21), service="billing") + "\n")  # another service
+        # root spans the cost filter does not take (a web server's own traces): not runs, in either path
+        web = [{"key": "http.route", "value": {"stringValue": "/"}}]
+        handle.write(_line(_span(40, attributes=web), _span(42, attributes=web), service="web") + "\n")
         handle.write(_line(_span(22, startTimeUnixNano=str((AT + 5) * S), endTimeUnixNano=str((AT + 6) * S))) + "\n")
         handle.write("\n" + json.dumps({"resourceSpans": []}) + "\n")
     return path

@@ -412,6 +412,12 @@ class OtlpScanner:
                 if kind is _NOTHING:
                     continue  # neither a run nor a call: the cost aggregator would do nothing with it
                 if kind is _RUN:  # what CostAggregator.accumulate does with a run's span that reports no tokens
+                    if plan.needs_match or plan.min_duration is not None:  # a run counts only if the filter takes it
+                        made = made or _span(span, int(start), int(end), code, resource)
+                        if plan.min_duration is not None and made.end_ns - made.start_ns < plan.min_duration:
+                            continue
+                        if plan.needs_match and not plan.aggregator.match(made):
+                            continue
                     plan.runs.setdefault(span.traceId.lower() if span.traceId else "", 0.0)
                     continue
             elif plan.raw is not None and not plan.needs_match:  # status and duration suffice: no Span
