@@ -378,7 +378,8 @@ GATEPACK = "gatepack"
 UNGROUPED = "gatepack (no grouping)"
 SLOGEN = "slo-generator"
 BASELINE = "gatepack (baseline build)"
-TOOLS = (GATEPACK, BASELINE, UNGROUPED, SLOGEN)
+CONTEXT = "gatepack (with context series)"
+TOOLS = (GATEPACK, CONTEXT, BASELINE, UNGROUPED, SLOGEN)
 
 
 def table(runs: list[Run]) -> list[str]:
@@ -516,7 +517,12 @@ def main() -> int:
                 # interleaved with ours rep by rep would be fairer still; one after the other on the same server
                 baseline_cmd = [str(args.baseline_bin), *gatepack_cmd[1:-1], str(directory / "evidence-baseline")]
                 runs.append(measure(BASELINE, size, baseline_cmd, directory, reps, url, query_log=query_log))
-            runs.append(measure(GATEPACK, size, gatepack_cmd, directory, reps, url, query_log=query_log))
+            # the comparison rows send the same PromQL as slo-generator: no context ranges (issue 15's charts);
+            # the context row shows what the charts cost on top
+            plain_cmd = [*gatepack_cmd, "--no-context"]
+            runs.append(measure(GATEPACK, size, plain_cmd, directory, reps, url, query_log=query_log))
+            if size <= args.slow_max:
+                runs.append(measure(CONTEXT, size, gatepack_cmd, directory, slow_reps, url, query_log=query_log))
             ours = gatepack_sli(directory, size - 1)
             measured = [r for r in runs if r.tool == SLOGEN and not r.estimated]
             if args.gatepack_only or size > args.slow_max:
@@ -527,7 +533,7 @@ def main() -> int:
                     runs.append(guess)
                 continue
             ungrouped_env = {"GATEPACK_GROUP_MAX": "0"}
-            runs.append(measure(UNGROUPED, size, gatepack_cmd, directory, slow_reps, url, ungrouped_env, query_log))
+            runs.append(measure(UNGROUPED, size, plain_cmd, directory, slow_reps, url, ungrouped_env, query_log))
             runs.append(measure(SLOGEN, size, slogen_cmd, directory, slow_reps, url, query_log=query_log))
             theirs = slogen_sli(directory / "slo-generator-0.log", size - 1)
             agree = ours is not None and theirs is not None and abs(ours - theirs) <= 5e-5
