@@ -8,19 +8,17 @@ sha256) in every packet whose checks it answered.
 from __future__ import annotations
 
 import json
-from collections.abc import AsyncIterator, Sequence
 from pathlib import Path
 
 from pydantic import ValidationError
 
 from collector.sinks.files import sha256_file, write_atomic
-from collector.sources.base import RunContext
+from collector.sources.base import LocalSource, RunContext
 from slo.attestation import AttestationRecord, evaluate_attestation
 from slo.errors import InputError
-from slo.evaluate import error_result
-from slo.evidence import Backend, InputFile
+from slo.evidence import InputFile
 from slo.results import CheckResult
-from slo.spec import AttestationCheck, Check
+from slo.spec import AttestationCheck
 
 DEFAULT_PATH = Path("gatepack-attestations.json")
 
@@ -69,12 +67,13 @@ def input_file(path: Path) -> InputFile | None:
     return InputFile(path=str(path), sha256=sha, size=size, role="attestations", format="gatepack-attestations")
 
 
-class AttestationSource:
+class AttestationSource(LocalSource[AttestationCheck]):
     """``attestation`` checks answered from the loaded records of one attestations file."""
 
     name = "attestations"
     kinds = frozenset({"attestation"})
-    requests_sent = 0
+    check_type = AttestationCheck
+    noun = "an attestation"
 
     def __init__(self, records: list[AttestationRecord], source: str | None = None, path: Path | None = None) -> None:
         self.records = records
@@ -82,21 +81,11 @@ class AttestationSource:
         self.path = path
         self._used = False
 
-    def backends(self) -> list[Backend]:
-        return []
-
     def inputs(self) -> list[InputFile]:
         """The file is evidence only when some check read it."""
         record = input_file(self.path) if self._used and self.path is not None else None
         return [record] if record else []
 
-    async def aclose(self) -> None:
-        return None
-
-    async def evaluate(self, checks: Sequence[Check], context: RunContext) -> AsyncIterator[CheckResult]:
-        for check in checks:
-            if not isinstance(check, AttestationCheck):
-                yield error_result(check, f"not an attestation check: {check.kind}", context.evaluated_at)
-                continue
-            self._used = True
-            yield evaluate_attestation(check, context.gate.id, self.records, context.evaluated_at, self.source)
+    def decide(self, check: AttestationCheck, context: RunContext) -> CheckResult:
+        self._used = True
+        return evaluate_attestation(check, context.gate.id, self.records, context.evaluated_at, self.source)

@@ -15,8 +15,9 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator, Mapping, Sequence
 from dataclasses import dataclass
-from typing import Protocol, runtime_checkable
+from typing import Generic, Protocol, TypeVar, runtime_checkable
 
+from slo.evaluate import error_result
 from slo.evidence import Backend, InputFile
 from slo.results import CheckResult
 from slo.spec import AiCostCheck, Check, Gate
@@ -67,6 +68,44 @@ class Source(Protocol):
     async def aclose(self) -> None:
         """Release connections and files."""
         ...
+
+
+C = TypeVar("C", bound=Check)
+
+
+class LocalSource(Generic[C]):
+    """What every source answered from inputs read before the run shares (load tests, JUnit, attestations):
+    no backends, no requests, nothing to close, and a check of another kind is an error result.
+
+    Subclasses set ``name``, ``kinds``, ``check_type`` and ``noun`` and implement :meth:`decide`.
+    """
+
+    name: str
+    kinds: frozenset[str]
+    check_type: type[C]
+    noun: str
+    """How the error names the expected kind: ``a tests``, ``an attestation``."""
+    requests_sent = 0
+    _inputs: list[InputFile]
+
+    def backends(self) -> list[Backend]:
+        return []
+
+    def inputs(self) -> list[InputFile]:
+        return list(self._inputs)
+
+    async def aclose(self) -> None:
+        return None
+
+    def decide(self, check: C, context: RunContext) -> CheckResult:
+        raise NotImplementedError
+
+    async def evaluate(self, checks: Sequence[Check], context: RunContext) -> AsyncIterator[CheckResult]:
+        for check in checks:
+            if not isinstance(check, self.check_type):
+                yield error_result(check, f"not {self.noun} check: {check.kind}", context.evaluated_at)
+                continue
+            yield self.decide(check, context)
 
 
 MISSING_SOURCE_HINTS: Mapping[str, str] = {

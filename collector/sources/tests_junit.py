@@ -29,19 +29,19 @@ from __future__ import annotations
 
 import fnmatch
 from collections import Counter
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from xml.etree import ElementTree as ET
 
 from collector.errors import UsageError
 from collector.sinks.files import sha256_file
-from collector.sources.base import RunContext
-from slo.evaluate import error_result, result
-from slo.evidence import Backend, InputFile
+from collector.sources.base import LocalSource, RunContext
+from slo.evaluate import result
+from slo.evidence import InputFile
 from slo.formatting import number
 from slo.results import CheckResult, Verdict
-from slo.spec import Check, CiTestsCheck, TestMetric
+from slo.spec import CiTestsCheck, TestMetric
 
 MAX_BYTES = 256 * 1024 * 1024
 SHOWN_FAILURES = 5
@@ -245,13 +245,14 @@ def evaluate_tests(check: CiTestsCheck, run: TestRun, evaluated_at: str) -> Chec
     )
 
 
-class TestsSource:
+class TestsSource(LocalSource[CiTestsCheck]):
     """``tests`` checks decided from JUnit XML reports read once for the run."""
 
     __test__ = False  # not a pytest test class
     name = "tests"
     kinds = frozenset({"tests"})
-    requests_sent = 0
+    check_type = CiTestsCheck
+    noun = "a tests"
 
     def __init__(self, run: TestRun) -> None:
         self.run = run
@@ -260,18 +261,5 @@ class TestsSource:
             digest, size = sha256_file(path)
             self._inputs.append(InputFile(path=str(path), sha256=digest, size=size, role="tests", format="junit"))
 
-    def backends(self) -> list[Backend]:
-        return []
-
-    def inputs(self) -> list[InputFile]:
-        return list(self._inputs)
-
-    async def aclose(self) -> None:
-        return None
-
-    async def evaluate(self, checks: Sequence[Check], context: RunContext) -> AsyncIterator[CheckResult]:
-        for check in checks:
-            if not isinstance(check, CiTestsCheck):
-                yield error_result(check, f"not a tests check: {check.kind}", context.evaluated_at)
-                continue
-            yield evaluate_tests(check, self.run, context.evaluated_at)
+    def decide(self, check: CiTestsCheck, context: RunContext) -> CheckResult:
+        return evaluate_tests(check, self.run, context.evaluated_at)

@@ -3,18 +3,17 @@
 from __future__ import annotations
 
 import threading
-from collections.abc import AsyncIterator, Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable
 from pathlib import Path
 from typing import Any
 
 from collector.sinks.files import sha256_file
-from collector.sources.base import RunContext
+from collector.sources.base import LocalSource, RunContext
 from collector.sources.loadtest.common import ensure_regular
 from collector.sources.loadtest.detect import read_file, reconcile
 from collector.sources.loadtest.measure import LoadtestData, Window, measure, prepare, selection_aggregates
 from collector.sources.loadtest.model import LoadtestFormatError
-from slo.evaluate import error_result
-from slo.evidence import Backend, InputFile
+from slo.evidence import InputFile
 from slo.loadtest import STANDARD_METRICS, evaluate_loadtest, k6_metric
 from slo.results import CheckResult
 from slo.spec import Check, LoadtestCheck
@@ -159,29 +158,17 @@ def evaluate(data: LoadtestData, check: LoadtestCheck, evaluated_at: str) -> Che
     return evaluate_loadtest(check, measurement, evaluated_at, missing_reason=reason, details=details_for(data, check))
 
 
-class LoadtestSource:
+class LoadtestSource(LocalSource[LoadtestCheck]):
     """``loadtest`` checks decided from load-test result files read once for the whole run."""
 
     name = "loadtest"
     kinds = frozenset({"loadtest"})
-    requests_sent = 0
+    check_type = LoadtestCheck
+    noun = "a loadtest"
 
     def __init__(self, data: LoadtestData) -> None:
         self.data = data
         self._inputs = input_files(data)
 
-    def backends(self) -> list[Backend]:
-        return []
-
-    def inputs(self) -> list[InputFile]:
-        return list(self._inputs)
-
-    async def aclose(self) -> None:
-        return None
-
-    async def evaluate(self, checks: Sequence[Check], context: RunContext) -> AsyncIterator[CheckResult]:
-        for check in checks:
-            if not isinstance(check, LoadtestCheck):
-                yield error_result(check, f"not a loadtest check: {check.kind}", context.evaluated_at)
-                continue
-            yield evaluate(self.data, check, context.evaluated_at)
+    def decide(self, check: LoadtestCheck, context: RunContext) -> CheckResult:
+        return evaluate(self.data, check, context.evaluated_at)
