@@ -31,6 +31,7 @@ _SpecLoader.yaml_implicit_resolvers = {
     for first, resolvers in _BASE_LOADER.yaml_implicit_resolvers.items()
 }
 _SAFE_LOADER: Any = _SpecLoader
+"""The loader every gatepack YAML input uses (specs, sprint calendars): safe, date-like scalars kept as text."""
 
 Path = tuple[str | int, ...]
 

@@ -29,15 +29,6 @@ from slo.loader import (
 DEFAULT_DUE_DAY = 9
 
 
-class _DatesAsText(_SAFE_LOADER):  # type: ignore[misc]
-    """The safe loader without its timestamp resolver: ``2026-02-30`` stays text for pydantic to refuse at
-    its line (PyYAML's own date constructor raises a bare ValueError with no position)."""
-
-
-_DatesAsText.yaml_implicit_resolvers = {
-    first: [(tag, rx) for tag, rx in resolvers if tag != "tag:yaml.org,2002:timestamp"]
-    for first, resolvers in _SAFE_LOADER.yaml_implicit_resolvers.items()
-}
 _ID = r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$"
 
 
@@ -88,8 +79,8 @@ def load_calendar(text: str, source: str = "<sprints>") -> Calendar:
     """The calendar in ``text``; raises :class:`~slo.loader.SpecError` with every problem at its line."""
     try:
         _check_events(text, source)
-        node = yaml.compose(text, Loader=_DatesAsText)
-        data: Any = yaml.load(text, Loader=_DatesAsText)  # noqa: S506 (the safe loader, C-accelerated when available)
+        node = yaml.compose(text, Loader=_SAFE_LOADER)
+        data: Any = yaml.load(text, Loader=_SAFE_LOADER)  # noqa: S506 (the safe loader, C-accelerated when available)
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         line = mark.line + 1 if mark is not None else 1
