@@ -25,11 +25,10 @@ from cryptography.hazmat.primitives.serialization import (
 )
 
 from collector.errors import UsageError
+from collector.signing_env import KEY_ENV, KEY_FILE_ENV
 from slo.dsse import envelope_for_packet, key_id
 from slo.evidence import EvidencePacket
 
-KEY_ENV = "GATEPACK_SIGNING_KEY"
-KEY_FILE_ENV = "GATEPACK_SIGNING_KEY_FILE"
 ENVELOPE_SUFFIX = ".intoto.json"
 MAX_KEY_BYTES = 64 * 1024
 

@@ -17,12 +17,13 @@ import os
 import time
 from collections.abc import Iterator, Mapping
 from contextlib import AbstractContextManager, contextmanager
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from opentelemetry import trace
-from opentelemetry.sdk.resources import Resource
-from opentelemetry.sdk.trace import TracerProvider
 from opentelemetry.trace import Span, Status, StatusCode
+
+if TYPE_CHECKING:  # the SDK (with psutil and the metrics API) loads only when spans are exported
+    from opentelemetry.sdk.trace import TracerProvider
 
 _provider: trace.TracerProvider | None = None
 
@@ -39,6 +40,8 @@ def setup_tracing(service_name: str, environ: Mapping[str, str] | None = None) -
     if not env.get("OTEL_EXPORTER_OTLP_ENDPOINT") or _provider is not None:
         return None
     from opentelemetry.exporter.otlp.proto.http.trace_exporter import OTLPSpanExporter
+    from opentelemetry.sdk.resources import Resource
+    from opentelemetry.sdk.trace import TracerProvider
     from opentelemetry.sdk.trace.export import BatchSpanProcessor
 
     provider = TracerProvider(resource=Resource.create({"service.name": service_name}))

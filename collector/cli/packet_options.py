@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING, Annotated
 import typer
 
 from collector.cli.common import err
+from collector.signing_env import asks_for_signing
 
 if TYPE_CHECKING:
     from collector.run import CollectOptions
@@ -58,9 +59,11 @@ class EvidenceOptions:
 
     def apply(self, options: CollectOptions, gates: list[LoadedGate]) -> None:
         """Set up signing and response keeping on ``options`` (key errors are usage errors, exit 2)."""
-        from collector.signing import PacketSigner, signing_key_from
+        key = None
+        if asks_for_signing(self.sign, os.environ):
+            from collector.signing import PacketSigner, signing_key_from  # cryptography: ~8 MiB, only to sign
 
-        key = signing_key_from(self.sign, os.environ)
+            key = signing_key_from(self.sign, os.environ)
         if key is not None:
             options.signer = PacketSigner(key, envelope=self.envelope)
             err.print(f"signing with key {options.signer.key_id}")
