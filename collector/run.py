@@ -19,7 +19,7 @@ from pathlib import Path
 from typing import Protocol
 
 from collector.baseline import apply_baselines
-from collector.sinks.files import Placed, write_new
+from collector.sinks.files import NewFile, Placed, write_new
 from collector.sources.base import RunContext, Source, missing_source_reason, route, route_kind
 from collector.specs import LoadedGate
 from collector.subject import build_subject
@@ -39,6 +39,7 @@ from slo.evidence import (
     SpecRef,
     Subject,
     seal,
+    seal_into,
     to_canonical_json,
 )
 from slo.results import CheckResult, Fault, Status, Verdict
@@ -138,9 +139,37 @@ def build_packet(
     inputs: list[InputFile] | None = None,
     overrides: list[Override] | None = None,
 ) -> EvidencePacket:
-    """A sealed evidence packet for one gate run."""
+    """A sealed evidence packet for one gate run (its bytes kept in memory: :func:`slo.evidence.seal`)."""
+    return seal(
+        unsealed_packet(
+            run,
+            spec_path=spec_path,
+            spec_sha256=spec_sha256,
+            subject=subject,
+            started_at=started_at,
+            finished_at=finished_at,
+            backends=backends,
+            inputs=inputs,
+            overrides=overrides,
+        )
+    )
+
+
+def unsealed_packet(
+    run: GateRun,
+    *,
+    spec_path: str,
+    spec_sha256: str,
+    subject: Subject,
+    started_at: float,
+    finished_at: float,
+    backends: list[Backend],
+    inputs: list[InputFile] | None = None,
+    overrides: list[Override] | None = None,
+) -> EvidencePacket:
+    """The evidence packet for one gate run, before its digest is computed."""
     gate = run.gate
-    packet = EvidencePacket(
+    return EvidencePacket(
         gate=GateRef(id=gate.id, title=gate.title, sprint=gate.sprint, owner=gate.owner, labels=dict(gate.labels)),
         subject=subject,
         evaluation=Evaluation(
@@ -159,7 +188,6 @@ def build_packet(
         verdict=run.summary.verdict,
         counts=run.summary.counts,
     )
-    return seal(packet)
 
 
 class PacketFiles(Protocol):
@@ -260,7 +288,7 @@ def collect(
     written: list[Path] = []
     placed: list[Placed] = []
     for loaded, run in zip(gates, runs, strict=True):
-        packet = build_packet(
+        unsealed = unsealed_packet(
             run,
             spec_path=loaded.path,
             spec_sha256=loaded.sha256,
@@ -271,14 +299,23 @@ def collect(
             inputs=inputs,
             overrides=options.overrides.get(loaded.gate.id),
         )
-        packets.append(packet)
-        if options.out_dir is not None:
-            path = packet_path(options.out_dir, packet, options.at)
+        if options.out_dir is None:
+            packets.append(seal(unsealed))
+            continue
+        path = packet_path(options.out_dir, unsealed, options.at)
+        if options.signer is None:
+            # sealed straight into the file: the packet's bytes never exist whole in memory (issue 16)
+            with NewFile(path) as new:
+                packet = seal_into(unsealed, new.write)
+                outcomes = [new.place(packet_fallbacks(path, packet))]  # never overwrite (see write_new)
+        else:
+            packet = seal(unsealed)
             data = to_canonical_json(packet)
-            files = [(path, data)] if options.signer is None else options.signer.files(packet, path, data)
-            for target, content in files:
-                # never overwrite: a concurrent run of the same gate at the same --at keeps its own packet
-                outcome = write_new(target, content, packet_fallbacks(target, packet))
-                placed.append(outcome)
-                written.append(outcome.path)
+            # never overwrite: a concurrent run of the same gate at the same --at keeps its own packet
+            outcomes = [
+                write_new(t, c, packet_fallbacks(t, packet)) for t, c in options.signer.files(packet, path, data)
+            ]
+        packets.append(packet)
+        placed.extend(outcomes)
+        written.extend(o.path for o in outcomes)
     return CollectOutcome(packets, written, runs, exit_code_for(packets, runs, options.fail_on), placed)

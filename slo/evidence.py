@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+from collections.abc import Callable, Iterator
 from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, model_validator
@@ -176,23 +177,38 @@ def _pieces(members: dict[str, list[bytes]]) -> list[bytes]:
     return pieces
 
 
-def _members(packet: EvidencePacket) -> dict[str, list[bytes]]:
-    """Every top-level member but ``digest``, encoded, in the form the packet's schema version writes.
+def _encoded_checks(packet: EvidencePacket, table: QueryTable | None) -> Iterator[bytes]:
+    """Each check's canonical bytes, one at a time (2.0.0: compact, against ``table``; 1.0.0: in full)."""
+    for check in packet.checks:
+        yield canonical_bytes(compact_check(check, table) if table is not None else check.model_dump(mode="json"))
+
+
+def _members(packet: EvidencePacket) -> tuple[dict[str, list[bytes]], Iterator[bytes]]:
+    """Every top-level member but ``digest`` and ``checks``, encoded; and the checks, encoded lazily.
 
     Peak memory matters at 1000 checks: the checks are dumped and encoded one at a time instead of as one
-    tree (for 2.0.0 after the query table is planned from the in-memory outcomes).
+    tree (for 2.0.0 after the query table is planned from the in-memory outcomes), and a caller that
+    streams them (:func:`seal_into`) never holds more than one.
     """
     document = packet.model_dump(mode="json", exclude={"digest", "checks"})
     members = {key: [canonical_bytes(value)] for key, value in document.items()}
+    table = None
     if is_tabled(document):
         table = QueryTable(packet.checks)
-        checks = [canonical_bytes(compact_check(c, table)) for c in packet.checks]
         members["queries"] = [canonical_bytes(table.entries)]
-    else:
-        checks = [canonical_bytes(c.model_dump(mode="json")) for c in packet.checks]
-    # canonical_bytes of a list is its items' canonical bytes between brackets, separated by commas
-    members["checks"] = [b"["] + [(b"," if i else b"") + item for i, item in enumerate(checks)] + [b"]"]
-    return members
+    return members, _encoded_checks(packet, table)
+
+
+def _listed(items: Iterator[bytes]) -> Iterator[bytes]:
+    """canonical_bytes of a list as pieces: its items' canonical bytes between brackets, separated by commas."""
+    yield b"["
+    for index, item in enumerate(items):
+        yield (b"," if index else b"") + item
+    yield b"]"
+
+
+def _joined(members: dict[str, list[bytes]], checks: Iterator[bytes]) -> bytes:
+    return b"".join(_pieces({**members, "checks": list(_listed(checks))}))
 
 
 def packet_document(packet: EvidencePacket) -> dict[str, Any]:
@@ -211,20 +227,60 @@ def packet_document(packet: EvidencePacket) -> dict[str, Any]:
     return document
 
 
+Write = Callable[[bytes], object]
+"""Where :func:`seal_into` sends the packet's bytes (a file's ``write``, ``list.append``)."""
+
+
+def seal_into(packet: EvidencePacket, write: Write) -> EvidencePacket:
+    """Seal ``packet`` and send its canonical bytes to ``write`` as they are encoded, in order; return it sealed.
+
+    The bytes sent are exactly :func:`to_canonical_json` of the returned packet, and its digest is the sha256
+    of the same bytes without the ``digest`` member, so nothing needs the whole packet in memory: members
+    that sort before ``digest`` (``checks``, the bulk of a large packet, among them) are hashed and sent
+    check by check, and the small members after it are encoded and hashed, then sent once the digest is
+    known. The returned packet keeps no copy of the bytes (:func:`to_canonical_json` encodes it again).
+    """
+    members, checks = _members(packet)
+    members["checks"] = []  # a placeholder for its place in the key order; its pieces are streamed
+    keys = sorted([*members, "digest"])
+    place = keys.index("digest")
+    hasher = hashlib.sha256()
+
+    def send(piece: bytes) -> None:
+        hasher.update(piece)
+        write(piece)
+
+    send(b"{")
+    for index, key in enumerate(keys[:place]):
+        send((b"," if index else b"") + canonical_bytes(key) + b":")
+        for piece in _listed(checks) if key == "checks" else members[key]:
+            send(piece)
+    # after the digest: hashed as the digest-less document has them, sent once the digest is known
+    tail = [(key, canonical_bytes(key) + b":", members[key]) for key in keys[place + 1 :]]
+    for index, (_, name, pieces) in enumerate(tail):
+        hasher.update((b"," if index or place else b"") + name)
+        for piece in pieces:
+            hasher.update(piece)
+    hasher.update(b"}")
+    digest = Digest(value=hasher.hexdigest())
+    write((b"," if place else b"") + canonical_bytes("digest") + b":" + canonical_bytes(digest.model_dump(mode="json")))
+    for _, name, pieces in tail:
+        write(b"," + name)
+        for piece in pieces:
+            write(piece)
+    write(b"}")
+    return packet.model_copy(update={"digest": digest})
+
+
 def seal(packet: EvidencePacket) -> EvidencePacket:
     """The packet with its digest filled in (its canonical bytes are kept for :func:`to_canonical_json`).
 
-    The digest is computed over the encoded pieces and the pieces are joined once, so the packet's bytes
-    exist as pieces plus one joined copy, never three.
+    :func:`seal_into` a list of pieces, joined once: the packet's bytes exist as pieces plus one joined copy.
+    Writers that only need the bytes in a file stream them there instead (``collector.run.collect``).
     """
-    members = _members(packet)
-    hasher = hashlib.sha256()
-    for piece in _pieces(members):
-        hasher.update(piece)
-    digest = Digest(value=hasher.hexdigest())
-    sealed = packet.model_copy(update={"digest": digest})
-    members["digest"] = [canonical_bytes(digest.model_dump(mode="json"))]
-    sealed._canonical = b"".join(_pieces(members))
+    pieces: list[bytes] = []
+    sealed = seal_into(packet, pieces.append)
+    sealed._canonical = b"".join(pieces)
     return sealed
 
 
@@ -232,10 +288,10 @@ def to_canonical_json(packet: EvidencePacket) -> bytes:
     """The bytes to write for a sealed packet (an unsealed one has no ``digest`` member)."""
     if packet._canonical is not None:
         return packet._canonical
-    members = _members(packet)
+    members, checks = _members(packet)
     if packet.digest is not None:
         members["digest"] = [canonical_bytes(packet.digest.model_dump(mode="json"))]
-    return b"".join(_pieces(members))
+    return _joined(members, checks)
 
 
 class VerifyResult(BaseModel):

@@ -60,6 +60,61 @@ class Placed:
 _NO_HARD_LINKS = {errno.EPERM, errno.ENOTSUP, errno.EOPNOTSUPP, errno.EXDEV, errno.EMLINK}
 
 
+class NewFile:
+    """A file being written that will take a name no other file has: :func:`write_new`, fed piece by piece.
+
+    The bytes go to a temporary file beside the target as they come (``write``); :meth:`place` makes it
+    durable and gives it the first free name. Used as a context manager, the temporary file is removed
+    whatever happens. A sealed packet is streamed through one of these (:func:`slo.evidence.seal_into`),
+    so a 1000-check packet never exists as one ``bytes`` in memory.
+    """
+
+    def __init__(self, path: Path) -> None:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        import tempfile  # here, not at the top: with hashlib, ~20 ms of every command's start-up
+
+        self.path = path
+        fd, self._temp_name = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+        try:
+            os.fchmod(fd, 0o666 & ~_current_umask())  # mkstemp makes 0600; evidence is meant to be shared
+            self._handle = os.fdopen(fd, "wb")
+        except BaseException:
+            os.close(fd)
+            self._remove()
+            raise
+
+    def write(self, data: bytes) -> None:
+        self._handle.write(data)
+
+    def place(self, fallbacks: Iterable[Path] = ()) -> Placed:
+        """Name the bytes ``path``, or the first of ``fallbacks`` that is free; never replaces a file.
+
+        A name that already holds exactly these bytes is the same evidence: nothing is written there.
+        """
+        self._handle.flush()
+        os.fsync(self._handle.fileno())
+        self._handle.close()
+        candidates = [self.path, *fallbacks]
+        for candidate in candidates:
+            if _place(self._temp_name, candidate):
+                _fsync_dir(candidate.parent)
+                return Placed(candidate, self.path, Placement.WRITTEN if candidate == self.path else Placement.RENAMED)
+            if _same_files(candidate, self._temp_name):
+                return Placed(candidate, self.path, Placement.UNCHANGED)
+        raise FileExistsError(errno.EEXIST, "every candidate name holds a different file", str(candidates[-1]))
+
+    def _remove(self) -> None:
+        with contextlib.suppress(FileNotFoundError):
+            os.unlink(self._temp_name)
+
+    def __enter__(self) -> NewFile:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._handle.close()
+        self._remove()
+
+
 def write_new(path: Path, data: bytes, fallbacks: Iterable[Path] = ()) -> Placed:
     """Write ``data`` under ``path`` or, when that holds other bytes, the first free name of ``fallbacks``.
 
@@ -69,30 +124,12 @@ def write_new(path: Path, data: bytes, fallbacks: Iterable[Path] = ()) -> Placed
     file or the whole file. An existing file with identical bytes is the same evidence: a no-op.
     Filesystems without hard links fall back to ``O_CREAT | O_EXCL`` (still no clobber).
     """
-    path.parent.mkdir(parents=True, exist_ok=True)
-    candidates = [path, *fallbacks]
-    import tempfile  # here, not at the top: with hashlib, ~20 ms of every command's start-up
-
-    fd, temp_name = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    try:
-        os.fchmod(fd, 0o666 & ~_current_umask())
-        with os.fdopen(fd, "wb") as handle:
-            handle.write(data)
-            handle.flush()
-            os.fsync(handle.fileno())
-        for candidate in candidates:
-            if _place(temp_name, candidate, data):
-                _fsync_dir(candidate.parent)
-                return Placed(candidate, path, Placement.WRITTEN if candidate == path else Placement.RENAMED)
-            if _same_bytes(candidate, data):
-                return Placed(candidate, path, Placement.UNCHANGED)
-        raise FileExistsError(errno.EEXIST, "every candidate name holds a different file", str(candidates[-1]))
-    finally:
-        with contextlib.suppress(FileNotFoundError):
-            os.unlink(temp_name)
+    with NewFile(path) as new:
+        new.write(data)
+        return new.place(fallbacks)
 
 
-def _place(temp_name: str, target: Path, data: bytes) -> bool:
+def _place(temp_name: str, target: Path) -> bool:
     """Give ``target`` the temp file's bytes unless ``target`` exists; True when this call created it."""
     try:
         os.link(temp_name, target)
@@ -106,18 +143,29 @@ def _place(temp_name: str, target: Path, data: bytes) -> bool:
         fd = os.open(target, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666)
     except FileExistsError:
         return False
-    with os.fdopen(fd, "wb") as handle:
-        handle.write(data)
+    with os.fdopen(fd, "wb") as handle, open(temp_name, "rb") as source:
+        for chunk in iter(lambda: source.read(_CHUNK), b""):
+            handle.write(chunk)
         handle.flush()
         os.fsync(handle.fileno())
     return True
 
 
-def _same_bytes(path: Path, data: bytes) -> bool:
+_CHUNK = 1 << 20
+
+
+def _same_files(path: Path, other: str) -> bool:
+    """Whether ``path`` holds exactly the bytes of ``other``, compared a chunk at a time."""
     try:
-        if path.stat().st_size != len(data):
+        if path.stat().st_size != os.stat(other).st_size:
             return False
-        return path.read_bytes() == data
+        with path.open("rb") as mine, open(other, "rb") as theirs:
+            while True:
+                a, b = mine.read(_CHUNK), theirs.read(_CHUNK)
+                if a != b:
+                    return False
+                if not a:
+                    return True
     except OSError:
         return False
 
