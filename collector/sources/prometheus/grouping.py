@@ -40,6 +40,10 @@ class GroupingClient:
         self._shapes: dict[str, Sequence[Shape]] = {}
         self._plan: dict[str, Group] | None = None
         self._series: dict[str, dict[str, dict] | None] = {}  # grouped text -> its series by label value
+        self._labels: dict[tuple[tuple[str, str], ...], dict[str, str]] = {}
+        """One dict per distinct label set: every member outcome keeps its ``selected`` labels until the packet
+        is written, and the 16 outcomes of an SLO (2 roles × 8 windows, each from another grouped answer) have
+        the same labels; sharing one dict instead of 16 decoded ones saves ~3 MiB at 1000 SLOs."""
 
     def add(self, queries: Iterable[str], shapes: Mapping[str, Sequence[Shape]] | None = None) -> None:
         """Register queries; ``shapes`` (query -> its shapes, from the plan) spares analysing them again."""
@@ -97,7 +101,15 @@ class GroupingClient:
         if series is None or value not in series:
             return None
         sample = series[value]
-        return _selected(response, sample)
+        return _selected(response, sample, self._shared_labels(sample.get("metric", {})))
+
+    def _shared_labels(self, labels: dict[str, str]) -> dict[str, str]:
+        """``labels``, or an equal dict handed out before (nothing modifies them, so one serves every outcome)."""
+        try:
+            key = tuple(labels.items())
+        except AttributeError:  # not a JSON object: kept as it came, the outcome reads it as it is
+            return labels
+        return self._labels.setdefault(key, labels)
 
     async def instant(self, query: str) -> QueryResponse:
         group = self.plan.get(query)
@@ -113,7 +125,7 @@ class GroupingClient:
         return replace(response, result=[series[value]], selected=dict(series[value].get("metric", {})))
 
 
-def _selected(response: QueryResponse, sample: dict) -> QueryResponse:
+def _selected(response: QueryResponse, sample: dict, labels: dict[str, str]) -> QueryResponse:
     """``response`` narrowed to one member's series (``dataclasses.replace`` without its per-call field scan)."""
     return QueryResponse(
         response.query,
@@ -126,7 +138,7 @@ def _selected(response: QueryResponse, sample: dict) -> QueryResponse:
         response.fault,
         response.response_sha256,
         response.attempts,
-        sample.get("metric", {}),  # the member's own labels; nothing modifies them, so not copied
+        labels,  # the member's own labels (its sample's "metric"); nothing modifies them, so not copied
     )
 
 
