@@ -6,9 +6,8 @@ from typing import TYPE_CHECKING
 
 import typer
 
-from collector.cli.collect import GateIds, OptionalSpecs
 from collector.cli.common import err, gates_from
-from collector.cli.options import BackendOptions, RunOptions, uses
+from collector.cli.options import BackendOptions, GateIds, OptionalSpecs, RunOptions, uses
 from collector.errors import EXIT_USAGE, BackendUnreachable
 
 if TYPE_CHECKING:
@@ -22,7 +21,7 @@ def validate_command(
     specs: OptionalSpecs = None, gate: GateIds = [], *, backend: BackendOptions, run: RunOptions
 ) -> None:
     """Check specs offline; with --prometheus, the server also parses every query."""
-    from slo.aicost_metrics import planned_queries
+    from slo.planned import planned_queries
     from slo.promql.plan import PlanError  # the PromQL parser loads only in this command
 
     variables = run.variables()
