@@ -8,19 +8,24 @@ help text to be identical, and the summaries to be the first paragraph of each c
 
 from __future__ import annotations
 
+import contextlib
 import importlib
 import inspect
+import io
 import json
 import os
 import pkgutil
+import string
 import subprocess
 import sys
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 
 import pytest
 import typer
 import typer.core
 import typer.main
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from typer import _click as click
 
 import collector.cli
@@ -201,3 +206,43 @@ def test_listing_and_light_commands_import_no_command_module(args: list[str]) ->
     done = subprocess.run([sys.executable, "-c", code, *args], capture_output=True, text=True, timeout=120, check=True)
     loaded = set(json.loads(done.stdout.strip().splitlines()[-1]))
     assert loaded <= {"collector.cli.app", "collector.cli.lazy"}, sorted(loaded)
+
+
+def _written(write: Callable[[str], None], message: str) -> str:
+    buffer = io.StringIO()
+    with contextlib.redirect_stderr(buffer):
+        write(message)
+    return buffer.getvalue()
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    st.lists(
+        st.sampled_from([*string.printable, ":", "é", "\x1b", "\u202e", "🙂", ":smile:", ":+1:", "ok: 1 gate(s)"])
+    ).map("".join)
+)
+def test_plain_line_writes_what_the_console_writes(message: str) -> None:
+    """validate's ``ok`` line skips rich only where rich would have written the text unchanged."""
+    from collector.cli import common
+
+    saved = vars(common).pop("err", None)
+    try:
+        plain = _written(common.plain_line, message)
+        built = "err" in vars(common)
+    finally:
+        if saved is not None:
+            vars(common)["err"] = saved
+    console = common.stderr_console()
+    assert plain == _written(console.print, message), (message, built)
+
+
+def test_validate_reports_ok_without_rich() -> None:
+    code = (
+        "import sys; sys.argv = ['gatepack', 'validate', '--gate', '02-auth-shell']\n"
+        "from collector.cli.app import main\n"
+        "try:\n    main()\nexcept SystemExit as exc:\n    assert not exc.code, exc.code\n"
+        "print('rich' in sys.modules)"
+    )
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120, check=True)
+    assert done.stderr == "ok: 1 gate(s), 6 check(s)\n"
+    assert done.stdout.strip() == "False"

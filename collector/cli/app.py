@@ -215,9 +215,9 @@ def _root(
 
 def _err() -> SafeConsole:
     """The stderr console, imported with its first message: ``--help`` and successful runs never load rich here."""
-    from collector.cli.common import err
+    from collector.cli.common import stderr_console
 
-    return err
+    return stderr_console()
 
 
 def main() -> None:

@@ -6,7 +6,7 @@ from typing import TYPE_CHECKING
 
 import typer
 
-from collector.cli.common import err, gates_from
+from collector.cli.common import gates_from, plain_line, stderr_console
 from collector.cli.options import BackendOptions, GateIds, OptionalSpecs, RunOptions, uses
 from collector.errors import EXIT_USAGE, BackendUnreachable
 
@@ -41,12 +41,12 @@ def validate_command(
 
         problems.extend(asyncio.run(_server_parse(config, queries)))
     for problem in problems:
-        err.print(problem)
+        stderr_console().print(problem)
     if problems:
         raise typer.Exit(EXIT_USAGE)
     checks = sum(len(g.gate.checks) for g in loaded)
     suffix = f", {len({q for *_, q in queries})} queries parsed by {config.public_url}" if config else ""
-    err.print(f"ok: {len(loaded)} gate(s), {checks} check(s){suffix}")
+    plain_line(f"ok: {len(loaded)} gate(s), {checks} check(s){suffix}")
 
 
 async def _server_parse(config: HttpConfig, queries: list[tuple[str, str, str]]) -> list[str]:
