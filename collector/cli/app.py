@@ -14,6 +14,7 @@ import typer
 import typer.core
 from typer import _click as click  # the click that typer itself builds on (vendored)
 
+from collector.cli import plugins
 from collector.cli.lazy import LazyCommand, LazyGroup
 from collector.errors import EXIT_USAGE, GatepackError, UsageError
 from slo import __version__
@@ -222,6 +223,7 @@ def _err() -> SafeConsole:
 
 def main() -> None:
     """Console entry point: foreseeable faults become one clear line and an exit code, never a traceback."""
+    plugins.install()
     try:
         code = app(standalone_mode=False)
     except GatepackError as exc:
