@@ -205,7 +205,7 @@ def test_listing_and_light_commands_import_no_command_module(args: list[str]) ->
     )
     done = subprocess.run([sys.executable, "-c", code, *args], capture_output=True, text=True, timeout=120, check=True)
     loaded = set(json.loads(done.stdout.strip().splitlines()[-1]))
-    assert loaded <= {"collector.cli.app", "collector.cli.lazy"}, sorted(loaded)
+    assert loaded <= {"collector.cli.app", "collector.cli.lazy", "collector.cli.plugins"}, sorted(loaded)
 
 
 def _written(write: Callable[[str], None], message: str) -> str:
