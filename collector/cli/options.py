@@ -187,12 +187,12 @@ def positive_seconds(value: float, option: str) -> float:
     return value
 
 
-def check_backend_url(url: str) -> None:
-    """A usage error naming the flag unless ``url`` is an http(s) URL with a host httpx can connect to."""
+def check_backend_url(url: str, flag: str = "--prometheus") -> None:
+    """A usage error naming ``flag`` unless ``url`` is an http(s) URL with a host httpx can connect to."""
     from collector.sources.redact import redact_url  # with logging and base64: not on every start-up
 
     if not url.startswith(("http://", "https://")):
-        raise UsageError(f"--prometheus must be an http:// or https:// URL, got {redact_url(url)!r}")
+        raise UsageError(f"{flag} must be an http:// or https:// URL, got {redact_url(url)!r}")
     import httpx
 
     try:
@@ -201,9 +201,9 @@ def check_backend_url(url: str) -> None:
         host = parts.hostname
         httpx.URL(url)
     except (ValueError, httpx.InvalidURL) as exc:
-        raise UsageError(f"invalid --prometheus URL {redact_url(url)!r}: {str(exc).splitlines()[0][:120]}") from None
+        raise UsageError(f"invalid {flag} URL {redact_url(url)!r}: {str(exc).splitlines()[0][:120]}") from None
     if not host:
-        raise UsageError(f"invalid --prometheus URL {redact_url(url)!r}: no host")
+        raise UsageError(f"invalid {flag} URL {redact_url(url)!r}: no host")
     del port
 
 
