@@ -14,6 +14,10 @@ Added for the security and compatibility tests:
 - ``vmpartial``: a VictoriaMetrics cluster answer with ``"isPartial": true``;
 - ``hostile``: a label value and a value carrying ``ESC[2J`` and an OSC 8 link; ``hostileerr``: an
   error message carrying them.
+
+Added for ``gatepack push``: a POST to ``/<behaviour>/api/v1/packets`` plays a misbehaving board, chosen by
+the path's first segment (``flaky``: 503 twice, then stored; ``refuse``: 422 every time; ``otherdigest``:
+stored under a digest that is not the packet's; anything else: stored). ``posted`` keeps every body.
 """
 
 from __future__ import annotations
@@ -50,6 +54,7 @@ class FaultyBackend:
         self.hits: Counter[str] = Counter()
         self.seen_headers: list[dict[str, str]] = []
         self.seen_forms: list[dict[str, str]] = []
+        self.posted: list[bytes] = []
         backend = self
 
         class Handler(BaseHTTPRequestHandler):
@@ -60,6 +65,12 @@ class FaultyBackend:
 
             def do_POST(self) -> None:
                 length = int(self.headers.get("Content-Length", "0"))
+                if self.path.endswith("/api/v1/packets"):
+                    backend.hits[self.path] += 1
+                    backend.seen_headers.append(dict(self.headers))
+                    backend.posted.append(self.rfile.read(length))
+                    backend.board(self, self.path.strip("/").split("/")[0], backend.hits[self.path])
+                    return
                 form = parse_qs(self.rfile.read(length).decode())
                 query = form.get("query", [""])[0]
                 backend.hits[query] += 1
@@ -101,6 +112,21 @@ class FaultyBackend:
             handler.wfile.write(body)
         except (BrokenPipeError, ConnectionResetError):
             pass
+
+    def board(self, handler: BaseHTTPRequestHandler, behaviour: str, hit: int) -> None:
+        """A ``POST /api/v1/packets`` answered as ``behaviour`` says; a stored answer names the posted digest."""
+        if behaviour == "flaky" and hit <= 2:
+            self.send(handler, 503, b'{"error": "the store is busy"}')
+            return
+        if behaviour == "refuse":
+            self.send(handler, 422, b'{"error": "the packet does not match the evidence schema: verdict: bad"}')
+            return
+        upload = json.loads(self.posted[-1])
+        digest = json.loads(upload["packet"])["digest"]["value"]
+        if behaviour == "otherdigest":
+            digest = "0" * 64
+        answer = {"digest": digest, "new": True, "verdict": "pass", "responses_added": len(upload["responses"])}
+        self.send(handler, 201, json.dumps(answer).encode())
 
     @staticmethod
     def reset_mid_body(handler: BaseHTTPRequestHandler, body: bytes) -> None:
