@@ -25,6 +25,7 @@ from __future__ import annotations
 import base64
 import json
 import socket
+import ssl
 import struct
 import threading
 import time
@@ -50,7 +51,7 @@ STORE_DOWN = "receive series from store 10.0.0.7:10901: rpc error: code = Unavai
 
 
 class FaultyBackend:
-    def __init__(self) -> None:
+    def __init__(self, tls: ssl.SSLContext | None = None) -> None:
         self.hits: Counter[str] = Counter()
         self.seen_headers: list[dict[str, str]] = []
         self.seen_forms: list[dict[str, str]] = []
@@ -83,7 +84,10 @@ class FaultyBackend:
 
         self.server = Server(("127.0.0.1", 0), Handler)
         self.server.daemon_threads = True
-        self.url = f"http://127.0.0.1:{self.server.server_address[1]}"
+        if tls is not None:  # an HTTPS backend: a client that does not trust the certificate never gets a request in
+            self.server.socket = tls.wrap_socket(self.server.socket, server_side=True)
+        scheme = "https" if tls is not None else "http"
+        self.url = f"{scheme}://127.0.0.1:{self.server.server_address[1]}"
         self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
 
     def __enter__(self) -> FaultyBackend:

@@ -36,6 +36,7 @@ from slo.wire import response_digests
 from tests.conftest import Ran
 from tests.faulty_backend import FaultyBackend
 from tests.serverproc import READ, ROOT, WRITE, Served, serving
+from tests.tlscert import self_signed, server_context
 
 WRONG = "not-the-write-token-0123456789"
 NOW = 1_767_225_600  # 2026-01-01T00:00:00Z: collect runs --at this time, so the data is fixed
@@ -265,3 +266,43 @@ def test_the_server_reason_is_always_one_bounded_line(body: bytes) -> None:
 def test_the_server_reason_is_the_boards_error_text(text: str) -> None:
     text = text.strip() or "x"
     assert server_reason(json.dumps({"error": text}).encode()) == text
+
+
+def test_tls_is_verified_by_default_and_the_tls_group_widens_it(
+    collected: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    cert, key = self_signed(tmp_path)
+    with FaultyBackend(tls=server_context(cert, key)) as backend:
+        untrusted = push(
+            monkeypatch, capsys, collected, "--server", backend.url, "--retries", "0", GATEPACK_TOKEN=WRITE
+        )
+        assert untrusted.code == 3 and "certificate verify failed" in untrusted.err, untrusted
+        assert not backend.posted  # the upload (and the token) never went to a server the client could not verify
+        trusted = push(monkeypatch, capsys, collected, "--server", backend.url, "--ca-file", cert, GATEPACK_TOKEN=WRITE)
+        assert trusted.code == 0 and len(backend.posted) == 1, trusted
+        insecure = push(monkeypatch, capsys, collected, "--server", backend.url, "--insecure", GATEPACK_TOKEN=WRITE)
+        assert insecure.code == 0 and len(backend.posted) == 2, insecure
+        bad_ca = push(monkeypatch, capsys, collected, "--server", backend.url, "--ca-file", key, GATEPACK_TOKEN=WRITE)
+        assert bad_ca.code == 2 and f"--ca-file {key}" in bad_ca.err, bad_ca
+        assert len(backend.posted) == 2
+
+
+@pytest.mark.integration
+def test_a_body_over_the_servers_limit_says_so_and_the_packet_alone_fits(
+    collected: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from collector.server.upload import build_upload, upload_body
+
+    bare, whole = len(build_upload(collected.read_bytes(), {})), len(upload_body(collected))
+    limit = max(1024, bare + 64)
+    assert limit < whole  # the kept responses are what push the body over
+    with serving(
+        tmp_path / "small.db", tmp_path, {"GATEPACK_WRITE_TOKEN": WRITE}, ("--max-body", str(limit))
+    ) as served:
+        ran = push(monkeypatch, capsys, collected, "--server", served.url, GATEPACK_TOKEN=WRITE)
+        assert ran.code == 1 and ran.out == "", ran
+        (line,) = ran.err.strip().splitlines()
+        assert "HTTP 413" in line and f"larger than {limit} bytes" in line and "--no-responses" in line
+        alone = push(monkeypatch, capsys, collected, "--server", served.url, "--no-responses", GATEPACK_TOKEN=WRITE)
+        assert alone.code == 0, alone
+        assert f"0 of {len(response_digests(json.loads(collected.read_bytes())))} kept responses attached" in alone.out
