@@ -33,8 +33,8 @@ from collector.testing.openmetrics import Family, Series
 from collector.testing.promserver import free_port
 from slo.dsse import verify_file_bytes
 from slo.wire import response_digests
-from tests.conftest import Ran
 from tests.faulty_backend import FaultyBackend
+from tests.helpers import Ran
 from tests.serverproc import READ, ROOT, WRITE, Served, serving
 from tests.tlscert import self_signed, server_context
 
