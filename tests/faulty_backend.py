@@ -17,7 +17,8 @@ Added for the security and compatibility tests:
 
 Added for ``gatepack push``: a POST to ``/<behaviour>/api/v1/packets`` plays a misbehaving board, chosen by
 the path's first segment (``flaky``: 503 twice, then stored; ``refuse``: 422 every time; ``otherdigest``:
-stored under a digest that is not the packet's; anything else: stored). ``posted`` keeps every body.
+stored under a digest that is not the packet's; ``echo``: a 401 whose reason quotes the Authorization header
+and carries ``ESC[2J``; anything else: stored). ``posted`` keeps every body.
 """
 
 from __future__ import annotations
@@ -121,6 +122,10 @@ class FaultyBackend:
         """A ``POST /api/v1/packets`` answered as ``behaviour`` says; a stored answer names the posted digest."""
         if behaviour == "flaky" and hit <= 2:
             self.send(handler, 503, b'{"error": "the store is busy"}')
+            return
+        if behaviour == "echo":
+            reason = f"token {handler.headers.get('Authorization')} is not ours{CLEAR_SCREEN}"
+            self.send(handler, 401, json.dumps({"error": reason}).encode())
             return
         if behaviour == "refuse":
             self.send(handler, 422, b'{"error": "the packet does not match the evidence schema: verdict: bad"}')

@@ -224,6 +224,18 @@ def test_4xx_is_not_retried_and_says_why(
     assert other.out == ""
 
 
+def test_a_board_that_echoes_the_token_or_control_characters_shows_neither(
+    collected: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    with FaultyBackend() as backend:
+        ran = push(monkeypatch, capsys, collected, "--server", f"{backend.url}/echo", GATEPACK_TOKEN=WRITE)
+    assert ran.code == 1 and backend.hits["/echo/api/v1/packets"] == 1, ran
+    (line,) = ran.err.strip().splitlines()
+    assert "HTTP 401" in line and "is not ours" in line  # the server's reason is said ...
+    assert WRITE not in ran.out + ran.err and "\x1b" not in ran.out + ran.err  # ... without the token or a raw ESC
+    assert "\\x1b[2J" in line  # the escape is shown, visibly
+
+
 def test_bad_input_is_exit_2_naming_the_file_and_nothing_is_sent(
     collected: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:
@@ -244,6 +256,17 @@ def test_bad_input_is_exit_2_naming_the_file_and_nothing_is_sent(
             assert line.startswith(f"error: {bad}: {words}"), line
         no_token = push(monkeypatch, capsys, collected, "--server", backend.url)
         assert no_token.code == 2 and "GATEPACK_TOKEN" in no_token.err
+        both = push(
+            monkeypatch,
+            capsys,
+            collected,
+            "--server",
+            backend.url,
+            GATEPACK_TOKEN=WRITE,
+            GATEPACK_TOKEN_FILE=str(notes),
+        )
+        assert both.code == 2 and "GATEPACK_TOKEN or GATEPACK_TOKEN_FILE, not both" in both.err
+        assert WRITE not in both.out + both.err
         bad_url = push(monkeypatch, capsys, collected, "--server", "ftp://x", GATEPACK_TOKEN=WRITE)
         assert bad_url.code == 2 and "--server" in bad_url.err
         assert not backend.posted  # every file is checked before anything is sent

@@ -20,9 +20,7 @@ for another digest), 3 when it could not be reached (after the retries), 2 on ba
 
 from __future__ import annotations
 
-import asyncio
 import json
-import ssl
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any
@@ -34,7 +32,9 @@ from collector.cli.options import TlsOptions, check_backend_url, positive_second
 from collector.errors import EXIT_FAIL, EXIT_PASS, EXIT_UNREACHABLE, UsageError
 from collector.report.safe import escape_controls
 
-if TYPE_CHECKING:
+if TYPE_CHECKING:  # httpx and ssl (and asyncio) load only when something is pushed: ``gatepack --help`` stays fast
+    import ssl
+
     import httpx
 
     from collector.sources.http import HttpConfig
@@ -125,6 +125,8 @@ def server_config(url: str, tls: TlsOptions, timeout: float, retries: int) -> Ht
 
 def ssl_verify(verify: bool | str) -> bool | ssl.SSLContext:
     """``HttpConfig.verify`` as the inner transport takes it; an unusable ``--ca-file`` is exit 2 now."""
+    import ssl
+
     if not isinstance(verify, str):
         return verify
     try:
@@ -141,7 +143,6 @@ def json_body_transport(body: bytes, verify: bool | ssl.SSLContext) -> httpx.Asy
     JSON; this keeps everything else the transport does (retries, timeouts, redaction, bounded reads) and
     swaps only the body. It is the whole connection: httpx ignores the client's ``verify`` and the
     environment's proxies once a transport is given, so TLS is set here, from the same ``verify``.
-    (Defined in here so that httpx loads only when something is pushed.)
     """
     import httpx
 
@@ -258,6 +259,8 @@ def push_command(
     tls: TlsOptions,
 ) -> None:
     """Publish packets (and the kept responses they name) to a gatepack serve. Token: GATEPACK_TOKEN[_FILE]."""
+    import asyncio
+
     config = server_config(server, tls, timeout, retries)
     verify = ssl_verify(config.verify)
     items = [prepare(path, responses, not no_responses) for path in packets]  # all checked before any is sent
