@@ -34,7 +34,7 @@ from collector.testing.promserver import free_port
 from slo.dsse import verify_file_bytes
 from slo.wire import response_digests
 from tests.faulty_backend import FaultyBackend
-from tests.helpers import Ran
+from tests.helpers import Ran, make_packet
 from tests.serverproc import READ, ROOT, WRITE, Served, serving
 from tests.tlscert import self_signed, server_context
 
@@ -329,3 +329,21 @@ def test_a_body_over_the_servers_limit_says_so_and_the_packet_alone_fits(
         alone = push(monkeypatch, capsys, collected, "--server", served.url, "--no-responses", GATEPACK_TOKEN=WRITE)
         assert alone.code == 0, alone
         assert f"0 of {len(response_digests(json.loads(collected.read_bytes())))} kept responses attached" in alone.out
+
+
+def test_what_push_prints_is_the_golden_text(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str], golden: Any
+) -> None:
+    first, second = tmp_path / "checkout.json", tmp_path / "payments.json"
+    first.write_bytes(make_packet(gate="checkout", minute=1))
+    body = b'{"status":"success"}'
+    second.write_bytes(make_packet(gate="payments", minute=2, response=body))
+    (tmp_path / "responses").mkdir()
+    (tmp_path / "responses" / f"{hashlib.sha256(body).hexdigest()}.json.gz").write_bytes(gzip.compress(body))
+    with FaultyBackend() as backend:
+        stored = push(monkeypatch, capsys, first, second, "--server", f"{backend.url}/ok/", GATEPACK_TOKEN=WRITE)
+        refused = push(monkeypatch, capsys, first, "--server", f"{backend.url}/refuse", GATEPACK_TOKEN=WRITE)
+    assert (stored.code, refused.code) == (0, 1)
+    text = "\n".join(["$ gatepack push checkout.json payments.json", stored.out + stored.err, "$ (refused)"])
+    text += "\n" + refused.out + refused.err
+    golden("push-lines.txt", text.replace(backend.url, "http://127.0.0.1:PORT").replace(str(tmp_path), "TMP"))
