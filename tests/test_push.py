@@ -12,6 +12,7 @@ from __future__ import annotations
 import gzip
 import hashlib
 import json
+import os
 import re
 import sqlite3
 import subprocess
@@ -27,7 +28,7 @@ import typer
 from hypothesis import given
 from hypothesis import strategies as st
 
-from collector.cli.push import Outcome, exit_code, push_command, server_reason
+from collector.cli.push import Outcome, exempt, exit_code, push_command, server_reason
 from collector.errors import GatepackError
 from collector.testing.openmetrics import Family, Series
 from collector.testing.promserver import free_port
@@ -78,7 +79,8 @@ def push(monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str], *a
     app = typer.Typer()
     app.callback()(lambda: None)  # a group, so the command is called by its name as users will
     app.command("push")(push_command)
-    for name in ("GATEPACK_TOKEN", "GATEPACK_TOKEN_FILE"):
+    proxies = [k for k in os.environ if k.lower().endswith("_proxy")]  # a proxied shell must not change the test
+    for name in ("GATEPACK_TOKEN", "GATEPACK_TOKEN_FILE", *proxies):
         monkeypatch.delenv(name, raising=False)
     for name, value in env.items():
         monkeypatch.setenv(name, value)
@@ -347,3 +349,41 @@ def test_what_push_prints_is_the_golden_text(
     text = "\n".join(["$ gatepack push checkout.json payments.json", stored.out + stored.err, "$ (refused)"])
     text += "\n" + refused.out + refused.err
     golden("push-lines.txt", text.replace(backend.url, "http://127.0.0.1:PORT").replace(str(tmp_path), "TMP"))
+
+
+def test_the_environments_proxy_carries_the_push_and_no_proxy_exempts(
+    collected: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    board = "http://board.invalid:8080"  # a name that never resolves: only the proxy can reach it
+    with FaultyBackend() as proxy:
+        via = push(monkeypatch, capsys, collected, "--server", board, GATEPACK_TOKEN=WRITE, HTTP_PROXY=proxy.url)
+        assert via.code == 0, via
+        assert proxy.hits[f"{board}/api/v1/packets"] == 1  # a forward proxy's request line: the absolute URL
+        assert f"{board}/api/v1/packets/" in via.out
+        direct = push(
+            monkeypatch, capsys, collected, "--server", board, "--retries", "0",
+            GATEPACK_TOKEN=WRITE, HTTP_PROXY=proxy.url, NO_PROXY="localhost,.invalid",
+        )  # fmt: skip
+        assert direct.code == 3 and len(proxy.posted) == 1, direct
+
+
+labels = st.text("abcdefghijklmnopqrstuvwxyz0123456789-", min_size=1, max_size=12)
+
+
+@given(st.lists(labels, min_size=1, max_size=4), st.lists(labels, min_size=1, max_size=3), labels)
+def test_no_proxy_exempts_a_domain_and_its_subdomains_only(domain: list[str], sub: list[str], prefix: str) -> None:
+    name = ".".join(domain)
+    host = ".".join([*sub, name])
+    assert exempt(host, f"other.example, {name}") and exempt(host, f".{name}") and exempt(name, name.upper())
+    assert exempt(host, "*") and not exempt(host, "")
+    assert not exempt(f"{prefix}{name}", name)  # a shared suffix is not a parent domain
+    assert not exempt(name, f"{prefix}.{name}")  # a subdomain's entry does not exempt its parent
+
+
+@given(st.integers(0, 2**24 - 1), st.integers(0, 2**24 - 1))
+def test_no_proxy_exempts_addresses_inside_a_network(inside: int, outside: int) -> None:
+    import ipaddress
+
+    address = str(ipaddress.IPv4Address((10 << 24) + inside))
+    assert exempt(address, "10.0.0.0/8") and exempt(address, f"{address}")
+    assert not exempt(str(ipaddress.IPv4Address((11 << 24) + outside)), "10.0.0.0/8")

@@ -21,6 +21,8 @@ for another digest), 3 when it could not be reached (after the retries), 2 on ba
 from __future__ import annotations
 
 import json
+import os
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any
@@ -136,19 +138,51 @@ def ssl_verify(verify: bool | str) -> bool | ssl.SSLContext:
         raise UsageError(f"--ca-file {verify}: not a readable CA bundle: {reason}") from None
 
 
-def json_body_transport(body: bytes, verify: bool | ssl.SSLContext) -> httpx.AsyncBaseTransport:
+def env_proxy(url: str, environ: Mapping[str, str] | None = None) -> str | None:
+    """The proxy the environment names for ``url`` (``HTTPS_PROXY``, ``HTTP_PROXY``, ``ALL_PROXY``, either case;
+    ``NO_PROXY`` exempts), so a push goes out the way the backend requests do (httpx reads them for those)."""
+    from urllib.parse import urlsplit
+
+    env = os.environ if environ is None else environ
+    parts = urlsplit(url)
+    found = {k.lower(): v for k, v in env.items() if k.lower().endswith("_proxy") and v}
+    if exempt(parts.hostname or "", found.get("no_proxy", "")):
+        return None
+    return found.get(f"{parts.scheme}_proxy") or found.get("all_proxy")
+
+
+def exempt(host: str, no_proxy: str) -> bool:
+    """Whether ``NO_PROXY`` exempts ``host``: ``*``, the host itself, a parent domain (``example.com`` or
+    ``.example.com``), or a network (``10.0.0.0/8``) holding the host's address."""
+    import ipaddress
+
+    host = host.lower().strip("[]")
+    for entry in (e.strip().lower() for e in no_proxy.split(",")):
+        name = entry.lstrip(".")
+        if entry == "*" or (name and (host == name or host.endswith(f".{name}"))):
+            return True
+        try:
+            if "/" in entry and ipaddress.ip_address(host) in ipaddress.ip_network(entry, strict=False):
+                return True
+        except ValueError:
+            continue  # not an address and a network: only names can match
+    return False
+
+
+def json_body_transport(body: bytes, verify: bool | ssl.SSLContext, proxy: str | None) -> httpx.AsyncBaseTransport:
     """An httpx transport that sends ``body`` (an upload) as the JSON body of the POST it forwards.
 
     :class:`~collector.sources.http.HttpTransport` sends forms (what Prometheus takes) and the board takes
     JSON; this keeps everything else the transport does (retries, timeouts, redaction, bounded reads) and
     swaps only the body. It is the whole connection: httpx ignores the client's ``verify`` and the
-    environment's proxies once a transport is given, so TLS is set here, from the same ``verify``.
+    environment's proxies once a transport is given, so both are set here: TLS from the same ``verify``,
+    the proxy from ``proxy`` (see :func:`env_proxy`).
     """
     import httpx
 
     class JsonBody(httpx.AsyncBaseTransport):
         def __init__(self) -> None:
-            self.inner = httpx.AsyncHTTPTransport(verify=verify)
+            self.inner = httpx.AsyncHTTPTransport(verify=verify, proxy=proxy)
 
         async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
             drop = (b"content-type", b"content-length")
@@ -185,7 +219,9 @@ async def push_one(item: Prepared, config: HttpConfig, verify: bool | ssl.SSLCon
     """POST one upload; the answer becomes one line (stdout when the packet is on the server, else stderr)."""
     from collector.sources.http import HttpTransport
 
-    async with HttpTransport(config, transport=json_body_transport(item.body, verify)) as transport:
+    async with HttpTransport(
+        config, transport=json_body_transport(item.body, verify, env_proxy(config.url))
+    ) as transport:
         result = await transport.request("POST", PACKETS_PATH, accept=REFUSALS)
         redact = transport.redactor
         where = f"{config.public_url.rstrip('/')}{PACKETS_PATH}"
