@@ -22,7 +22,7 @@ from __future__ import annotations
 
 import json
 import os
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any
@@ -253,9 +253,23 @@ async def push_one(item: Prepared, config: HttpConfig, verify: bool | ssl.SSLCon
     return Outcome("stored" if new else "already", line)
 
 
-async def push_all(items: list[Prepared], config: HttpConfig, verify: bool | ssl.SSLContext) -> list[Outcome]:
-    """One packet after another, in the order given, so the lines come out in that order."""
-    return [await push_one(item, config, verify) for item in items]
+async def push_all(
+    items: list[Prepared], config: HttpConfig, verify: bool | ssl.SSLContext, said: Callable[[Outcome], None]
+) -> list[Outcome]:
+    """One packet after another, in the order given; each outcome is said as soon as it is known (CI logs)."""
+    outcomes = []
+    for item in items:
+        outcomes.append(await push_one(item, config, verify))
+        said(outcomes[-1])
+    return outcomes
+
+
+def say(outcome: Outcome) -> None:
+    """stdout for a packet the server holds (the line scripts read), stderr for one it does not."""
+    if outcome.state in ("stored", "already"):
+        print(outcome.line, flush=True)
+    else:
+        err.print(f"error: {outcome.line}", style="bold red")
 
 
 def exit_code(outcomes: list[Outcome]) -> int:
@@ -300,10 +314,5 @@ def push_command(
     config = server_config(server, tls, timeout, retries)
     verify = ssl_verify(config.verify)
     items = [prepare(path, responses, not no_responses) for path in packets]  # all checked before any is sent
-    outcomes = asyncio.run(push_all(items, config, verify))
-    for outcome in outcomes:
-        if outcome.state in ("stored", "already"):
-            print(outcome.line, flush=True)
-        else:
-            err.print(f"error: {outcome.line}", style="bold red")
+    outcomes = asyncio.run(push_all(items, config, verify, say))
     raise typer.Exit(exit_code(outcomes))
