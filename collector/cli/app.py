@@ -128,6 +128,11 @@ COMMANDS: tuple[LazyCommand, ...] = (
         "Serve the JSON API (/api/v1/), /metrics and the board. Tokens: GATEPACK_READ_TOKEN[_FILE], "
         "GATEPACK_WRITE_TOKEN[_FILE], GATEPACK_EVALUATE_TOKEN[_FILE].",
     ),
+    LazyCommand(
+        "push",
+        "collector.cli.push:push_command",
+        "Publish packets (and the kept responses they name) to a gatepack serve. Token: GATEPACK_TOKEN[_FILE].",
+    ),
     # The store's commands at the top level too (issue 14 names them so); `gatepack evidence …` keeps working.
     LazyCommand("list", "collector.cli.evidence:list_command", "Packets in the store, newest evaluation first."),
     LazyCommand("show", "collector.cli.evidence:show_command", "Print one packet (JSON) from the store."),
