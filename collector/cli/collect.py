@@ -12,6 +12,8 @@ from collector.cli.deciding import TestsFiles, run_options
 from collector.cli.options import (
     BackendOptions,
     ContextOptions,
+    GateIds,
+    OptionalSpecs,
     OutputFormat,
     OutputOptions,
     ReportOptions,
@@ -24,11 +26,6 @@ from collector.cli.packet_options import EvidenceOptions
 from collector.cli.sources import build_sources
 from collector.errors import EXIT_UNREACHABLE
 
-OptionalSpecs = Annotated[
-    list[Path] | None,
-    typer.Argument(help="Gate spec YAML files (default: the built-in catalog)", show_default=False, metavar="SPEC..."),
-]
-GateIds = Annotated[list[str], typer.Option("--gate", "-g", metavar="ID", help="Only these gate ids (repeatable)")]
 DeprecatedFormat = Annotated[
     OutputFormat | None,
     typer.Option("--format", "-f", hidden=True, help="Deprecated spelling of --output"),
