@@ -126,10 +126,16 @@ def test_asking_for_signing_is_decided_as_signing_key_from_decides(option, text,
         assert signing_key_from(flag, env) is None
 
 
-def _grouped_alive() -> list[QueryResponse]:
+def _alive(texts: set[str]) -> list[QueryResponse]:
+    """Whole answers (every series) to these grouped texts still reachable; members hold one series each.
+
+    Only this test's texts are counted: other tests' objects may be alive in the same process.
+    """
     gc.collect()
     return [
-        o for o in gc.get_objects() if isinstance(o, QueryResponse) and isinstance(o.result, list) and len(o.result) > 1
+        o
+        for o in gc.get_objects()
+        if isinstance(o, QueryResponse) and o.query in texts and isinstance(o.result, list) and len(o.result) > 1
     ]
 
 
@@ -142,8 +148,9 @@ def test_grouped_answers_are_let_go_as_soon_as_their_members_are_read(url):
         async with PrometheusClient(PrometheusConfig(url=url)) as client:
             grouper = GroupingClient(client, float(END))
             grouper.add(queries)
+            texts = {group.text for group in grouper.plan.values()}
             answers = await grouper.answer_all(queries)
-            alive = len(_grouped_alive())  # no await between: the handle that resumed this task is still live
+            alive = len(_alive(texts))  # no await between: the handle that resumed this task is still live
             return answers, alive, client.requests_sent
 
     answers, alive, sent = asyncio.run(run())
