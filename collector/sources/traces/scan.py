@@ -167,7 +167,7 @@ class _Plan:
     cost: bool
     per_run: bool
     raw: TraceAggregator | None
-    runs: dict[str, float]
+    runs: dict[str, Any]
     """A cost check's groups (per run: trace id → cost), where a run's span without tokens opens its run."""
     """The aggregator of a simple trace check (no by, numerator or attribute): counted from raw fields."""
 
@@ -418,7 +418,7 @@ class OtlpScanner:
                             continue
                         if plan.needs_match and not plan.aggregator.match(made):
                             continue
-                    plan.runs.setdefault(span.traceId.lower() if span.traceId else "", 0.0)
+                    plan.runs.setdefault(span.traceId.lower() if span.traceId else "", 0)
                     continue
             elif plan.raw is not None and not plan.needs_match:  # status and duration suffice: no Span
                 if not end_ns:
