@@ -119,16 +119,29 @@ def _equals(actual: Any, expected: str | int | float | bool) -> bool:
 SpanPredicate = Callable[[Span], bool]
 
 
-def _attribute_equals(key: str, expected: str | int | float | bool) -> SpanPredicate:
-    return lambda s: _equals(s.attribute(key), expected)
+ValueTest = Callable[[Any], bool]
 
 
-def _attribute_matches(key: str, pattern: re.Pattern[str]) -> SpanPredicate:
-    def test(span: Span) -> bool:
-        value = span.attribute(key)
-        return value is not None and pattern.search(as_text(value)) is not None
+def _equals_test(expected: str | int | float | bool) -> ValueTest:
+    return lambda value: _equals(value, expected)
 
-    return test
+
+def _matches_test(pattern: re.Pattern[str]) -> ValueTest:
+    return lambda value: value is not None and pattern.search(as_text(value)) is not None
+
+
+def attribute_tests(spec: SpanFilter) -> list[tuple[str, ValueTest]]:
+    """The filter's attribute conditions as (key, test of :meth:`Span.attribute`'s value).
+
+    Why separate: a fast scanner looks the few keys up in a span's raw attributes and tests the values
+    with these very functions, without building a :class:`Span`.
+    """
+    tests = [(key, _equals_test(expected)) for key, expected in spec.attributes.items()]
+    return tests + [(key, _matches_test(re.compile(regex))) for key, regex in spec.attributes_regex.items()]
+
+
+def _attribute_test(key: str, test: ValueTest) -> SpanPredicate:
+    return lambda s: test(s.attribute(key))
 
 
 def compile_filter(spec: SpanFilter) -> SpanPredicate:
@@ -155,10 +168,8 @@ def compile_filter(spec: SpanFilter) -> SpanPredicate:
     if spec.span_name_regex is not None:
         pattern = re.compile(spec.span_name_regex)
         tests.append(lambda s: pattern.search(s.name) is not None)
-    for key, expected in spec.attributes.items():
-        tests.append(_attribute_equals(key, expected))
-    for key, regex in spec.attributes_regex.items():
-        tests.append(_attribute_matches(key, re.compile(regex)))
+    for key, test in attribute_tests(spec):
+        tests.append(_attribute_test(key, test))
     if not tests:
         return lambda s: True
     if len(tests) == 1:

@@ -27,10 +27,18 @@ from msgspec import UNSET, Meta, Struct, UnsetType
 
 from collector.sources.traces.local import SpanBatch
 from collector.sources.traces.otlp import TraceDecodeError, decode_document
-from slo.aicost import RUN_OPERATION, CostAggregator
-from slo.pricing import INPUT_KEYS, OUTPUT_KEYS
+from slo.aicost import RUN_OPERATION, CostAggregator, exact
+from slo.pricing import CACHE_READ_KEYS, CACHE_WRITE_KEYS, INPUT_KEYS, MODEL_KEYS, OUTPUT_KEYS, UsageError, usage_of
 from slo.spec import SpanFilter
-from slo.traces import SPAN_KINDS, SPAN_STATUSES, Span, TraceAggregator, span_duration_ns
+from slo.traces import (
+    SPAN_KINDS,
+    SPAN_STATUSES,
+    Span,
+    TraceAggregator,
+    ValueTest,
+    attribute_tests,
+    span_duration_ns,
+)
 
 # --- the typed shape of a Collector file-exporter line (everything else goes to the reference decoder) ---
 
@@ -138,7 +146,6 @@ def _attributes(pairs: list[_KeyValue] | None) -> dict[str, Any]:
 
 # --- checks compiled for the raw fields ---------------------------------------------------------------
 
-_TOKEN_KEYS = frozenset(INPUT_KEYS + OUTPUT_KEYS)
 _OPERATION = "gen_ai.operation.name"
 _CACHE_LIMIT = 4096
 """Distinct (name, kind, status, root) shapes remembered per service; span names are few in practice."""
@@ -163,18 +170,18 @@ class _Plan:
     root: bool | None
     min_duration: int | None
     needs_match: bool
-    """The filter tests attributes: the Span goes through the check's own compiled filter."""
-    cost: bool
+    """The filter tests attributes: tested on the raw attributes with the filter's own value tests."""
+    tests: list[tuple[str, ValueTest]]
+    cost: CostAggregator | None
     per_run: bool
     raw: TraceAggregator | None
+    """The aggregator of a simple trace check (no by, numerator or attribute): counted from raw fields."""
     runs: dict[str, Any]
     """A cost check's groups (per run: trace id → cost), where a run's span without tokens opens its run."""
-    """The aggregator of a simple trace check (no by, numerator or attribute): counted from raw fields."""
 
     @classmethod
     def of(cls, aggregator: TraceAggregator | CostAggregator) -> _Plan:
         spec: SpanFilter = aggregator.check.filter
-        is_cost = isinstance(aggregator, CostAggregator)
         return cls(
             aggregator=aggregator,
             start_ns=aggregator.start_ns,
@@ -189,7 +196,8 @@ class _Plan:
             root=spec.root,
             min_duration=span_duration_ns(spec.min_duration) if spec.min_duration is not None else None,
             needs_match=bool(spec.attributes or spec.attributes_regex),
-            cost=is_cost,
+            tests=attribute_tests(spec),
+            cost=aggregator if isinstance(aggregator, CostAggregator) else None,
             per_run=isinstance(aggregator, CostAggregator) and aggregator.check.per == "run",
             raw=aggregator if isinstance(aggregator, TraceAggregator) and aggregator.simple else None,
             runs=aggregator.groups if isinstance(aggregator, CostAggregator) else {},
@@ -407,27 +415,20 @@ class OtlpScanner:
         for plan in planned:
             if not plan.start_text <= start < plan.end_text:
                 continue
-            if plan.cost:
-                kind = _cost_kind(span.attributes, plan.per_run, root)
-                if kind is _NOTHING:
-                    continue  # neither a run nor a call: the cost aggregator would do nothing with it
-                if kind is _RUN:  # what CostAggregator.accumulate does with a run's span that reports no tokens
-                    if plan.needs_match or plan.min_duration is not None:  # a run counts only if the filter takes it
-                        made = made or _span(span, int(start), int(end), code, resource)
-                        if plan.min_duration is not None and made.end_ns - made.start_ns < plan.min_duration:
-                            continue
-                        if plan.needs_match and not plan.aggregator.match(made):
-                            continue
-                    plan.runs.setdefault(span.traceId.lower() if span.traceId else "", 0)
-                    continue
-            elif plan.raw is not None and not plan.needs_match:  # status and duration suffice: no Span
+            if plan.min_duration is not None or plan.raw is not None or plan.cost is not None:
                 if not end_ns:
                     start_ns, end_ns = int(start), int(end)
-                if plan.min_duration is None or end_ns - start_ns >= plan.min_duration:
-                    plan.raw.count_raw(code, (end_ns - start_ns) / 1e9)
+                if plan.min_duration is not None and end_ns - start_ns < plan.min_duration:
+                    continue
+            if plan.needs_match and not _attributes_hold(plan.tests, span.attributes, resource):
                 continue
-            made = made or _span(span, int(start), int(end), code, resource)
-            self._offer(plan, made)
+            if plan.cost is not None:
+                _price(plan, span, root, start_ns)
+            elif plan.raw is not None:  # status and duration suffice: no Span
+                plan.raw.count_raw(code, (end_ns - start_ns) / 1e9)
+            else:
+                made = made or _span(span, int(start), int(end), code, resource)
+                plan.aggregator.accumulate(made)
 
     @staticmethod
     def _offer(plan: _Plan, span: Span) -> None:
@@ -441,27 +442,103 @@ class OtlpScanner:
             plan.aggregator.accumulate(span)
 
 
+def _attributes_hold(
+    tests: list[tuple[str, ValueTest]], pairs: list[_KeyValue] | None, resource: Mapping[str, Any]
+) -> bool:
+    """The filter's attribute conditions on raw attributes: the last pair of a key counts, else the resource's."""
+    for key, test in tests:
+        value: Any = None
+        for pair in pairs or ():
+            if pair.key == key:
+                value = pair.value
+        found = _value(value) if value is not None else None
+        if found is None:
+            found = resource.get(key)
+        if not test(found):
+            return False
+    return True
+
+
+_SLOTS = {
+    key: i
+    for i, keys in enumerate((INPUT_KEYS, OUTPUT_KEYS, CACHE_READ_KEYS, CACHE_WRITE_KEYS, MODEL_KEYS))
+    for key in keys
+}
+_OPERATION_SLOT = len(_SLOTS)
+_SLOTS[_OPERATION] = _OPERATION_SLOT
+_TOKEN_SLOTS = (INPUT_KEYS, OUTPUT_KEYS, CACHE_READ_KEYS, CACHE_WRITE_KEYS)
+_EXACT_FLOAT = 2**53
+"""Integers below this are the same number as a float: the reference reads token counts as floats."""
+
+
+_ODD: Any = object()
+"""A token count not written as a plain non-negative ``intValue``: read by the reference's function instead."""
+_TOKEN_KEYS = frozenset(INPUT_KEYS + OUTPUT_KEYS + CACHE_READ_KEYS + CACHE_WRITE_KEYS)
+
+
+def _price(plan: _Plan, span: _Span, root: bool, start_ns: int) -> None:
+    """What :meth:`CostAggregator.accumulate` does with a span, read from the raw attributes.
+
+    Token counts written as plain ``intValue`` are read here; any other spelling (strings, doubles,
+    negatives, huge numbers…) goes through :func:`slo.pricing.usage_of` itself, so messages and values
+    are the reference's.
+    """
+    found: dict[str, _AnyValue | None] = {}
+    for pair in span.attributes or ():
+        if pair.key in _SLOTS:
+            found[pair.key] = pair.value
+    cost = plan.cost
+    assert cost is not None
+    if plan.per_run and (root or (_OPERATION in found and _value(found[_OPERATION]) == RUN_OPERATION)):
+        cost.groups.setdefault(span.traceId.lower() if span.traceId else "", 0)
+    if _TOKEN_KEYS.isdisjoint(found):
+        return
+    counts: list[Any] = []
+    for keys in _TOKEN_SLOTS:  # _plain_count, inlined (the hot path of a cost check)
+        count: Any = None
+        for key in keys:
+            value = found.get(key)
+            if value is not None:  # absent, or a pair without a value: the reference looks at the next key
+                if value.stringValue is UNSET and value.intValue is not UNSET:
+                    count = value.intValue
+                    if type(count) is str:
+                        count = int(count)
+                    if not 0 <= count < _EXACT_FLOAT:
+                        count = _ODD
+                else:
+                    count = _ODD
+                break
+        counts.append(count)
+    if _ODD in counts:
+        attributes = {key: _value(value) for key, value in found.items()}
+        try:
+            usage = usage_of(attributes)
+        except UsageError as exc:
+            cost.malformed[str(exc)] += 1
+            return
+        if usage is None:
+            return
+        counts = [exact(usage.input), exact(usage.output), exact(usage.cache_read), exact(usage.cache_write)]
+    elif counts[0] is None and counts[1] is None:
+        return
+    names = tuple(v for k in MODEL_KEYS if k in found and isinstance(v := _value(found[k]), str) and v)
+    cost.add_call(
+        span.traceId.lower() if span.traceId else "",
+        names,
+        start_ns,
+        counts[0] or 0,
+        counts[1] or 0,
+        counts[2] or 0,
+        counts[3] or 0,
+    )
+
+
 class _Invalid(Exception):
     """A typed line the reference decoder rejects (a span ending before it starts)."""
 
 
 class _Unusual(Exception):
     """A spelling only the reference decoder reads (found before anything of the line is counted)."""
-
-
-_NOTHING, _RUN, _CALL = "nothing", "run", "call"
-
-
-def _cost_kind(pairs: list[_KeyValue] | None, per_run: bool, root: bool) -> str:
-    """What a span is to a cost check: a call (token counts: priced), a run's span (per run), or nothing."""
-    operation = None
-    for pair in pairs or ():
-        key = pair.key
-        if key in _TOKEN_KEYS:
-            return _CALL
-        if key == _OPERATION:
-            operation = pair.value  # the last one counts, as in the attributes dict
-    return _RUN if per_run and (root or _value(operation) == RUN_OPERATION) else _NOTHING
 
 
 def _span(span: _Span, start: int, end: int, code: int, resource: Mapping[str, Any]) -> Span:
