@@ -232,17 +232,6 @@ class CostAggregator:
     def value(self, amount: Exact) -> float:
         return to_float(amount, self.scale)
 
-    def merge(self, other: CostAggregator) -> None:
-        """Add another aggregator's partial sums (a later byte range of the same file): exact, order kept."""
-        self.seen += other.seen
-        self.calls += other.calls
-        for key, amount in other.groups.items():
-            self.groups[key] = self.groups.get(key, 0) + amount
-        for model, row in other.by_model.items():
-            self.by_model.setdefault(model, ModelRow()).merge(row)
-        self.unpriced.update(other.unpriced)
-        self.malformed.update(other.malformed)
-
     def state(self) -> dict[str, Any]:
         """What :meth:`merge` needs, picklable (the filter predicate is not)."""
         return {
@@ -255,9 +244,15 @@ class CostAggregator:
         }
 
     def merge_state(self, state: dict[str, Any]) -> None:
-        other = object.__new__(CostAggregator)
-        other.__dict__.update(state)
-        self.merge(other)
+        """:meth:`merge` of another aggregator's :meth:`state`."""
+        self.seen += state["seen"]
+        self.calls += state["calls"]
+        for key, amount in state["groups"].items():
+            self.groups[key] = self.groups.get(key, 0) + amount
+        for model, row in state["by_model"].items():
+            self.by_model.setdefault(model, ModelRow()).merge(row)
+        self.unpriced.update(state["unpriced"])
+        self.malformed.update(state["malformed"])
 
 
 def decide_cost(
