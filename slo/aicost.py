@@ -11,6 +11,7 @@ nothing is ever priced as zero silently.
 from __future__ import annotations
 
 import datetime as dt
+import math
 from collections import Counter
 from dataclasses import dataclass
 from fractions import Fraction
@@ -20,7 +21,7 @@ import numpy as np
 
 from slo.evaluate import result
 from slo.formatting import number
-from slo.pricing import MODEL_KEYS, ModelPrice, PriceTable, Rates, UsageError, usage_of
+from slo.pricing import MODEL_KEYS, PriceTable, Rates, UsageError, usage_of
 from slo.results import CheckResult, QueryOutcome, Status, Verdict
 from slo.spec import AiCostCheck
 from slo.traces import PERCENTILES, Span, compile_filter, decide, window_bounds_ns
@@ -29,6 +30,7 @@ RUN_OPERATION = "invoke_agent"
 
 
 _DAY_NS = 86_400_000_000_000
+_UNSEEN = object()
 _DAYS: dict[int, dt.date] = {}
 
 
@@ -120,7 +122,9 @@ class CostAggregator:
         self.calls = 0
         self.seen = 0
         self._units: dict[Rates, Units] = {}
-        self._prices: dict[tuple[tuple[str, ...], dt.date], tuple[str, ModelPrice] | None] = {}
+        self._by_day: dict[tuple[tuple[str, ...], int], Any] = {}
+        self._per = check.per
+        self._tokens_only = check.measure == "tokens"
 
     def add(self, span: Span) -> None:
         self.seen += 1
@@ -162,19 +166,28 @@ class CostAggregator:
     ) -> None:
         """One GenAI call (its usage already read and validated): priced exactly, added to its group."""
         self.calls += 1
-        per = self.check.per
         amount: Exact
-        if self.check.measure == "tokens":
+        if self._tokens_only:
             model = names[0] if names else "(no model attribute)"
             amount = input_ + output
             cost: Exact = 0
         else:
-            found = self.price(names, _day(start_ns))
-            if found is None:
+            number, into = divmod(start_ns, _DAY_NS)
+            if 1_000_000_000 <= into < _DAY_NS - 1_000_000_000:  # the day of every ns of that day but its edges
+                key = (names, number)
+                priced = self._by_day.get(key, _UNSEEN)
+                if priced is _UNSEEN:
+                    if len(self._by_day) > 4096:
+                        self._by_day.clear()
+                    priced = self._by_day[key] = self._priced(names, _day(start_ns))
+            else:
+                priced = self._priced(names, _day(start_ns))
+            if priced is None:
                 self.unpriced[names[0] if names else "(no model attribute)"] += 1
                 return
-            model, price = found
-            units = self.units(price.rates_for(float(input_)))
+            model, units, large, above = priced
+            if large is not None and input_ > above:
+                units = large
             read = min(read, input_)
             write = min(write, input_ - read)
             amount = cost = (
@@ -190,32 +203,27 @@ class CostAggregator:
         row.input_tokens += input_
         row.output_tokens += output
         row.cost += cost
-        if per is None:
-            key = ""
-        elif per == "run":
-            key = trace_id
+        per = self._per
+        if per == "run":
+            group = trace_id
+        elif per is None:
+            group = ""
         elif per == "day":
-            key = _day(start_ns).isoformat()
+            group = _day(start_ns).isoformat()
         else:
-            key = model
-        self.groups[key] = self.groups.get(key, 0) + amount
+            group = model
+        groups = self.groups
+        groups[group] = groups.get(group, 0) + amount
 
-    def price(self, names: tuple[str, ...], day: dt.date) -> tuple[str, ModelPrice] | None:
-        """The first of ``names`` the table prices on ``day`` (response model before request model), remembered."""
-        key = (names, day)
-        if key in self._prices:
-            return self._prices[key]
-        found = None
-        if self.pricing is not None:
-            for name in names:
-                price = self.pricing.lookup(name, day)
-                if price is not None:
-                    found = (name, price)
-                    break
-        if len(self._prices) > 4096:
-            self._prices.clear()
-        self._prices[key] = found
-        return found
+    def _priced(self, names: tuple[str, ...], day: dt.date) -> tuple[str, Units, Units | None, float] | None:
+        """The first of ``names`` the table prices on ``day`` (response model before request model), as units."""
+        for name in names if self.pricing is not None else ():
+            price = self.pricing.lookup(name, day)  # type: ignore[union-attr]
+            if price is not None:
+                large = price.large_context if price.large_context_above is not None else None
+                above = price.large_context_above if price.large_context_above is not None else math.inf
+                return name, self.units(price.rates), self.units(large) if large else None, above
+        return None
 
     def units(self, rates: Rates) -> Units:
         found = self._units.get(rates)

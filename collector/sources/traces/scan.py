@@ -42,7 +42,11 @@ from slo.traces import (
 
 # --- the typed shape of a Collector file-exporter line (everything else goes to the reference decoder) ---
 
-_HEX_RUN = re.compile(r"[0-9a-fA-F]*")
+TraceId = Annotated[str, Meta(max_length=32)]
+SpanId = Annotated[str, Meta(max_length=16)]
+TimeText = Annotated[str, Meta(max_length=19)]
+"""At most 19 characters (Unix ns up to 2286): the joined length proves every time has all 19 digits."""
+"""Longer ids (32-character span ids, and anything invalid) are left to the reference decoder."""
 _SIGNED_DIGITS = re.compile(r"-?[0-9]+")
 """Time strings ``int()`` reads the same way here and in the reference (``" 12"``, ``"1_2"``: the reference)."""
 _ID_LENGTHS = frozenset({0, 16, 32})
@@ -81,11 +85,11 @@ class _Status(Struct):
 class _Span(Struct):
     name: str = ""
     kind: int = 0
-    startTimeUnixNano: str | int | None = None
-    endTimeUnixNano: str | int | None = None
-    traceId: str | None = None
-    spanId: str | None = None
-    parentSpanId: str | None = None
+    startTimeUnixNano: TimeText | int | None = None
+    endTimeUnixNano: TimeText | int | None = None
+    traceId: TraceId = ""  # null ids (rare: exporters omit them) are left to the reference decoder
+    spanId: SpanId = ""
+    parentSpanId: SpanId = ""
     attributes: list[_KeyValue] | None = None
     status: _Status | None = None
 
@@ -331,12 +335,18 @@ class OtlpScanner:
 
         :class:`_Unusual` for anything else the reference decoder must read (base64 ids, " 12" times…).
         """
-        ids = [s.traceId or "" for s in spans] + [s.spanId or "" for s in spans] + [s.parentSpanId or "" for s in spans]
-        try:
-            joined = "".join(ids)
-        except TypeError:
-            raise _Unusual from None
-        if not _ID_LENGTHS.issuperset(map(len, ids)) or _HEX_RUN.fullmatch(joined) is None:
+        traces = [s.traceId for s in spans]
+        own = [s.spanId for s in spans]
+        parents = [s.parentSpanId for s in spans]
+        joined = "".join(traces) + "".join(own)
+        parent_text = "".join(parents)
+        n = len(spans)
+        # ids are at most 32 (trace) and 16 (span) characters long: total lengths prove each is full length
+        if len(joined) != 48 * n or len(parent_text) != 16 * (n - parents.count("")):
+            if not _ID_LENGTHS.issuperset(map(len, traces + own + parents)):
+                raise _Unusual
+        joined += parent_text
+        if joined and not _is_hex(joined):
             raise _Unusual
         starts = [s.startTimeUnixNano for s in spans]
         ends = [s.endTimeUnixNano for s in spans]
@@ -349,8 +359,6 @@ class OtlpScanner:
             and len(times) == 2 * _TIME_DIGITS * len(spans)
             and times.isascii()
             and times.isdigit()
-            and set(map(len, starts)) == {_TIME_DIGITS}  # type: ignore[arg-type]
-            and set(map(len, ends)) == {_TIME_DIGITS}  # type: ignore[arg-type]
         ):
             return True
         for value in starts + ends:
@@ -415,7 +423,7 @@ class OtlpScanner:
         for plan in planned:
             if not plan.start_text <= start < plan.end_text:
                 continue
-            if plan.min_duration is not None or plan.raw is not None or plan.cost is not None:
+            if plan.min_duration is not None or plan.raw is not None:
                 if not end_ns:
                     start_ns, end_ns = int(start), int(end)
                 if plan.min_duration is not None and end_ns - start_ns < plan.min_duration:
@@ -423,7 +431,7 @@ class OtlpScanner:
             if plan.needs_match and not _attributes_hold(plan.tests, span.attributes, resource):
                 continue
             if plan.cost is not None:
-                _price(plan, span, root, start_ns)
+                _price(plan, span, root, start)
             elif plan.raw is not None:  # status and duration suffice: no Span
                 plan.raw.count_raw(code, (end_ns - start_ns) / 1e9)
             else:
@@ -476,7 +484,7 @@ _ODD: Any = object()
 _TOKEN_KEYS = frozenset(INPUT_KEYS + OUTPUT_KEYS + CACHE_READ_KEYS + CACHE_WRITE_KEYS)
 
 
-def _price(plan: _Plan, span: _Span, root: bool, start_ns: int) -> None:
+def _price(plan: _Plan, span: _Span, root: bool, start: str) -> None:
     """What :meth:`CostAggregator.accumulate` does with a span, read from the raw attributes.
 
     Token counts written as plain ``intValue`` are read here; any other spelling (strings, doubles,
@@ -484,8 +492,9 @@ def _price(plan: _Plan, span: _Span, root: bool, start_ns: int) -> None:
     are the reference's.
     """
     found: dict[str, _AnyValue | None] = {}
+    slots = _SLOTS
     for pair in span.attributes or ():
-        if pair.key in _SLOTS:
+        if pair.key in slots:
             found[pair.key] = pair.value
     cost = plan.cost
     assert cost is not None
@@ -525,7 +534,7 @@ def _price(plan: _Plan, span: _Span, root: bool, start_ns: int) -> None:
     cost.add_call(
         span.traceId.lower() if span.traceId else "",
         names,
-        start_ns,
+        int(start),
         counts[0] or 0,
         counts[1] or 0,
         counts[2] or 0,
@@ -539,6 +548,14 @@ class _Invalid(Exception):
 
 class _Unusual(Exception):
     """A spelling only the reference decoder reads (found before anything of the line is counted)."""
+
+
+def _is_hex(text: str) -> bool:
+    """Hex digits only (even length): ``bytes.fromhex`` rejects anything else but skips whitespace, hence the length."""
+    try:
+        return 2 * len(bytes.fromhex(text)) == len(text)
+    except ValueError:
+        return False
 
 
 def _span(span: _Span, start: int, end: int, code: int, resource: Mapping[str, Any]) -> Span:
