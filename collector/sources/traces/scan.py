@@ -354,12 +354,7 @@ class OtlpScanner:
             times = "".join(starts) + "".join(ends)  # type: ignore[arg-type]
         except TypeError:  # an integer or a missing time
             times = ""
-        if (
-            self._text_times
-            and len(times) == 2 * _TIME_DIGITS * len(spans)
-            and times.isascii()
-            and times.isdigit()
-        ):
+        if self._text_times and len(times) == 2 * _TIME_DIGITS * len(spans) and times.isascii() and times.isdigit():
             return True
         for value in starts + ends:
             if type(value) is str and _SIGNED_DIGITS.fullmatch(value) is None:
