@@ -13,6 +13,7 @@ from __future__ import annotations
 import datetime as dt
 import math
 from collections import Counter
+from collections.abc import Iterator
 from dataclasses import dataclass
 from fractions import Fraction
 from typing import Any
@@ -21,6 +22,7 @@ import numpy as np
 
 from slo.evaluate import result
 from slo.formatting import number
+from slo.packedruns import PackedRuns
 from slo.pricing import MODEL_KEYS, PriceTable, Rates, UsageError, usage_of
 from slo.results import CheckResult, QueryOutcome, Status, Verdict
 from slo.spec import AiCostCheck
@@ -101,12 +103,18 @@ def to_float(amount: Exact, scale: int) -> float:
 class CostAggregator:
     """Running cost of one ``ai_cost`` check over a stream of spans.
 
+    Memory: per run, the recent runs are a dict and older ones are packed (:mod:`slo.packedruns`):
+    32 bytes a run, so a million runs take ~32 MiB (the other groupings are a handful of entries).
+
     Why exact integers: a call's cost is ``tokens × rate`` summed over four token kinds; with every rate
     scaled to an integer (:func:`price_scale`) and integral token counts, a group's cost is an integer
     that does not depend on the order calls were added. So the fast scanner, the reference decoder and
     a file split across worker processes (partial sums merged with :meth:`merge`) give the same value to
     the last bit, and the packet's value is rounded once, at the end.
     """
+
+    PACK_LIMIT = 1 << 16
+    """Runs kept as a dict before they are packed (tests lower it to pack often)."""
 
     def __init__(self, check: AiCostCheck, at: float, pricing: PriceTable | None) -> None:
         self.check = check
@@ -116,6 +124,8 @@ class CostAggregator:
         self.scale = price_scale(pricing) if check.measure == "cost" else 0
         self.groups: dict[str, Exact] = {}
         """Group (trace id per run, day, model, ``""``) → exact amount in units of ``2**-scale``."""
+        self.packed = PackedRuns()
+        """Per run: runs moved out of :attr:`groups` when it passed :attr:`PACK_LIMIT` entries (32 bytes a run)."""
         self.by_model: dict[str, ModelRow] = {}
         self.unpriced: Counter[str] = Counter()
         self.malformed: Counter[str] = Counter()
@@ -135,7 +145,7 @@ class CostAggregator:
         """Price one span already known to be in the window and to match the filter (fast scanners call this)."""
         per = self.check.per
         if per == "run" and (not span.parent_span_id or span.attributes.get("gen_ai.operation.name") == RUN_OPERATION):
-            self.groups.setdefault(span.trace_id, 0)
+            self.open_run(span.trace_id)
         try:
             usage = usage_of(span.attributes)
         except UsageError as exc:
@@ -214,6 +224,16 @@ class CostAggregator:
             group = model
         groups = self.groups
         groups[group] = groups.get(group, 0) + amount
+        if len(groups) > self.PACK_LIMIT and per == "run":
+            self.packed.pack(groups)
+
+    def open_run(self, trace_id: str) -> None:
+        """A run's span (root or ``invoke_agent``): the run counts, at cost 0 until a call adds to it."""
+        groups = self.groups
+        if trace_id not in groups:
+            groups[trace_id] = 0
+            if len(groups) > self.PACK_LIMIT:
+                self.packed.pack(groups)
 
     def _priced(self, names: tuple[str, ...], day: dt.date) -> tuple[str, Units, Units | None, float] | None:
         """The first of ``names`` the table prices on ``day`` (response model before request model), as units."""
@@ -240,12 +260,32 @@ class CostAggregator:
     def value(self, amount: Exact) -> float:
         return to_float(amount, self.scale)
 
+    def group_count(self) -> int:
+        self.packed.settle(self.groups)
+        return len(self.groups) + len(self.packed)
+
+    def total(self) -> Exact:
+        """The exact sum over all groups."""
+        self.packed.settle(self.groups)
+        return sum(self.groups.values()) + self.packed.total()
+
+    def maximum(self) -> Exact:
+        self.packed.settle(self.groups)
+        top = self.packed.maximum()
+        return max(self.groups.values()) if top is None else max([top, *self.groups.values()])
+
+    def amounts(self) -> Iterator[Exact]:
+        self.packed.settle(self.groups)
+        yield from self.groups.values()
+        yield from self.packed.amounts()
+
     def state(self) -> dict[str, Any]:
         """What :meth:`merge` needs, picklable (the filter predicate is not)."""
         return {
             "seen": self.seen,
             "calls": self.calls,
             "groups": self.groups,
+            "packed": self.packed,
             "by_model": self.by_model,
             "unpriced": self.unpriced,
             "malformed": self.malformed,
@@ -257,6 +297,9 @@ class CostAggregator:
         self.calls += state["calls"]
         for key, amount in state["groups"].items():
             self.groups[key] = self.groups.get(key, 0) + amount
+        self.packed.extend(state["packed"])
+        if len(self.groups) > self.PACK_LIMIT and self._per == "run":
+            self.packed.pack(self.groups)
         for model, row in state["by_model"].items():
             self.by_model.setdefault(model, ModelRow()).merge(row)
         self.unpriced.update(state["unpriced"])
@@ -299,7 +342,8 @@ def decide_cost(
         reason = f"no price for model(s) {shown} in the {details['price_table']} table: not priced as zero"
         return result(check, Verdict.ERROR, reason, evaluated_at, **common)
     values = aggregator.groups
-    if not values:
+    count = aggregator.group_count()
+    if not count:
         reason = f"no GenAI call with token usage in the last {check.window}"
         if not complete:
             reason += f" (partial: {'; '.join(notes)})"
@@ -307,15 +351,15 @@ def decide_cost(
     aggregate = check.aggregate
     scale = aggregator.scale
     if aggregate == "sum":
-        value = to_float(sum(values.values()), scale)
+        value = to_float(aggregator.total(), scale)
     elif aggregate == "avg":
-        value = to_float(Fraction(sum(values.values()), len(values)), scale)
+        value = to_float(Fraction(aggregator.total(), count), scale)
     elif aggregate == "max":
-        value = to_float(max(values.values()), scale)
+        value = to_float(aggregator.maximum(), scale)
     else:
-        numbers = np.fromiter((to_float(v, scale) for v in values.values()), dtype=float, count=len(values))
+        numbers = np.fromiter((to_float(v, scale) for v in aggregator.amounts()), dtype=float, count=count)
         value = float(np.percentile(numbers, PERCENTILES[aggregate]))
-    details["groups"] = len(values)
+    details["groups"] = count
     if check.per in {"day", "model"}:
         details["per_" + check.per] = {k: round(to_float(v, scale), 9) for k, v in sorted(values.items())}
     what = f"{aggregate} {check.measure}" + (f" per {check.per}" if check.per else "")

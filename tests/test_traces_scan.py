@@ -26,6 +26,7 @@ from collector.sources.traces import parallel
 from collector.sources.traces.local import SpanBatch
 from collector.sources.traces.otlp_file import read_spans, scan_file
 from collector.sources.traces.pricing_file import load_pricing
+from slo.aicost import CostAggregator
 from slo.errors import InputError
 from slo.loader import load_gates
 from tests.test_traces_otlp import AT, GATE, PRICE_YAML, S, generate
@@ -277,3 +278,15 @@ def test_gzip_and_small_files_are_read_by_one_process(tmp_path):
     pretty.write_text(json.dumps(json.loads(_line(_span(1))), indent=2))
     assert parallel.plan(pretty, 2) == []  # one document, not lines
     assert _outcome(packed, tmp_path, True, workers=2) == _outcome(path, tmp_path, False)
+
+
+@pytest.mark.parametrize("workers", [1, 2])
+def test_packing_runs_changes_no_value(tmp_path, monkeypatch, workers):
+    """Per-run costs packed every few runs (memory): the same packet as with every run in a dict."""
+    path = _mixed_file(tmp_path)
+    with path.open("a") as handle:  # runs that come back after they were packed
+        handle.write(_straddling_file(tmp_path)[0].read_text())
+    unpacked = _outcome(path, tmp_path, False)
+    monkeypatch.setattr(CostAggregator, "PACK_LIMIT", 3)
+    assert _outcome(path, tmp_path, True, workers=workers) == unpacked
+    assert _outcome(path, tmp_path, False) == unpacked

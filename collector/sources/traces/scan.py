@@ -180,8 +180,6 @@ class _Plan:
     per_run: bool
     raw: TraceAggregator | None
     """The aggregator of a simple trace check (no by, numerator or attribute): counted from raw fields."""
-    runs: dict[str, Any]
-    """A cost check's groups (per run: trace id → cost), where a run's span without tokens opens its run."""
 
     @classmethod
     def of(cls, aggregator: TraceAggregator | CostAggregator) -> _Plan:
@@ -204,7 +202,6 @@ class _Plan:
             cost=aggregator if isinstance(aggregator, CostAggregator) else None,
             per_run=isinstance(aggregator, CostAggregator) and aggregator.check.per == "run",
             raw=aggregator if isinstance(aggregator, TraceAggregator) and aggregator.simple else None,
-            runs=aggregator.groups if isinstance(aggregator, CostAggregator) else {},
         )
 
     def shape_holds(self, name: str, kind: int, status: int, root: bool) -> bool:
@@ -494,7 +491,7 @@ def _price(plan: _Plan, span: _Span, root: bool, start: str) -> None:
     cost = plan.cost
     assert cost is not None
     if plan.per_run and (root or (_OPERATION in found and _value(found[_OPERATION]) == RUN_OPERATION)):
-        cost.groups.setdefault(span.traceId.lower() if span.traceId else "", 0)
+        cost.open_run(span.traceId.lower() if span.traceId else "")
     if _TOKEN_KEYS.isdisjoint(found):
         return
     counts: list[Any] = []
