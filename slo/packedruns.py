@@ -81,33 +81,39 @@ class PackedRuns:
         self.ids, self.lo, self.hi = [ids], [lo], [hi]
 
     def finish(self) -> None:
-        """One chunk, each run once: ids sorted, repeats of a run added exactly."""
+        """One chunk, each run once: repeats of a run (same id in two rows) added exactly into one row.
+
+        Memory: the chunks are gathered one at a time into the final arrays (32 bytes a run), and
+        repeats are found by sorting the first id word only (8 + 8 bytes a run, freed after).
+        """
         if self.finished or not self.lo:
             return
-        ids, lo, hi = np.concatenate(self.ids), np.concatenate(self.lo), np.concatenate(self.hi)
-        order = np.lexsort((ids[:, 1], ids[:, 0]))
-        ids, lo, hi = ids[order], lo[order], hi[order]
-        repeat = np.concatenate([[False], np.all(ids[1:] == ids[:-1], axis=1)])
-        if repeat.any():
-            keep = ~repeat
-            heads = np.flatnonzero(keep)
-            group = np.cumsum(keep) - 1  # the run (index into heads) of every row
-            for run in np.unique(group[repeat]).tolist():
-                first = int(heads[run])
-                last = int(heads[run + 1]) if run + 1 < len(heads) else len(keep)
-                total = sum(int(hi[r]) << 64 | int(lo[r]) for r in range(first, last))
-                if total >> 128:
-                    keep[first] = False
-                    name = ids[first].tobytes()
-                    self.extra[name] = self.extra.get(name, 0) + total
-                else:
-                    hi[first], lo[first] = total >> 64, total & _MASK
-            ids, lo, hi = ids[keep], lo[keep], hi[keep]
-        for name in list(self.extra):  # a run over 2**128 units that came back: its parts join it
+        ids, lo, hi = _gather(self.ids), _gather(self.lo), _gather(self.hi)
+        order = np.argsort(ids[:, 0])
+        first = ids[order, 0]
+        pairs = np.flatnonzero(first[1:] == first[:-1])
+        del first
+        candidates = np.unique(np.concatenate([order[pairs], order[pairs + 1]])).tolist()
+        del order, pairs
+        rows: dict[bytes, list[int]] = {}
+        for row in candidates:
+            rows.setdefault(ids[row].tobytes(), []).append(row)
+        for name in self.extra:  # a run over 2**128 units: every row of it joins it
             a, b = np.frombuffer(name, dtype=np.uint64)
-            for row in np.flatnonzero((ids[:, 0] == a) & (ids[:, 1] == b))[::-1].tolist():
-                self.extra[name] += int(hi[row]) << 64 | int(lo[row])
-                ids, lo, hi = np.delete(ids, row, axis=0), np.delete(lo, row), np.delete(hi, row)
+            rows.setdefault(name, []).extend(np.flatnonzero((ids[:, 0] == a) & (ids[:, 1] == b)).tolist())
+        drop: list[int] = []
+        for name, members in rows.items():
+            if len(members) < 2 and name not in self.extra:
+                continue
+            total = sum(int(hi[r]) << 64 | int(lo[r]) for r in members)
+            if name in self.extra or total >> 128:
+                self.extra[name] = self.extra.get(name, 0) + total
+                drop += members
+            else:
+                hi[members[0]], lo[members[0]] = total >> 64, total & _MASK
+                drop += members[1:]
+        if drop:
+            ids, lo, hi = np.delete(ids, drop, axis=0), np.delete(lo, drop), np.delete(hi, drop)
         self.ids, self.lo, self.hi = [ids], [lo], [hi]
         self.finished = True
 
@@ -135,6 +141,19 @@ class PackedRuns:
         for lo, hi in zip(self.lo, self.hi, strict=True):
             for low, high in zip(lo.tolist(), hi.tolist(), strict=True):
                 yield high << 64 | low
+
+
+def _gather(chunks: list[np.ndarray]) -> np.ndarray:
+    """The chunks as one array, each released once copied (the list is emptied)."""
+    out = np.empty((sum(len(c) for c in chunks), *chunks[0].shape[1:]), dtype=chunks[0].dtype)
+    at = 0
+    chunks.reverse()
+    while chunks:
+        chunk = chunks.pop()
+        out[at : at + len(chunk)] = chunk
+        at += len(chunk)
+        del chunk
+    return out
 
 
 def _lower_hex(key: str) -> bool:

@@ -41,7 +41,9 @@ _PEEK = 1 << 20
 
 def plan(path: Path, workers: int | None = None) -> list[tuple[int, int]]:
     """Byte ranges to scan in parallel, or ``[]`` for one process (small, gzip, not JSON lines, one core)."""
-    count = workers if workers is not None else min(MAX_WORKERS, len(os.sched_getaffinity(0)))
+    if "fork" not in multiprocessing.get_all_start_methods():
+        return []  # the workers inherit the checks by fork (Windows: one process)
+    count = workers if workers is not None else min(MAX_WORKERS, _cores())
     try:
         size = path.stat().st_size
         with path.open("rb") as handle:
@@ -54,6 +56,11 @@ def plan(path: Path, workers: int | None = None) -> list[tuple[int, int]]:
     if b"\n" not in head or not first.rstrip().endswith(b"}"):
         return []  # maybe one pretty-printed document (read whole by one process)
     return ranges(path, size, count)
+
+
+def _cores() -> int:
+    affinity = getattr(os, "sched_getaffinity", None)
+    return len(affinity(0)) if affinity is not None else os.cpu_count() or 1
 
 
 def ranges(path: Path, size: int, count: int) -> list[tuple[int, int]]:
