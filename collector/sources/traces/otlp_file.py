@@ -5,7 +5,8 @@ streamed line by line through a hashing reader, so the digest in the packet is o
 read, and memory holds one line plus the checks' running aggregates, whatever the file's size. A file
 holding one pretty-printed OTLP document (what ``encode_spans(...).to_dict()`` dumps) is read whole.
 A line that is not OTLP makes every check of the batch an error naming file, line and field:
-evidence is not computed from a file gatepack only half understood.
+evidence is not computed from a file gatepack only half understood. A large plain (not gzip) file is
+scanned by two worker processes, one byte range each (:mod:`.parallel`), with the same values.
 """
 
 from __future__ import annotations

@@ -18,6 +18,8 @@ import hashlib
 import itertools
 import multiprocessing
 import os
+import pickle
+import tempfile
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -100,7 +102,20 @@ _JOB: tuple[Path, Sequence[Check], float, PriceTable | None] | None = None
 """The file and checks, set before forking: inherited by the workers, never pickled."""
 
 
-def _scan_range(start: int, end: int) -> _Part:
+def _scan_range(start: int, end: int) -> str:
+    """Scan one range; the part is pickled to a temporary file whose path is returned.
+
+    Why a file: through the pool's pipe the parent would hold the pickled bytes and the objects while
+    both workers still held theirs; from a file it loads one part at a time once the workers are gone.
+    """
+    part = _scan_part(start, end)
+    handle, name = tempfile.mkstemp(prefix="gatepack-traces-", suffix=".pickle")
+    with os.fdopen(handle, "wb") as out:
+        pickle.dump(part, out, protocol=pickle.HIGHEST_PROTOCOL)
+    return name
+
+
+def _scan_part(start: int, end: int) -> _Part:
     assert _JOB is not None
     path, checks, at, pricing = _JOB
     batch = SpanBatch(checks, at, pricing)
@@ -133,6 +148,7 @@ def scan_parallel(path: Path, batch: SpanBatch, cuts: list[tuple[int, int]], sta
     """Feed ``batch`` every span of the file, one worker per range; ``stats`` gets lines, bytes, sha256."""
     global _JOB
     _JOB = (path, batch.checks, batch.at, batch.pricing)
+    names: list[str] = []
     try:
         context = multiprocessing.get_context("fork")
         with context.Pool(len(cuts)) as pool:
@@ -142,21 +158,27 @@ def scan_parallel(path: Path, batch: SpanBatch, cuts: list[tuple[int, int]], sta
                     digest = hashlib.file_digest(handle, "sha256")
             except OSError as exc:
                 raise InputError(f"cannot read: {exc.strerror or exc}", source=str(path)) from None
-            parts: list[_Part] = pending.get()
+            names = pending.get()
+        offset = last = spans = 0
+        for name in names:  # in file order, one part in memory at a time
+            with open(name, "rb") as handle:
+                part: _Part = pickle.load(handle)  # noqa: S301 - our own worker wrote it (mkstemp: 0600, unique)
+            os.unlink(name)
+            if part.error is not None:
+                number, message, where = part.error
+                raise InputError(message, source=str(path), line=offset + number, field=where)
+            if part.last_line:
+                last = offset + part.last_line
+            offset += part.lines
+            spans += part.spans
+            batch.merge(part.states)
+            del part
     finally:
         _JOB = None
-    offset = 0
-    last = 0
-    for part in parts:
-        if part.error is not None:
-            number, message, where = part.error
-            raise InputError(message, source=str(path), line=offset + number, field=where)
-        if part.last_line:
-            last = offset + part.last_line
-        offset += part.lines
-    for part in parts:
-        batch.merge(part.states)
+        for name in names:
+            if os.path.exists(name):
+                os.unlink(name)
     stats["lines"] = last
     stats["bytes"] = cuts[-1][1]
     stats["sha256"] = digest.hexdigest()
-    return sum(part.spans for part in parts)
+    return spans

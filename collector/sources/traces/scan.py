@@ -12,7 +12,10 @@ Exactness: the structs accept only spellings the reference decoder
 enum names, envelopes, numbers where strings are usual…) is decoded by the reference decoder instead,
 which also names the first bad field of a bad line. Spans are added in file order, so counts, sums
 and duration lists are bit-identical to feeding :class:`~collector.sources.traces.local.SpanBatch`
-decoded spans. Memory: one line's structs plus what the checks aggregate.
+decoded spans. GenAI calls are priced from the raw attributes too (plain ``intValue`` token counts;
+any other spelling through :func:`slo.pricing.usage_of`), into the exact integer sums of
+:class:`~slo.aicost.CostAggregator`, which do not depend on order. Memory: one line's structs plus
+what the checks aggregate.
 """
 
 from __future__ import annotations
