@@ -113,7 +113,7 @@ class CostAggregator:
     the last bit, and the packet's value is rounded once, at the end.
     """
 
-    PACK_LIMIT = 1 << 16
+    PACK_LIMIT = 1 << 14
     """Runs kept as a dict before they are packed (tests lower it to pack often)."""
 
     def __init__(self, check: AiCostCheck, at: float, pricing: PriceTable | None) -> None:

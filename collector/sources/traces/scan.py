@@ -525,7 +525,13 @@ def _price(plan: _Plan, span: _Span, root: bool, start: str) -> None:
         counts = [exact(usage.input), exact(usage.output), exact(usage.cache_read), exact(usage.cache_write)]
     elif counts[0] is None and counts[1] is None:
         return
-    names = tuple(v for k in MODEL_KEYS if k in found and isinstance(v := _value(found[k]), str) and v)
+    names: tuple[str, ...] = ()
+    for key in MODEL_KEYS:  # response model first, as in the reference
+        value = found.get(key)
+        if value is not None:
+            name = value.stringValue if value.stringValue is not UNSET else _value(value)
+            if isinstance(name, str) and name:
+                names += (name,)
     cost.add_call(
         span.traceId.lower() if span.traceId else "",
         names,
