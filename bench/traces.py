@@ -243,6 +243,11 @@ def main() -> int:
             got = mine["values"].get(check)
             if got is None or not math.isclose(got, value, rel_tol=1e-9):
                 failures.append(f"{size}: {check} = {got}, expected {value} ({mine['reasons'].get(check)})")
+        workers = mine.get("workers_cpu", 0.0)
+        notes.append(
+            f"{spans:,} spans: gatepack CPU {mine['cpu']:.2f} s = workers {workers:.2f} s + parent "
+            f"{mine['cpu'] - workers:.2f} s (on idle cores the wall time is about the parent's plus half the workers')"
+        )
         notes.append(
             f"{spans:,} spans: template of {made['template_spans']} SDK spans in {made['template_lines']} lines; "
             + ", ".join(f"{k}={v:.6g}" for k, v in made["expected"].items())
