@@ -85,12 +85,14 @@ def tree_kib():
             pass
     return total
 
-peak = [0]
+peak, sampler_cpu = [0], [0.0]
 done = threading.Event()
 def sample():
     while not done.wait(0.05):
         peak[0] = max(peak[0], tree_kib())
-threading.Thread(target=sample, daemon=True).start()
+    sampler_cpu[0] = time.thread_time()  # reading smaps_rollup costs kernel time: not gatepack's
+sampler = threading.Thread(target=sample, daemon=True)
+sampler.start()
 table, pricing_input = load_pricing(Path(sys.argv[2]))
 gate = load_gates(sys.argv[3], "bench.yaml")[0]
 at = float(sys.argv[5])
@@ -98,6 +100,8 @@ t0, c0 = time.perf_counter(), time.process_time()
 run = asyncio.run(evaluate_gate(gate, at=at, sources=[OtlpFileSource([Path(sys.argv[1])], table, pricing_input)]))
 wall, cpu = time.perf_counter() - t0, time.process_time() - c0
 done.set()
+sampler.join()
+cpu -= sampler_cpu[0]
 children = resource.getrusage(resource.RUSAGE_CHILDREN)
 print(json.dumps({"wall": wall, "cpu": cpu + children.ru_utime + children.ru_stime, "workers_cpu": children.ru_utime + children.ru_stime,
                   "peak_kib": max(peak[0], resource.getrusage(resource.RUSAGE_SELF).ru_maxrss),
