@@ -617,7 +617,7 @@ def write_results(
         "  (httpx/httpcore, a few ms each, sharing the cores with Prometheus), so concurrency and connection",
         "  reuse alone give well under 10×.",
         '- `gatepack` (the default) also notices that the SLOs\' queries differ only in `service="…"` and asks',
-        '  one `sum by (service) (…{service=~"a|b|…"}…)` query per role and window for up to 100 services',
+        '  one `sum by (service) (…{service=~"a|b|…"}…)` query per role and window for up to 1000 services',
         "  (`collector/sources/prometheus/grouping.py`), reading each check's value from its own series. Each outcome in the",
         "  evidence records the grouped query really sent, the digest of its response and the `selected`",
         "  series labels; the values are identical to the ungrouped run's (tests/test_grouping.py).",
