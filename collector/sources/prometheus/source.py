@@ -28,6 +28,7 @@ from collector.sources.prometheus.diagnose import (
     diagnose,
     may_name_a_bucket,
     proves_presence,
+    selectors_leave_alone,
 )
 from collector.sources.prometheus.grouping import GroupingClient
 from slo.evaluate import error_result, evaluate_check
@@ -202,10 +203,13 @@ class PrometheusSource:
     ) -> CheckResult:
         if isinstance(check, ThresholdCheck | SloCheck):
             outcomes = [
-                check_selectors(o, p.query, check, _variables(context.variables, p), found, p.facts)
+                o
+                if selectors_leave_alone(o, found, p.facts)
+                else check_selectors(o, p.query, check, _variables(context.variables, p), found, p.facts)
                 for o, p in zip(outcomes, planned, strict=True)
             ]
-        if any(may_name_a_bucket(o) for o in outcomes):  # only those can be diagnosed; no coroutine for the rest
+        # only those can be diagnosed; no coroutine for the rest
+        if any(may_name_a_bucket(o, p.query) for o, p in zip(outcomes, planned, strict=True)):
             outcomes = list(await asyncio.gather(*(diagnose(self.client, o, context.at) for o in outcomes)))
         return evaluate_check(check, outcomes, context.evaluated_at)
 
