@@ -47,6 +47,8 @@ TRAPS = [
     'sum(rate(m{job="__gp_slot_0"}[5m]))',
     'sum(rate(m{job="x"}[5m])',  # does not parse
     'm{a="x"} and',  # does not parse
+    'sum(rate(m{a="x",b=~"5%.."}[5m]))',  # a % in the text around a slot (selector texts are % templates)
+    'sum(rate(m{a="50%s%%",b="y"}[5m]))',  # and in a slotted value
 ]
 
 
