@@ -191,3 +191,15 @@ def test_skeleton_splits_exactly_as_the_lexeme_scan(text: str) -> None:
 )  # fmt: skip
 def test_skeleton_traps_agree_with_the_lexeme_scan(text: str) -> None:
     assert skeleton(text) == _reference_skeleton(text)
+
+
+def test_a_plan_built_without_its_constructor_is_the_constructor_s() -> None:
+    from slo.promql.plan import PlannedQuery, _planned
+
+    query = 'sum(increase(m{service="a"}[5m]))'
+    made = _planned("good", "5m", 'sum(increase(m{service="a"}[{{ window }}]))', {"window": "5m"})
+    expected = PlannedQuery("good", "5m", query, query_facts(query))
+    assert made == expected and repr(made) == repr(expected) and hash(made) == hash(expected)
+    assert made.facts == expected.facts
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        made.role = "total"  # type: ignore[misc]
