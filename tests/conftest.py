@@ -14,6 +14,7 @@ import pytest
 
 from collector.testing.openmetrics import Family
 from collector.testing.promserver import LocalPrometheus, PrometheusUnavailable, find_binary, running_prometheus
+from tests.helpers import Ran, clear_env, invoke
 
 ROOT = Path(__file__).resolve().parent.parent
 IN_CI = os.environ.get("CI", "").lower() == "true"
@@ -104,39 +105,12 @@ def update_golden(request: pytest.FixtureRequest) -> bool:
     return bool(request.config.getoption("--update-golden"))
 
 
-class Ran:
-    """What one in-process ``gatepack`` call did."""
-
-    def __init__(self, code: int, out: str, err: str) -> None:
-        self.code, self.out, self.err = code, out, err
-
-    def __repr__(self) -> str:
-        return f"Ran(code={self.code}, err={self.err[-800:]!r})"
-
-
 @pytest.fixture()
 def gatepack(capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch) -> Callable[..., Ran]:
     """Call the real ``gatepack`` entry point in-process; stdout/stderr are pipes (not terminals)."""
-    from collector.cli import common
-    from collector.cli.app import main
-
-    for name in ("GITHUB_STEP_SUMMARY", "GITHUB_ACTIONS", "GATEPACK_PROMETHEUS_URL"):
-        monkeypatch.delenv(name, raising=False)
+    clear_env(monkeypatch)
 
     def call(*args: object, env: dict[str, str] | None = None) -> Ran:
-        for key, value in (env or {}).items():
-            monkeypatch.setenv(key, value)
-        monkeypatch.setattr("sys.argv", ["gatepack", *map(str, args)])
-        common.set_quiet(False)
-        capsys.readouterr()
-        code = 0
-        try:
-            main()
-        except SystemExit as exc:
-            code = int(exc.code or 0)
-        captured = capsys.readouterr()
-        for key in env or {}:
-            monkeypatch.delenv(key, raising=False)
-        return Ran(code, captured.out, captured.err)
+        return invoke(monkeypatch, capsys, *args, env=env)
 
     return call

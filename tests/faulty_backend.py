@@ -14,6 +14,11 @@ Added for the security and compatibility tests:
 - ``vmpartial``: a VictoriaMetrics cluster answer with ``"isPartial": true``;
 - ``hostile``: a label value and a value carrying ``ESC[2J`` and an OSC 8 link; ``hostileerr``: an
   error message carrying them.
+
+Added for ``gatepack push``: a POST to ``/<behaviour>/api/v1/packets`` plays a misbehaving board, chosen by
+the path's first segment (``flaky``: 503 twice, then stored; ``refuse``: 422 every time; ``otherdigest``:
+stored under a digest that is not the packet's; ``echo``: a 401 whose reason quotes the Authorization header
+and carries ``ESC[2J``; anything else: stored). ``posted`` keeps every body.
 """
 
 from __future__ import annotations
@@ -21,6 +26,7 @@ from __future__ import annotations
 import base64
 import json
 import socket
+import ssl
 import struct
 import threading
 import time
@@ -46,10 +52,11 @@ STORE_DOWN = "receive series from store 10.0.0.7:10901: rpc error: code = Unavai
 
 
 class FaultyBackend:
-    def __init__(self) -> None:
+    def __init__(self, tls: ssl.SSLContext | None = None) -> None:
         self.hits: Counter[str] = Counter()
         self.seen_headers: list[dict[str, str]] = []
         self.seen_forms: list[dict[str, str]] = []
+        self.posted: list[bytes] = []
         backend = self
 
         class Handler(BaseHTTPRequestHandler):
@@ -60,6 +67,12 @@ class FaultyBackend:
 
             def do_POST(self) -> None:
                 length = int(self.headers.get("Content-Length", "0"))
+                if self.path.endswith("/api/v1/packets"):
+                    backend.hits[self.path] += 1
+                    backend.seen_headers.append(dict(self.headers))
+                    backend.posted.append(self.rfile.read(length))
+                    backend.board(self, self.path.strip("/").split("/")[0], backend.hits[self.path])
+                    return
                 form = parse_qs(self.rfile.read(length).decode())
                 query = form.get("query", [""])[0]
                 backend.hits[query] += 1
@@ -72,7 +85,10 @@ class FaultyBackend:
 
         self.server = Server(("127.0.0.1", 0), Handler)
         self.server.daemon_threads = True
-        self.url = f"http://127.0.0.1:{self.server.server_address[1]}"
+        if tls is not None:  # an HTTPS backend: a client that does not trust the certificate never gets a request in
+            self.server.socket = tls.wrap_socket(self.server.socket, server_side=True)
+        scheme = "https" if tls is not None else "http"
+        self.url = f"{scheme}://127.0.0.1:{self.server.server_address[1]}"
         self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
 
     def __enter__(self) -> FaultyBackend:
@@ -101,6 +117,25 @@ class FaultyBackend:
             handler.wfile.write(body)
         except (BrokenPipeError, ConnectionResetError):
             pass
+
+    def board(self, handler: BaseHTTPRequestHandler, behaviour: str, hit: int) -> None:
+        """A ``POST /api/v1/packets`` answered as ``behaviour`` says; a stored answer names the posted digest."""
+        if behaviour == "flaky" and hit <= 2:
+            self.send(handler, 503, b'{"error": "the store is busy"}')
+            return
+        if behaviour == "echo":
+            reason = f"token {handler.headers.get('Authorization')} is not ours{CLEAR_SCREEN}"
+            self.send(handler, 401, json.dumps({"error": reason}).encode())
+            return
+        if behaviour == "refuse":
+            self.send(handler, 422, b'{"error": "the packet does not match the evidence schema: verdict: bad"}')
+            return
+        upload = json.loads(self.posted[-1])
+        digest = json.loads(upload["packet"])["digest"]["value"]
+        if behaviour == "otherdigest":
+            digest = "0" * 64
+        answer = {"digest": digest, "new": True, "verdict": "pass", "responses_added": len(upload["responses"])}
+        self.send(handler, 201, json.dumps(answer).encode())
 
     @staticmethod
     def reset_mid_body(handler: BaseHTTPRequestHandler, body: bytes) -> None:

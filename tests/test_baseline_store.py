@@ -8,14 +8,11 @@ top-level store commands (``gatepack list|show|pull|export|import``) next to ``g
 from __future__ import annotations
 
 import json
-import sys
-from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 import pytest
 
-from collector.cli.app import main
 from collector.store import open_store
 
 HEY_HEADER = "response-time,DNS+dialup,DNS,Request-write,Response-delay,Response-read,status-code,offset"
@@ -34,29 +31,6 @@ checks:
     baseline: {{compare: "{compare}", max_regression: 10%}}
 """
 T0 = 1_780_000_000  # --at of the first run; later runs are an hour apart
-
-
-@dataclass
-class Ran:
-    code: int
-    out: str
-    err: str  # whitespace-normalised: rich wraps long lines
-
-
-@pytest.fixture()
-def gatepack(capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch):
-    monkeypatch.delenv("GITHUB_STEP_SUMMARY", raising=False)
-    monkeypatch.delenv("GATEPACK_STORE", raising=False)
-
-    def call(*args: object) -> Ran:
-        monkeypatch.setattr(sys, "argv", ["gatepack", *map(str, args)])
-        capsys.readouterr()
-        with pytest.raises(SystemExit) as exited:
-            main()
-        out = capsys.readouterr()
-        return Ran(int(exited.value.code or 0), out.out, " ".join(out.err.split()))
-
-    return call
 
 
 DURATIONS = np.round(np.random.default_rng(11).uniform(0.020, 0.080, 200), 4)

@@ -20,8 +20,8 @@ from collector.server.openapi import openapi_text
 from slo.dsse import envelope_for_packet
 from slo.evidence import canonical_bytes
 from slo.results import Verdict
+from tests.helpers import make_packet
 from tests.serverproc import READ, ROOT, WRITE, Served, serving
-from tests.test_store import make_packet
 
 
 def digest_of(data: bytes) -> str:

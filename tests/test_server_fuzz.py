@@ -14,8 +14,8 @@ from hypothesis import strategies as st
 
 from collector.server.auth import bearer, is_loopback, matches
 from collector.server.openapi import openapi_document
+from tests.helpers import make_packet
 from tests.serverproc import READ, WRITE, Served, serving
-from tests.test_store import make_packet
 
 schema = schemathesis.openapi.from_dict(openapi_document())
 

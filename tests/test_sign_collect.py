@@ -5,17 +5,15 @@ from __future__ import annotations
 import base64
 import hashlib
 import json
-import sys
 from pathlib import Path
 
 import pytest
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
 
-from collector.cli.app import main
-from collector.signing import private_pem, public_pem
 from slo.durations import parse_duration
 from tests import groundtruth as truth
+from tests.helpers import invoke, write_keys
 
 pytestmark = pytest.mark.integration
 
@@ -39,23 +37,14 @@ def prometheus(prometheus_pool):
     return prometheus_pool.get("foundation", truth.families)
 
 
-def gatepack(monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str], *args: object) -> tuple[int, str]:
-    monkeypatch.setattr(sys, "argv", ["gatepack", *map(str, args)])
-    capsys.readouterr()
-    with pytest.raises(SystemExit) as exited:
-        main()
-    return int(exited.value.code or 0), " ".join(capsys.readouterr().err.split())
-
-
 def test_collect_sign_wraps_the_real_packet(prometheus, tmp_path: Path, monkeypatch, capsys):
     key = Ed25519PrivateKey.from_private_bytes(hashlib.sha256(b"collect").digest())
-    (tmp_path / "k").write_bytes(private_pem(key))
-    (tmp_path / "k.pub").write_bytes(public_pem(key.public_key()))
+    write_keys(tmp_path, "k", key)
     (tmp_path / "gate.yaml").write_text(GATE)
-    code, err = gatepack(
+    code, err = invoke(
         monkeypatch, capsys, "collect", tmp_path / "gate.yaml", "-p", prometheus.url, "--at", str(truth.END),
         "--commit", COMMIT, "--release", "v9", "-o", tmp_path / "ev", "--sign", tmp_path / "k",
-    )  # fmt: skip
+    ).flat()  # fmt: skip
     assert code == 1, err  # 5 % errors in the last hour: the gate fails, and the failure is signed too
     [path] = (tmp_path / "ev").glob("signed-*.json")
     statement = json.loads(base64.b64decode(json.loads(path.read_text())["payload"]))
@@ -65,6 +54,6 @@ def test_collect_sign_wraps_the_real_packet(prometheus, tmp_path: Path, monkeypa
     expected = truth.errors_in_window("checkout", seconds) / truth.requests_in_window(seconds)
     assert check["value"] == pytest.approx(expected, rel=1e-9)
     assert check["verdict"] == "fail"
-    code, err = gatepack(monkeypatch, capsys, "verify", path, "--key", tmp_path / "k.pub", "--require-signature")
+    code, err = invoke(monkeypatch, capsys, "verify", path, "--key", tmp_path / "k.pub", "--require-signature").flat()
     raw = key.public_key().public_bytes(Encoding.Raw, PublicFormat.Raw)
     assert code == 0 and f"key {hashlib.sha256(raw).hexdigest()} (trusted)" in err

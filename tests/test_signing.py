@@ -10,9 +10,7 @@ import base64
 import hashlib
 import json
 import stat
-import sys
 from collections.abc import Callable
-from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -22,8 +20,6 @@ from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat,
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from collector.cli.app import main
-from collector.signing import private_pem, public_pem
 from slo.dsse import (
     PAYLOAD_TYPE,
     PREDICATE_TYPE,
@@ -53,6 +49,7 @@ from slo.evidence import (
 )
 from slo.results import Verdict
 from slo.spec import ThresholdCheck
+from tests.helpers import Ran, reseal, write_keys
 
 FIXED_SEED = bytes(range(32))
 OTHER_SEED = bytes(range(100, 132))
@@ -84,21 +81,6 @@ def fixed_packet(verdict: Verdict = Verdict.PASS) -> bytes:
         counts=summary.counts,
     )
     return to_canonical_json(seal(packet))
-
-
-def write_keys(directory: Path, name: str, key: Ed25519PrivateKey) -> tuple[Path, Path]:
-    private = directory / name
-    private.write_bytes(private_pem(key))
-    public = directory / f"{name}.pub"
-    public.write_bytes(public_pem(key.public_key()))
-    return private, public
-
-
-def reseal(packet: dict) -> dict:
-    """What a forger does: edit, then recompute the digest so the packet verifies on its own."""
-    packet = {k: v for k, v in packet.items() if k != "digest"}
-    packet["digest"] = {"algorithm": "sha256", "value": compute_digest(packet)}
-    return packet
 
 
 def payload_of(envelope: dict) -> dict:
@@ -214,30 +196,6 @@ def test_sign_then_parse_round_trips_any_payload(body: bytes, payload_type: str)
 # --- the command line ------------------------------------------------------------------------------
 
 
-@dataclass
-class Ran:
-    returncode: int
-    stdout: str
-    stderr: str  # whitespace-normalised: rich wraps long lines
-
-
-@pytest.fixture()
-def run(capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch) -> Callable[..., Ran]:
-    monkeypatch.delenv("GITHUB_STEP_SUMMARY", raising=False)
-    monkeypatch.delenv("GATEPACK_SIGNING_KEY", raising=False)
-    monkeypatch.delenv("GATEPACK_SIGNING_KEY_FILE", raising=False)
-
-    def call(*args: object) -> Ran:
-        monkeypatch.setattr(sys, "argv", ["gatepack", *map(str, args)])
-        capsys.readouterr()
-        with pytest.raises(SystemExit) as exited:
-            main()
-        out = capsys.readouterr()
-        return Ran(int(exited.value.code or 0), out.out, " ".join(out.err.split()))
-
-    return call
-
-
 SPEC = """
 apiVersion: gatepack/v1
 kind: Gate
@@ -260,73 +218,73 @@ def workspace(tmp_path: Path) -> Path:
     return tmp_path
 
 
-def ingest(run: Callable[..., Ran], ws: Path, *extra: object) -> Ran:
-    return run("ingest", ws / "hey.csv", "--gate", "perf", "--spec", ws / "gate.yaml", "--out", ws / "ev", *extra)
+def ingest(gatepack: Callable[..., Ran], ws: Path, *extra: object) -> Ran:
+    return gatepack("ingest", ws / "hey.csv", "--gate", "perf", "--spec", ws / "gate.yaml", "--out", ws / "ev", *extra)
 
 
-def test_keygen_writes_private_0600_and_public_and_prints_the_key_id(run: Callable[..., Ran], tmp_path: Path):
-    done = run("keygen", "-o", tmp_path / "keys" / "signer")
-    assert done.returncode == 0, done.stderr
+def test_keygen_writes_private_0600_and_public_and_prints_the_key_id(gatepack: Callable[..., Ran], tmp_path: Path):
+    done = gatepack("keygen", "-o", tmp_path / "keys" / "signer")
+    assert done.code == 0, done.flat_err
     private = tmp_path / "keys" / "signer"
     assert stat.S_IMODE(private.stat().st_mode) == 0o600
     public = load_pem_public_key((tmp_path / "keys" / "signer.pub").read_bytes())
     raw = public.public_bytes(Encoding.Raw, PublicFormat.Raw)
-    assert done.stdout.strip() == hashlib.sha256(raw).hexdigest()
-    again = run("keygen", "-o", private)
-    assert again.returncode == 2 and "exists" in again.stderr and "Traceback" not in again.stderr
+    assert done.out.strip() == hashlib.sha256(raw).hexdigest()
+    again = gatepack("keygen", "-o", private)
+    assert again.code == 2 and "exists" in again.flat_err and "Traceback" not in again.flat_err
 
 
-def test_signed_ingest_verifies_and_names_the_key(run: Callable[..., Ran], workspace: Path):
+def test_signed_ingest_verifies_and_names_the_key(gatepack: Callable[..., Ran], workspace: Path):
     key = fixed_key()
     private, public = write_keys(workspace, "k", key)
-    done = ingest(run, workspace, "--sign", private)
-    assert done.returncode == 0, done.stderr
+    done = ingest(gatepack, workspace, "--sign", private)
+    assert done.code == 0, done.flat_err
     [path] = (workspace / "ev").glob("perf-*.json")
     envelope = json.loads(path.read_text())
     assert envelope["payloadType"] == PAYLOAD_TYPE
     assert payload_of(envelope)["predicate"]["verdict"] == "pass"
-    checked = run("verify", path, "--key", public, "--require-signature")
-    assert checked.returncode == 0, checked.stderr
-    assert f"key {raw_id(key)} (trusted): signature valid" in checked.stderr
-    unchecked = run("verify", path)
-    assert unchecked.returncode == 0 and "signature not checked" in unchecked.stderr and raw_id(key) in unchecked.stderr
+    checked = gatepack("verify", path, "--key", public, "--require-signature")
+    assert checked.code == 0, checked.flat_err
+    assert f"key {raw_id(key)} (trusted): signature valid" in checked.flat_err
+    unchecked = gatepack("verify", path)
+    assert unchecked.code == 0 and "signature not checked" in unchecked.flat_err and raw_id(key) in unchecked.flat_err
 
 
-def test_unsigned_packet_is_said_plainly_and_fails_when_a_signature_is_required(run, workspace: Path):
+def test_unsigned_packet_is_said_plainly_and_fails_when_a_signature_is_required(gatepack, workspace: Path):
     _, public = write_keys(workspace, "k", fixed_key())
-    assert ingest(run, workspace).returncode == 0
+    assert ingest(gatepack, workspace).code == 0
     [path] = (workspace / "ev").glob("perf-*.json")
-    plain = run("verify", path)
-    assert plain.returncode == 0 and "unsigned" in plain.stderr
-    required = run("verify", path, "--key", public, "--require-signature")
-    assert required.returncode == 1 and "unsigned" in required.stderr and "required" in required.stderr
-    no_keys = run("verify", path, "--require-signature")
-    assert no_keys.returncode == 2 and "--key or --trusted-keys" in no_keys.stderr
+    plain = gatepack("verify", path)
+    assert plain.code == 0 and "unsigned" in plain.flat_err
+    required = gatepack("verify", path, "--key", public, "--require-signature")
+    assert required.code == 1 and "unsigned" in required.flat_err and "required" in required.flat_err
+    no_keys = gatepack("verify", path, "--require-signature")
+    assert no_keys.code == 2 and "--key or --trusted-keys" in no_keys.flat_err
 
 
-def test_resealed_edit_of_a_signed_packet_fails(run: Callable[..., Ran], workspace: Path):
+def test_resealed_edit_of_a_signed_packet_fails(gatepack: Callable[..., Ran], workspace: Path):
     private, public = write_keys(workspace, "k", fixed_key())
-    assert ingest(run, workspace, "--sign", private).returncode == 0
+    assert ingest(gatepack, workspace, "--sign", private).code == 0
     [path] = (workspace / "ev").glob("perf-*.json")
     envelope = json.loads(path.read_text())
     statement = payload_of(envelope)
     forged = reseal({**statement["predicate"], "verdict": "fail"})
     assert compute_digest(forged) == forged["digest"]["value"]  # the forgery is self-consistent
     path.write_bytes(canonical_bytes(with_payload(envelope, {**statement, "predicate": forged})))
-    result = run("verify", path, "--key", public)
-    assert result.returncode == 1, result.stderr
-    assert "digest matches" in result.stderr and "signature does not verify" in result.stderr
+    result = gatepack("verify", path, "--key", public)
+    assert result.code == 1, result.flat_err
+    assert "digest matches" in result.flat_err and "signature does not verify" in result.flat_err
     # the same forgery extracted as a plain packet passes the digest check alone: why signatures matter
     (workspace / "plain.json").write_bytes(canonical_bytes(forged))
-    assert run("verify", workspace / "plain.json").returncode == 0
-    assert run("verify", workspace / "plain.json", "--key", public, "--require-signature").returncode == 1
+    assert gatepack("verify", workspace / "plain.json").code == 0
+    assert gatepack("verify", workspace / "plain.json", "--key", public, "--require-signature").code == 1
 
 
-def test_tampering_another_keys_signature_and_truncation_are_each_rejected(run, workspace: Path):
+def test_tampering_another_keys_signature_and_truncation_are_each_rejected(gatepack, workspace: Path):
     key, other = fixed_key(), fixed_key(OTHER_SEED)
     private, public = write_keys(workspace, "k", key)
     _, other_public = write_keys(workspace, "other", other)
-    assert ingest(run, workspace, "--sign", private).returncode == 0
+    assert ingest(gatepack, workspace, "--sign", private).code == 0
     [path] = (workspace / "ev").glob("perf-*.json")
     original = path.read_bytes()
     envelope = json.loads(original)
@@ -352,49 +310,49 @@ def test_tampering_another_keys_signature_and_truncation_are_each_rejected(run, 
     cases["no signatures"] = (canonical_bytes({**envelope, "signatures": []}), "required")
     for name, (data, reason) in cases.items():
         path.write_bytes(data)
-        outcome = run("verify", path, "--key", public, "--require-signature")
-        assert outcome.returncode == 1, name
-        assert reason in outcome.stderr, (name, outcome.stderr)
-        assert "Traceback" not in outcome.stderr
+        outcome = gatepack("verify", path, "--key", public, "--require-signature")
+        assert outcome.code == 1, name
+        assert reason in outcome.flat_err, (name, outcome.flat_err)
+        assert "Traceback" not in outcome.flat_err
     # the other key's own envelope verifies only for whoever trusts the other key
     path.write_bytes(canonical_bytes({**envelope, "signatures": [{"keyid": raw_id(other), "sig": other_sig}]}))
     trusted = workspace / "trusted"
     trusted.mkdir()
     (trusted / "other.pub").write_bytes(other_public.read_bytes())
-    assert run("verify", path, "--trusted-keys", trusted, "--require-signature").returncode == 0
+    assert gatepack("verify", path, "--trusted-keys", trusted, "--require-signature").code == 0
     path.write_bytes(original)
-    assert run("verify", path, "--trusted-keys", trusted).returncode == 1
+    assert gatepack("verify", path, "--trusted-keys", trusted).code == 1
     (trusted / "k.pub").write_bytes(public.read_bytes())
-    assert run("verify", path, "--trusted-keys", trusted, "--require-signature").returncode == 0
+    assert gatepack("verify", path, "--trusted-keys", trusted, "--require-signature").code == 0
 
 
-def test_no_envelope_keeps_the_plain_packet_with_a_detached_envelope(run, workspace: Path):
+def test_no_envelope_keeps_the_plain_packet_with_a_detached_envelope(gatepack, workspace: Path):
     private, public = write_keys(workspace, "k", fixed_key())
-    assert ingest(run, workspace, "--sign", private, "--no-envelope").returncode == 0
+    assert ingest(gatepack, workspace, "--sign", private, "--no-envelope").code == 0
     [plain] = (workspace / "ev").glob("perf-*[0-9]Z.json")
     [detached] = (workspace / "ev").glob("perf-*.intoto.json")
     packet = json.loads(plain.read_text())
     assert packet["kind"] == "gatepack/evidence"
     assert payload_of(json.loads(detached.read_text()))["predicate"] == packet
-    assert run("verify", plain, "--key", public, "--require-signature").returncode == 0
+    assert gatepack("verify", plain, "--key", public, "--require-signature").code == 0
     plain.write_bytes(canonical_bytes(reseal({**packet, "verdict": "fail"})))
-    forged = run("verify", plain, "--key", public, "--require-signature")
-    assert forged.returncode == 1 and "signs a different packet" in forged.stderr
+    forged = gatepack("verify", plain, "--key", public, "--require-signature")
+    assert forged.code == 1 and "signs a different packet" in forged.flat_err
 
 
-def test_signing_key_from_the_environment(run, workspace: Path, monkeypatch: pytest.MonkeyPatch):
+def test_signing_key_from_the_environment(gatepack, workspace: Path, monkeypatch: pytest.MonkeyPatch):
     key = fixed_key()
     private, public = write_keys(workspace, "k", key)
     monkeypatch.setenv("GATEPACK_SIGNING_KEY", private.read_text())
-    assert ingest(run, workspace, "--at", "2026-01-01T00:00:00Z").returncode == 0
+    assert ingest(gatepack, workspace, "--at", "2026-01-01T00:00:00Z").code == 0
     monkeypatch.delenv("GATEPACK_SIGNING_KEY")
     monkeypatch.setenv("GATEPACK_SIGNING_KEY_FILE", str(private))
-    assert ingest(run, workspace, "--at", "2026-01-01T00:01:00Z").returncode == 0
+    assert ingest(gatepack, workspace, "--at", "2026-01-01T00:01:00Z").code == 0
     paths = sorted((workspace / "ev").glob("perf-*.json"))
     assert len(paths) == 2
     for path in paths:
-        assert run("verify", path, "--key", public, "--require-signature").returncode == 0
+        assert gatepack("verify", path, "--key", public, "--require-signature").code == 0
     monkeypatch.setenv("GATEPACK_SIGNING_KEY_FILE", str(workspace / "hey.csv"))
-    bad = ingest(run, workspace)
-    assert bad.returncode == 2 and "GATEPACK_SIGNING_KEY_FILE" in bad.stderr and "Traceback" not in bad.stderr
-    assert "response-time" not in bad.stderr  # the file's content is never echoed
+    bad = ingest(gatepack, workspace)
+    assert bad.code == 2 and "GATEPACK_SIGNING_KEY_FILE" in bad.flat_err and "Traceback" not in bad.flat_err
+    assert "response-time" not in bad.flat_err  # the file's content is never echoed

@@ -24,52 +24,18 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 from collector.store import StoreError, open_store
 from slo.dsse import envelope_for_packet
-from slo.evaluate import result, summarize
 from slo.evidence import (
-    Collector,
-    Evaluation,
-    EvidencePacket,
-    GateRef,
-    SpecRef,
-    Subject,
     canonical_bytes,
     compute_digest,
-    seal,
-    to_canonical_json,
     verify_bytes,
 )
-from slo.results import QueryOutcome, Verdict
-from slo.spec import ThresholdCheck
+from slo.results import Verdict
 from slo.wire import outcomes_of
 from tests.conftest import unavailable
+from tests.helpers import make_packet
 from tests.pgserver import PostgresUnavailable, create_database, running_postgres
 
 ROOT = Path(__file__).resolve().parent.parent
-
-
-def make_packet(
-    gate: str = "g", env: str = "prod", release: str = "v1", verdict: Verdict = Verdict.PASS, minute: int = 0,
-    value: float = 1.0, response: bytes | None = None,
-) -> bytes:  # fmt: skip
-    check = ThresholdCheck(id="c", kind="threshold", query="up", op=">", target=0)
-    queries = []
-    if response is not None:
-        sha = hashlib.sha256(response).hexdigest()
-        queries = [QueryOutcome(role="value", query="up", status="ok", value=value, response_sha256=sha)]
-    stamp = f"2026-01-01T00:{minute:02d}:00Z"
-    results = [result(check, verdict, "because", stamp, value=value, queries=queries)]
-    summary = summarize(results)
-    packet = EvidencePacket(
-        gate=GateRef(id=gate, title=gate),
-        subject=Subject(environment=env, release=release, commit="c" * 40),
-        evaluation=Evaluation(time=stamp, started_at=stamp, finished_at=stamp),
-        collector=Collector(version="0.1.0"),
-        spec=SpecRef(path="g.yaml", sha256="0" * 64),
-        checks=results,
-        verdict=summary.verdict,
-        counts=summary.counts,
-    )
-    return to_canonical_json(seal(packet))
 
 
 @pytest.fixture(scope="session")
@@ -145,7 +111,7 @@ WRITER = textwrap.dedent(
     """
     import sys
     from collector.store import open_store
-    from tests.test_store import make_packet
+    from tests.helpers import make_packet
     target, me = sys.argv[1], int(sys.argv[2])
     with open_store(target) as store:
         for i in range(20):  # shared by every writer
@@ -178,7 +144,7 @@ CRASHER = textwrap.dedent(
     """
     import sys
     from collector.store import open_store
-    from tests.test_store import make_packet
+    from tests.helpers import make_packet
     with open_store(sys.argv[1]) as store:
         i = 0
         while True:

@@ -9,17 +9,16 @@ from __future__ import annotations
 import gzip
 import hashlib
 import json
-import sys
 from pathlib import Path
 
 import pytest
 
-from collector.cli.app import main
 from slo.diff import diff_packets
-from slo.evidence import EvidencePacket, canonical_bytes, compute_digest, seal, to_canonical_json, verify_bytes
+from slo.evidence import EvidencePacket, canonical_bytes, seal, to_canonical_json, verify_bytes
 from slo.querytable import query_key
 from slo.wire import checks_of, response_digests
 from tests import groundtruth as truth
+from tests.helpers import invoke, reseal
 
 pytestmark = pytest.mark.integration
 
@@ -53,32 +52,22 @@ def prometheus(prometheus_pool):
     return prometheus_pool.get("foundation", truth.families)
 
 
-def gatepack(monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str], *args: object) -> tuple[int, str]:
-    monkeypatch.setattr(sys, "argv", ["gatepack", *map(str, args)])
-    capsys.readouterr()
-    with pytest.raises(SystemExit) as exited:
-        main()
-    return int(exited.value.code or 0), " ".join(capsys.readouterr().err.split())
-
-
 @pytest.fixture()
 def collected(prometheus, tmp_path: Path, monkeypatch, capsys) -> Path:
     (tmp_path / "gate.yaml").write_text(GATE)
-    code, err = gatepack(
+    code, err = invoke(
         monkeypatch, capsys, "collect", tmp_path / "gate.yaml", "-p", prometheus.url, "--at", str(truth.END),
         "-o", tmp_path / "ev", "--keep-responses",
-    )  # fmt: skip
+    ).flat()  # fmt: skip
     assert code == 1, err  # checkout's 50 errors/min in the last hour fail its check
     [path] = (tmp_path / "ev").glob("deep-*.json")
     return path
 
 
-def reseal(path: Path, edit) -> None:
+def reseal_file(path: Path, edit) -> None:
     packet = json.loads(path.read_text())
     edit(packet)
-    packet.pop("digest")
-    packet["digest"] = {"algorithm": "sha256", "value": compute_digest(packet)}
-    path.write_bytes(canonical_bytes(packet))  # a careful forger writes the canonical form too
+    path.write_bytes(canonical_bytes(reseal(packet)))  # a careful forger writes the canonical form too
 
 
 def test_kept_responses_are_addressed_by_the_recorded_sha256(collected: Path):
@@ -98,7 +87,7 @@ def test_kept_responses_are_addressed_by_the_recorded_sha256(collected: Path):
 
 
 def test_deep_verify_reproduces_every_value(collected: Path, monkeypatch, capsys):
-    code, err = gatepack(monkeypatch, capsys, "verify", collected, "--deep")
+    code, err = invoke(monkeypatch, capsys, "verify", collected, "--deep").flat()
     assert code == 0, err
     for check in ("checkout_errors", "search_errors", "availability"):
         assert f"deep: ok: {check}: value and verdict reproduced" in err
@@ -115,10 +104,10 @@ def test_deep_verify_reproduces_every_value(collected: Path, monkeypatch, capsys
     ],
 )
 def test_deep_verify_catches_a_resealed_edit(collected: Path, monkeypatch, capsys, edit, expected):
-    reseal(collected, edit)
-    code, err = gatepack(monkeypatch, capsys, "verify", collected)
+    reseal_file(collected, edit)
+    code, err = invoke(monkeypatch, capsys, "verify", collected).flat()
     assert code == 0, err  # the digest alone is fooled
-    code, err = gatepack(monkeypatch, capsys, "verify", collected, "--deep")
+    code, err = invoke(monkeypatch, capsys, "verify", collected, "--deep").flat()
     assert code == 1 and expected in err, err
 
 
@@ -129,10 +118,10 @@ def test_deep_verify_catches_an_altered_or_missing_response(collected: Path, mon
     body = json.loads(gzip.decompress(kept.read_bytes()))
     body["data"]["result"][0]["value"][1] = "0"
     kept.write_bytes(gzip.compress(json.dumps(body).encode()))
-    code, err = gatepack(monkeypatch, capsys, "verify", collected, "--deep")
+    code, err = invoke(monkeypatch, capsys, "verify", collected, "--deep").flat()
     assert code == 1 and "DIFFERENT: availability" in err and "altered" in err, err
     kept.unlink()
-    code, err = gatepack(monkeypatch, capsys, "verify", collected, "--deep")
+    code, err = invoke(monkeypatch, capsys, "verify", collected, "--deep").flat()
     assert code == 1 and "INCOMPLETE: availability" in err and "was not kept" in err, err
 
 
@@ -169,8 +158,8 @@ def test_a_grouped_query_is_recorded_once_and_referenced_by_both_checks(collecte
     ],
 )
 def test_verify_catches_a_resealed_edit_of_the_query_table(collected: Path, monkeypatch, capsys, edit, expected):
-    reseal(collected, edit)
-    code, err = gatepack(monkeypatch, capsys, "verify", collected)
+    reseal_file(collected, edit)
+    code, err = invoke(monkeypatch, capsys, "verify", collected).flat()
     assert code == 1 and expected in err and "query table is inconsistent" in err and "Traceback" not in err, err
     reason = verify_bytes(collected.read_bytes()).reason
     assert expected in reason and "\n" not in reason  # one line naming the check or entry
@@ -180,10 +169,10 @@ def test_deep_verify_catches_a_table_entry_pointing_at_another_response(collecte
     packet = json.loads(collected.read_text())
     key = _grouped_entry(packet)
     other = next(e["response_sha256"] for k, e in packet["queries"].items() if k != key)
-    reseal(collected, lambda p: p["queries"][key].update(response_sha256=other))
-    code, err = gatepack(monkeypatch, capsys, "verify", collected)
+    reseal_file(collected, lambda p: p["queries"][key].update(response_sha256=other))
+    code, err = invoke(monkeypatch, capsys, "verify", collected).flat()
     assert code == 0, err  # the key covers text, backend and time; the response digest is --deep's to check
-    code, err = gatepack(monkeypatch, capsys, "verify", collected, "--deep")
+    code, err = invoke(monkeypatch, capsys, "verify", collected, "--deep").flat()
     assert code == 1 and "DIFFERENT: checkout_errors" in err and "DIFFERENT: search_errors" in err, err
 
 
@@ -195,9 +184,9 @@ def test_the_same_run_as_a_1_0_0_packet_verifies_deep_and_diffs_as_unchanged(col
     legacy.write_bytes(to_canonical_json(seal(old)))
     written = json.loads(legacy.read_text())
     assert "queries" not in written and written["checks"][0]["queries"][0]["query"].startswith("sum by (service)")
-    code, err = gatepack(monkeypatch, capsys, "verify", legacy, "--deep")
+    code, err = invoke(monkeypatch, capsys, "verify", legacy, "--deep").flat()
     assert code == 0 and "schema 1.0.0" in err and "every rechecked value and verdict matches" in err, err
-    code, err = gatepack(monkeypatch, capsys, "diff", legacy, collected)
+    code, err = invoke(monkeypatch, capsys, "diff", legacy, collected).flat()
     assert code == 0 and "0 of 3 check(s) changed" in err, err
     diff = diff_packets(written, json.loads(collected.read_text()))
     assert [c.change for c in diff.checks] == ["same"] * 3 and not any(c.queries_changed for c in diff.checks)
@@ -212,25 +201,25 @@ def test_deep_verify_needs_the_recorded_spec(collected: Path, monkeypatch, capsy
     packet = json.loads(collected.read_text())
     copy = collected.parent / "specs" / f"{packet['spec']['sha256']}.yaml"
     copy.rename(tmp_path / "kept.yaml")
-    code, err = gatepack(monkeypatch, capsys, "verify", collected, "--deep")
+    code, err = invoke(monkeypatch, capsys, "verify", collected, "--deep").flat()
     assert code == 2 and "--keep-responses keeps it" in err and "Traceback" not in err
     (tmp_path / "other.yaml").write_text(GATE.replace("target: 100", "target: 1000"))
-    code, err = gatepack(monkeypatch, capsys, "verify", collected, "--deep", "--spec", tmp_path / "other.yaml")
+    code, err = invoke(monkeypatch, capsys, "verify", collected, "--deep", "--spec", tmp_path / "other.yaml").flat()
     assert code == 2 and "not the spec the packet was computed from" in err
-    code, err = gatepack(monkeypatch, capsys, "verify", collected, "--deep", "--spec", tmp_path / "kept.yaml")
+    code, err = invoke(monkeypatch, capsys, "verify", collected, "--deep", "--spec", tmp_path / "kept.yaml").flat()
     assert code == 0, err
 
 
 def test_deep_verify_of_a_signed_envelope(prometheus, tmp_path: Path, monkeypatch, capsys):
     (tmp_path / "gate.yaml").write_text(GATE)
-    assert gatepack(monkeypatch, capsys, "keygen", "-o", tmp_path / "k")[0] == 0
-    code, err = gatepack(
+    assert invoke(monkeypatch, capsys, "keygen", "-o", tmp_path / "k").flat()[0] == 0
+    code, err = invoke(
         monkeypatch, capsys, "collect", tmp_path / "gate.yaml", "-p", prometheus.url, "--at", str(truth.END),
         "-o", tmp_path / "ev", "--keep-responses", "--sign", tmp_path / "k",
-    )  # fmt: skip
+    ).flat()  # fmt: skip
     assert code == 1, err
     [path] = (tmp_path / "ev").glob("deep-*.json")
-    code, err = gatepack(monkeypatch, capsys, "verify", path, "--deep", "--key", tmp_path / "k.pub")
+    code, err = invoke(monkeypatch, capsys, "verify", path, "--deep", "--key", tmp_path / "k.pub").flat()
     assert code == 0, err
     assert "signature valid" in err and "every rechecked value and verdict matches" in err
 
@@ -243,13 +232,13 @@ def test_deep_verify_names_checks_it_cannot_recheck(tmp_path: Path, monkeypatch,
         "apiVersion: gatepack/v1\nkind: Gate\nid: perf\ntitle: Perf\nchecks:\n"
         '  - {id: volume, kind: loadtest, metric: requests, threshold: "count>=100"}\n'
     )
-    code, err = gatepack(
+    code, err = invoke(
         monkeypatch, capsys, "ingest", tmp_path / "hey.csv", "--gate", "perf", "--spec", tmp_path / "gate.yaml",
         "-o", tmp_path / "ev", "--keep-responses",
-    )  # fmt: skip
+    ).flat()  # fmt: skip
     assert code == 0, err
     [path] = (tmp_path / "ev").glob("perf-*.json")
-    code, err = gatepack(monkeypatch, capsys, "verify", path, "--deep")
+    code, err = invoke(monkeypatch, capsys, "verify", path, "--deep").flat()
     assert code == 0 and "deep: volume: not rechecked: loadtest checks read files" in err, err
 
 
@@ -274,11 +263,11 @@ def test_recheck_against_the_same_backend_matches_and_against_changed_data_does_
 
     packet = json.loads(collected.read_text())
     sent = sum(len(c["queries"]) for c in packet["checks"])
-    code, err = gatepack(monkeypatch, capsys, "recheck", collected)  # the backend recorded in the packet
+    code, err = invoke(monkeypatch, capsys, "recheck", collected).flat()  # the backend recorded in the packet
     assert code == 0, err
     assert f"0 of {sent} recorded queries answer differently now" in err
     changed = prometheus_pool.get("altered-checkout", altered_history)
-    code, err = gatepack(monkeypatch, capsys, "recheck", collected, "-p", changed.url)
+    code, err = invoke(monkeypatch, capsys, "recheck", collected, "-p", changed.url).flat()
     assert code == 1, err
     found = re.search(r"CHANGED: checkout_errors: value: recorded ok ([0-9.e+]+), now ok ([0-9.e+]+)", err)
     assert found, err

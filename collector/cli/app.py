@@ -18,6 +18,7 @@ from collector.cli import (
     importer,
     ingest,
     keygen,
+    push,
     recheck,
     report,
     rules,
@@ -100,6 +101,7 @@ COMMANDS = {
     "demo": demo.demo_command,
     "rules": rules.rules_command,
     "serve": serve.serve_command,
+    "push": push.push_command,
 }
 for _name, _command in COMMANDS.items():
     app.command(_name)(_command)  # type: ignore[type-var]

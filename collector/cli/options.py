@@ -91,8 +91,26 @@ def _positional_first(param: inspect.Parameter) -> int:
 
 
 @dataclasses.dataclass
-class BackendOptions:
-    """Where the Prometheus-compatible backend is and how to reach it (credentials from env or files)."""
+class TlsOptions:
+    """How a server's TLS certificate is checked: verified by default, against ``--ca-file`` when given.
+
+    Every command that talks HTTPS takes this group (``BackendOptions`` by inheritance, ``push`` directly),
+    so ``--ca-file`` and ``--insecure`` mean the same thing whichever server is on the other end.
+    """
+
+    ca_file: Annotated[
+        Path | None, typer.Option(metavar="FILE", help="CA bundle to verify the server's TLS certificate")
+    ] = None
+    insecure: Annotated[bool, typer.Option(help="Skip TLS verification (not recommended)")] = False
+
+    def verify(self) -> bool | str:
+        """httpx's ``verify``: False with ``--insecure``, the CA bundle's path with ``--ca-file``, else True."""
+        return False if self.insecure else (str(self.ca_file) if self.ca_file else True)
+
+
+@dataclasses.dataclass
+class _BackendAddress:
+    """Where the Prometheus-compatible backend is and who gatepack is there (the fields before the TLS group)."""
 
     prometheus: Annotated[
         str | None,
@@ -113,10 +131,15 @@ class BackendOptions:
     header: Annotated[
         list[str], typer.Option(metavar="'NAME: VALUE'", help="Extra header, e.g. 'X-Scope-OrgID: team-a'")
     ] = dataclasses.field(default_factory=list)
-    ca_file: Annotated[
-        Path | None, typer.Option(metavar="FILE", help="CA bundle to verify the backend's TLS certificate")
-    ] = None
-    insecure: Annotated[bool, typer.Option(help="Skip TLS verification (not recommended)")] = False
+
+
+@dataclasses.dataclass
+class BackendOptions(TlsOptions, _BackendAddress):
+    """Where the Prometheus-compatible backend is and how to reach it (credentials from env or files).
+
+    The bases put the options in their long-standing order: address and credentials, then TLS, then limits.
+    """
+
     timeout: Annotated[float, typer.Option(metavar="SECONDS", help="Per-request timeout in seconds")] = 30.0
     deadline: Annotated[float, typer.Option(metavar="SECONDS", help="Overall deadline in seconds")] = 300.0
     concurrency: Annotated[
@@ -134,7 +157,7 @@ class BackendOptions:
         from collector.sources.http import HttpConfig
 
         creds = load_credentials(os.environ, self.bearer_token_file, self.password_file, self.username)
-        verify: bool | str = False if self.insecure else (str(self.ca_file) if self.ca_file else True)
+        verify = self.verify()
         return HttpConfig(
             url=url,
             bearer_token=creds.bearer_token,
@@ -164,12 +187,12 @@ def positive_seconds(value: float, option: str) -> float:
     return value
 
 
-def check_backend_url(url: str) -> None:
-    """A usage error naming the flag unless ``url`` is an http(s) URL with a host httpx can connect to."""
+def check_backend_url(url: str, flag: str = "--prometheus") -> None:
+    """A usage error naming ``flag`` unless ``url`` is an http(s) URL with a host httpx can connect to."""
     from collector.sources.redact import redact_url  # with logging and base64: not on every start-up
 
     if not url.startswith(("http://", "https://")):
-        raise UsageError(f"--prometheus must be an http:// or https:// URL, got {redact_url(url)!r}")
+        raise UsageError(f"{flag} must be an http:// or https:// URL, got {redact_url(url)!r}")
     import httpx
 
     try:
@@ -178,9 +201,9 @@ def check_backend_url(url: str) -> None:
         host = parts.hostname
         httpx.URL(url)
     except (ValueError, httpx.InvalidURL) as exc:
-        raise UsageError(f"invalid --prometheus URL {redact_url(url)!r}: {str(exc).splitlines()[0][:120]}") from None
+        raise UsageError(f"invalid {flag} URL {redact_url(url)!r}: {str(exc).splitlines()[0][:120]}") from None
     if not host:
-        raise UsageError(f"invalid --prometheus URL {redact_url(url)!r}: no host")
+        raise UsageError(f"invalid {flag} URL {redact_url(url)!r}: no host")
     del port
 
 

@@ -131,12 +131,12 @@ def serve_command(
 
     from collector.cli.evidence import open_from
     from collector.server import ServerConfig, create_app
-    from collector.server.auth import _one, is_loopback, load_tokens
+    from collector.server.auth import is_loopback, load_tokens, token_from_env
     from collector.signing import trusted_keys
     from collector.telemetry import request_span, setup_tracing
 
     tokens = load_tokens()
-    evaluate_token = _one("GATEPACK_EVALUATE_TOKEN", os.environ)
+    evaluate_token = token_from_env("GATEPACK_EVALUATE_TOKEN")
     bind = host or "127.0.0.1"
     if not is_loopback(bind) and tokens.read is None:
         raise UsageError(

@@ -27,7 +27,14 @@ class Tokens:
     write: bytes | None = field(default=None, repr=False)
 
 
-def _one(name: str, environ: Mapping[str, str]) -> bytes | None:
+def token_from_env(name: str, environ: Mapping[str, str] | None = None) -> bytes | None:
+    """The token in ``name`` or in the file ``name_FILE`` names (None when neither is set).
+
+    One reader for every token gatepack takes, on either side of the wire (the server's read, write and
+    evaluate tokens, ``gatepack push``'s ``GATEPACK_TOKEN``), so each has the same rules: not both forms, one
+    trailing newline dropped, at least 16 characters, and errors that name the variable, never the value.
+    """
+    environ = os.environ if environ is None else environ
     value = environ.get(name)
     path = environ.get(f"{name}_FILE")
     if value is not None and path is not None:
@@ -51,7 +58,7 @@ def _one(name: str, environ: Mapping[str, str]) -> bytes | None:
 def load_tokens(environ: Mapping[str, str] | None = None) -> Tokens:
     """Read both tokens; a bad setting is a usage error naming the variable (never the value)."""
     env = os.environ if environ is None else environ
-    return Tokens(read=_one("GATEPACK_READ_TOKEN", env), write=_one("GATEPACK_WRITE_TOKEN", env))
+    return Tokens(read=token_from_env("GATEPACK_READ_TOKEN", env), write=token_from_env("GATEPACK_WRITE_TOKEN", env))
 
 
 def is_loopback(host: str | None) -> bool:

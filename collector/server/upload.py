@@ -84,14 +84,29 @@ def unnamed(packet: dict[str, Any], kept: dict[str, bytes]) -> list[str]:
 
 def upload_body(packet_path: Path) -> bytes:
     """The upload for a packet file and the kept responses beside it (``<dir>/responses/<sha>.json.gz``)."""
-    from collector.sinks.responses import response_path
+    from collector.sinks.responses import RESPONSES_DIR
     from slo.dsse import verify_file_bytes
 
     data = packet_path.read_bytes()
     document = verify_file_bytes(data).packet or {}
-    responses = {}
+    return build_upload(data, kept_responses(document, packet_path.parent / RESPONSES_DIR))
+
+
+def kept_responses(document: dict[str, Any], directory: Path) -> dict[str, bytes]:
+    """The kept responses (``<sha256>.json.gz`` in ``directory``) that ``document`` names; absent ones are skipped.
+
+    Only named bodies are read, so a shared responses folder (many runs, one ``-o`` directory) never sends a
+    body the server would refuse as unnamed.
+    """
+    found: dict[str, bytes] = {}
     for sha in response_digests(document):
-        kept = response_path(packet_path.parent, sha)
-        if kept.exists():
-            responses[sha] = base64.b64encode(kept.read_bytes()).decode("ascii")
-    return json.dumps({"packet": data.decode("utf-8"), "responses": responses}).encode("utf-8")
+        path = directory / f"{sha}.json.gz"
+        if path.is_file():
+            found[sha] = path.read_bytes()
+    return found
+
+
+def build_upload(data: bytes, responses: dict[str, bytes]) -> bytes:
+    """The upload object for a packet file's exact bytes (UTF-8 text) and kept responses (sha256 → gzip bytes)."""
+    encoded = {sha: base64.b64encode(blob).decode("ascii") for sha, blob in responses.items()}
+    return json.dumps({"packet": data.decode("utf-8"), "responses": encoded}).encode("utf-8")
