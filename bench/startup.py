@@ -5,7 +5,8 @@ with ``python -c pass`` from the same interpreter (A B A B …): the ratio pair 
 machine's speed drifts, which absolute milliseconds do not. Prints the min and median of wall and CPU time, and the ratios.
 The target (issue 16) is 150 ms wall for both commands; the ratio shows how much of that is gatepack's own.
 
-Run: ``.venv/bin/python bench/startup.py [--runs N]``.
+Run: ``.venv/bin/python bench/startup.py [--runs N] [--all-gates]``; ``--all-gates`` also times
+``validate --gate ID`` for every gate of the built-in catalog (``slo/catalog/ID.yaml``).
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ import subprocess
 import sys
 import time
 from dataclasses import dataclass, field
+from pathlib import Path
 
 PYTHON = sys.executable
 TARGET = 0.150
@@ -27,6 +29,15 @@ COMMANDS = {
     "gatepack --help": [PYTHON, "-m", "collector.cli", "--help"],
     "gatepack validate --gate 02-auth-shell": [PYTHON, "-m", "collector.cli", "validate", "--gate", "02-auth-shell"],
 }
+CATALOG = Path(__file__).resolve().parent.parent / "slo" / "catalog"
+
+
+def catalog_commands() -> dict[str, list[str]]:
+    """``validate --gate ID`` for every catalog gate (each file holds the gate named like it)."""
+    ids = sorted(path.stem for path in CATALOG.glob("*.yaml"))
+    return {
+        f"gatepack validate --gate {gate}": [PYTHON, "-m", "collector.cli", "validate", "--gate", gate] for gate in ids
+    }
 
 
 @dataclass
@@ -52,8 +63,10 @@ def run_once(command: list[str]) -> tuple[float, float]:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--runs", type=int, default=15, help="counted runs of each command (after one warm-up)")
+    parser.add_argument("--all-gates", action="store_true", help="also validate every catalog gate, one by one")
     args = parser.parse_args()
-    for name, command in COMMANDS.items():
+    commands = {**COMMANDS, **(catalog_commands() if args.all_gates else {})}
+    for name, command in commands.items():
         run_once(command)
         run_once(BASELINE)
         mine, base = Samples(), Samples()
@@ -70,7 +83,7 @@ def main() -> None:
             cpu_ratios.append(a_cpu / max(b_cpu, 1e-3))
         target = "met" if min(mine.cpu) <= TARGET else "NOT met"
         print(
-            f"{name:<40} min of {args.runs}: wall {min(mine.wall) * 1000:4.0f} ms  cpu {min(mine.cpu) * 1000:4.0f} ms"
+            f"{name:<50} min of {args.runs}: wall {min(mine.wall) * 1000:4.0f} ms  cpu {min(mine.cpu) * 1000:4.0f} ms"
             f" | median: wall {statistics.median(mine.wall) * 1000:4.0f} ms  cpu {statistics.median(mine.cpu) * 1000:4.0f} ms"
             f" | python -c pass min wall {min(base.wall) * 1000:3.0f} ms cpu {min(base.cpu) * 1000:3.0f} ms"
             f" | ratio (median of pairs) wall {statistics.median(wall_ratios):4.1f}x cpu {statistics.median(cpu_ratios):4.1f}x"

@@ -23,18 +23,14 @@ from dataclasses import dataclass
 from typing import Any
 
 from slo.evaluate import result
+from slo.planned import GROUPING as GROUPING
+from slo.planned import REQUEST_MODEL, RESPONSE_MODEL, TOKEN_TYPE
+from slo.planned import cost_query as cost_query  # moved to slo.planned (validate needs no pricing); kept here
+from slo.planned import planned_queries as planned_queries
 from slo.pricing import PriceTable, Usage, cost_of
-from slo.promql.parse import validate
-from slo.promql.plan import PlanError, plan_check
-from slo.promql.selectors import find_selectors
 from slo.results import CheckResult, QueryOutcome, Status, Verdict
-from slo.spec import AiCostCheck, Check
-from slo.templating import TemplateError, render
+from slo.spec import AiCostCheck
 
-REQUEST_MODEL = "gen_ai_request_model"
-RESPONSE_MODEL = "gen_ai_response_model"
-TOKEN_TYPE = "gen_ai_token_type"
-GROUPING = (REQUEST_MODEL, RESPONSE_MODEL, TOKEN_TYPE)
 TOKEN_TYPES = {"input": "input", "output": "output", "completion": "output"}
 """``gen_ai.token.type`` values: ``completion`` is the name semantic conventions before 1.27 used for output."""
 NO_MODEL = "(no model label)"
@@ -47,30 +43,6 @@ class TokenRow:
 
     labels: Mapping[str, str]
     value: float
-
-
-def cost_query(check: AiCostCheck, variables: Mapping[str, str]) -> str:
-    """The exact PromQL sent for ``check``; :class:`PlanError` when it does not render or parse."""
-    matchers = (check.matchers or "").strip()
-    template = f"sum by ({', '.join(GROUPING)}) (increase({check.metric}_sum{matchers}[{check.window}]))"
-    try:
-        query = render(template, variables)
-    except TemplateError as exc:
-        raise PlanError(str(exc)) from None
-    problem = validate(query)
-    if problem is not None:
-        raise PlanError(f"token-usage query is not valid PromQL ({problem}): {query}")
-    selectors = find_selectors(query)
-    if len(selectors) != 1 or not (selectors[0].metric or "").endswith("_sum"):
-        raise PlanError(f"matchers {check.matchers!r} must only add label matchers to the metric: {query}")
-    return query
-
-
-def planned_queries(check: Check, variables: Mapping[str, str]) -> list[str]:
-    """Every PromQL text a check sends to Prometheus (threshold and SLO plans, and this token-usage query)."""
-    if isinstance(check, AiCostCheck):
-        return [cost_query(check, variables)] if check.source == "prometheus" else []
-    return [p.query for p in plan_check(check, variables)]
 
 
 def rows_of(result_type: str | None, series: Any) -> list[TokenRow]:

@@ -79,6 +79,19 @@ def test_docs_name_every_gate_check_and_default_metric():
 def test_unknown_catalog_gate_is_a_spec_error():
     with pytest.raises(SpecError, match="no catalog gate 99-nope"):
         catalog_gates(["99-nope"])
+    with pytest.raises(SpecError, match=r"no catalog gate 99-nope \(have: 00-architecture, 01-cicd"):
+        catalog_gates(["02-auth-shell", "99-nope"])  # one known id does not hide the unknown one
+
+
+def test_selected_gates_read_from_their_own_file_are_the_full_catalogs():
+    """``--gate ID`` reads ``ID.yaml`` alone (start-up): the same gates, paths and digests as the whole catalog."""
+    everything = {item.gate.id: item for item in load_catalog()}
+    assert len(everything) == len(ISSUE_GATES)  # ids are unique, so picking by file cannot pick another copy
+    for gate_id in ISSUE_GATES:
+        assert catalog_gates([gate_id]) == [everything[gate_id]]
+    picked = ["11-ga-launch", "02-auth-shell", "02-auth-shell"]
+    assert catalog_gates(picked) == [everything[i] for i in picked]
+    assert catalog_gates([]) == list(everything.values())
 
 
 # -- attestations --------------------------------------------------------------------------------

@@ -54,6 +54,33 @@ def test_offline_commands_load_no_network_or_crypto(command: list[str]) -> None:
     assert not loaded & set(HEAVY), sorted(loaded & set(HEAVY))
 
 
+def test_help_imports_no_command_module() -> None:
+    """Commands are registered lazily (collector/cli/lazy.py): the list is written from their summaries."""
+    loaded = imported_modules("--help")
+    commands = {name for name in loaded if name.startswith("collector.cli.")}
+    assert commands == {"collector.cli.app", "collector.cli.lazy", "collector.cli.plugins"}, sorted(commands)
+    assert "rich" not in top_level(loaded)
+
+
+def test_validate_loads_only_what_checking_specs_needs() -> None:
+    """No other command's module, no result/pricing models, no rich (its ok line is plain) and no entry-point
+    scan (collector/cli/plugins.py)."""
+    loaded = imported_modules("validate", "--gate", "02-auth-shell")
+    unwanted = {
+        "collector.cli.collect",
+        "collector.cli.ingest",
+        "collector.cli.evidence",
+        "collector.cli.serve",
+        "slo.results",
+        "slo.evaluate",
+        "slo.pricing",
+        "slo.evidence",
+        "importlib.metadata",
+    }
+    assert not loaded & unwanted, sorted(loaded & unwanted)
+    assert "rich" not in top_level(loaded)
+
+
 def test_verify_default_limit_is_the_packet_limit() -> None:
     from collector.cli.verify import MAX_PACKET_BYTES as written_out
     from slo.evidence import MAX_PACKET_BYTES

@@ -12,6 +12,8 @@ from collector.cli.deciding import TestsFiles, run_options
 from collector.cli.options import (
     BackendOptions,
     ContextOptions,
+    GateIds,
+    OptionalSpecs,
     OutputFormat,
     OutputOptions,
     ReportOptions,
@@ -24,11 +26,6 @@ from collector.cli.packet_options import EvidenceOptions
 from collector.cli.sources import build_sources
 from collector.errors import EXIT_UNREACHABLE
 
-OptionalSpecs = Annotated[
-    list[Path] | None,
-    typer.Argument(help="Gate spec YAML files (default: the built-in catalog)", show_default=False, metavar="SPEC..."),
-]
-GateIds = Annotated[list[str], typer.Option("--gate", "-g", metavar="ID", help="Only these gate ids (repeatable)")]
 DeprecatedFormat = Annotated[
     OutputFormat | None,
     typer.Option("--format", "-f", hidden=True, help="Deprecated spelling of --output"),
@@ -84,6 +81,31 @@ def collect_command(
     history: ContextOptions,
 ) -> None:
     """Query the backend for every check of the gates and write sealed evidence packets."""
+    from collector.run import fewer_collections
+
+    with fewer_collections():  # loading a large spec allocates like the run does (collector/run.py)
+        _collect(specs, gate, output_format, loadtest, tests, attestations, metrics_textfile, push, backend, traces,
+                 run, subject, report, show, evidence, history)  # fmt: skip
+
+
+def _collect(
+    specs: list[Path] | None,
+    gate: list[str],
+    output_format: OutputFormat | None,
+    loadtest: list[Path],
+    tests: list[Path],
+    attestations: Path | None,
+    metrics_textfile: Path | None,
+    push: str | None,
+    backend: BackendOptions,
+    traces: TraceOptions,
+    run: RunOptions,
+    subject: SubjectOptions,
+    report: ReportOptions,
+    show: OutputOptions,
+    evidence: EvidenceOptions,
+    history: ContextOptions,
+) -> None:
     from collector.cli.options import stderr_is_terminal
     from collector.cli.output import collect_with_progress
     from collector.cli.output import show as print_run

@@ -3,25 +3,66 @@
 from __future__ import annotations
 
 import os
+import re
+import sys
 from collections.abc import Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 from collector.errors import UsageError
-from collector.report.safe import SafeConsole
 from collector.sinks.files import write_atomic
 
 if TYPE_CHECKING:
     # specs (pydantic, yaml), reports and packets load inside the functions that use them, so that
     # ``gatepack --help`` does not pay for them
     from collector.cli.options import ReportOptions
+    from collector.report.safe import SafeConsole
     from collector.specs import LoadedGate
     from slo.evidence import EvidencePacket
     from slo.loader import SpecProblem
 
-err = SafeConsole(stderr=True, highlight=False, soft_wrap=True)
-"""stderr: one line per message, never hard-wrapped in the middle of a path or digest; messages quote
-backend errors and file contents, so control characters are escaped and markup is never interpreted."""
+    err: SafeConsole
+    """stderr: one line per message, never hard-wrapped in the middle of a path or digest; messages quote
+    backend errors and file contents, so control characters are escaped and markup is never interpreted.
+
+    Built (and rich imported) the first time a module reads it, through ``__getattr__`` below: ``gatepack
+    validate`` reads it only to report problems, and writes its one ``ok`` line with :func:`plain_line`."""
+
+
+def stderr_console() -> SafeConsole:
+    """The console behind ``err``, built on first use (importing rich)."""
+    console = globals().get("err")
+    if console is None:
+        from collector.report.safe import SafeConsole
+
+        console = SafeConsole(stderr=True, highlight=False, soft_wrap=True)
+        globals()["err"] = console
+    return console  # type: ignore[no-any-return]
+
+
+def __getattr__(name: str) -> object:
+    """``from collector.cli.common import err`` builds the console then (PEP 562), not at this module's import."""
+    if name == "err":
+        return stderr_console()
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
+
+_PLAIN = re.compile(r"[ -~]*")
+_EMOJI_LIKE = re.compile(r":\S*?:")
+
+
+def plain_line(message: str) -> None:
+    """``err.print(message)``, without building the console when rich would write the text unchanged.
+
+    That is printable ASCII with no tab and nothing between two colons that could name an emoji; anything
+    else (or once the console exists) goes through the console itself. ``tests/test_cli_lazy.py`` compares both.
+    """
+    if "err" in globals() or not _PLAIN.fullmatch(message) or _EMOJI_LIKE.search(message):
+        stderr_console().print(message)
+        return
+    sys.stderr.write(message + "\n")
+    sys.stderr.flush()
+
 
 _quiet = False
 
@@ -35,7 +76,7 @@ def set_quiet(quiet: bool) -> None:
 def note(message: str) -> None:
     """An informational line on stderr, unless ``--quiet``."""
     if not _quiet:
-        err.print(message)
+        stderr_console().print(message)
 
 
 def select_gates(loaded: list[LoadedGate], gate_ids: list[str]) -> list[LoadedGate]:
@@ -58,22 +99,25 @@ def gates_from(
     """
     from collector.cli.placeholders import undefined_placeholders
     from collector.specs import load_spec_files, read_spec_bytes
-    from slo.loader import SpecError
+    from slo.loader import SpecError, forget_nodes
 
     variables = variables or {}
     if specs:
         problems: list[SpecProblem] = []
         loaded: list[LoadedGate] = []
         try:
-            loaded = load_spec_files(specs)
+            loaded = load_spec_files(specs, keep_nodes=True)  # the placeholder check walks the same trees
         except SpecError as exc:
             problems.extend(exc.problems)
-        for path in specs:
-            try:
-                text = read_spec_bytes(path).decode("utf-8")
-            except (SpecError, UnicodeDecodeError):
-                continue  # devices, FIFOs, oversized or unreadable files: already reported by the loader
-            problems.extend(undefined_placeholders(text, str(path), variables))
+        try:
+            for path in specs:
+                try:
+                    text = read_spec_bytes(path).decode("utf-8")
+                except (SpecError, UnicodeDecodeError):
+                    continue  # devices, FIFOs, oversized or unreadable files: already reported by the loader
+                problems.extend(undefined_placeholders(text, str(path), variables))
+        finally:
+            forget_nodes()
         if problems:
             raise SpecError(sorted(set(problems), key=lambda p: (p.source, p.line, p.field)))
         selected = select_gates(loaded, gate_ids)

@@ -7,8 +7,8 @@ from typing import Annotated
 
 import typer
 
-from collector.cli.collect import GateIds, OptionalSpecs
 from collector.cli.common import err, gates_from
+from collector.cli.options import GateIds, OptionalSpecs
 from collector.errors import UsageError
 from collector.sinks.files import write_atomic
 

@@ -36,6 +36,14 @@ if TYPE_CHECKING:
 F = TypeVar("F", bound=Callable[..., Any])
 
 
+OptionalSpecs = Annotated[
+    list[Path] | None,
+    typer.Argument(help="Gate spec YAML files (default: the built-in catalog)", show_default=False, metavar="SPEC..."),
+]
+"""The spec files every gate-reading command takes (collect, validate, rules, dashboards)."""
+GateIds = Annotated[list[str], typer.Option("--gate", "-g", metavar="ID", help="Only these gate ids (repeatable)")]
+
+
 class OutputFormat(StrEnum):
     table = "table"
     json = "json"

@@ -14,9 +14,8 @@ from typing import TYPE_CHECKING, Annotated, Any, NoReturn
 
 import typer
 
-from collector.cli.collect import GateIds, OptionalSpecs
 from collector.cli.common import err, gates_from
-from collector.cli.options import BackendOptions, RunOptions, uses
+from collector.cli.options import BackendOptions, GateIds, OptionalSpecs, RunOptions, uses
 from collector.errors import EXIT_FAIL, EXIT_USAGE, BackendUnreachable
 
 if TYPE_CHECKING:

@@ -6,9 +6,8 @@ from typing import TYPE_CHECKING
 
 import typer
 
-from collector.cli.collect import GateIds, OptionalSpecs
-from collector.cli.common import err, gates_from
-from collector.cli.options import BackendOptions, RunOptions, uses
+from collector.cli.common import gates_from, plain_line, stderr_console
+from collector.cli.options import BackendOptions, GateIds, OptionalSpecs, RunOptions, uses
 from collector.errors import EXIT_USAGE, BackendUnreachable
 
 if TYPE_CHECKING:
@@ -22,7 +21,7 @@ def validate_command(
     specs: OptionalSpecs = None, gate: GateIds = [], *, backend: BackendOptions, run: RunOptions
 ) -> None:
     """Check specs offline; with --prometheus, the server also parses every query."""
-    from slo.aicost_metrics import planned_queries
+    from slo.planned import planned_queries
     from slo.promql.plan import PlanError  # the PromQL parser loads only in this command
 
     variables = run.variables()
@@ -42,12 +41,12 @@ def validate_command(
 
         problems.extend(asyncio.run(_server_parse(config, queries)))
     for problem in problems:
-        err.print(problem)
+        stderr_console().print(problem)
     if problems:
         raise typer.Exit(EXIT_USAGE)
     checks = sum(len(g.gate.checks) for g in loaded)
     suffix = f", {len({q for *_, q in queries})} queries parsed by {config.public_url}" if config else ""
-    err.print(f"ok: {len(loaded)} gate(s), {checks} check(s){suffix}")
+    plain_line(f"ok: {len(loaded)} gate(s), {checks} check(s){suffix}")
 
 
 async def _server_parse(config: HttpConfig, queries: list[tuple[str, str, str]]) -> list[str]:
