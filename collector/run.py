@@ -10,10 +10,12 @@ concurrently. A fault in one check or one source never stops the others: it beco
 from __future__ import annotations
 
 import asyncio
+import gc
 import os
 import platform
 import time
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Protocol
@@ -266,6 +268,39 @@ def exit_code_for(packets: list[EvidencePacket], runs: list[GateRun], fail_on: s
     return EXIT_PASS
 
 
+YOUNG_COLLECTION_EVERY = 20_000
+"""Allocations between collections of the youngest GC generation during a run (Python's default: 700)."""
+
+
+@contextmanager
+def fewer_collections() -> Iterator[None]:
+    """Python's cyclic garbage collector tuned for one run, then restored.
+
+    A gate of a thousand SLOs allocates hundreds of thousands of objects that live to the end of the run
+    (plans, outcomes, results, the packet) and makes almost no reference cycles. With the default
+    thresholds the collector ran about 700 times and rescanned every live object several times: 0.4 s of
+    a 2.4 s run. Here what is alive when the run starts (modules, loaded specs) is frozen out of the scans
+    and the youngest generation is collected every :data:`YOUNG_COLLECTION_EVERY` allocations; cycles are
+    still collected, less often (peak memory did not change).
+    """
+    if _tuned:  # already inside a tuned run (the command wraps loading and the run): one tuning
+        yield
+        return
+    old = gc.get_threshold()
+    gc.freeze()
+    gc.set_threshold(max(old[0], YOUNG_COLLECTION_EVERY), *old[1:])
+    _tuned.append(True)
+    try:
+        yield
+    finally:
+        _tuned.clear()
+        gc.set_threshold(*old)
+        gc.unfreeze()
+
+
+_tuned: list[bool] = []
+
+
 def collect(
     gates: list[LoadedGate],
     options: CollectOptions,
@@ -273,6 +308,16 @@ def collect(
     on_result: OnResult | None = None,
 ) -> CollectOutcome:
     """Evaluate ``gates`` and write one sealed packet per gate atomically; nothing is printed."""
+    with fewer_collections():
+        return _collect(gates, options, env, on_result)
+
+
+def _collect(
+    gates: list[LoadedGate],
+    options: CollectOptions,
+    env: Mapping[str, str] | None,
+    on_result: OnResult | None,
+) -> CollectOutcome:
     env = os.environ if env is None else env
     started = time.time()
     setup_tracing("gatepack", env)  # OTLP export only when OTEL_EXPORTER_OTLP_ENDPOINT is set

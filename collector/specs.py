@@ -55,8 +55,11 @@ def read_spec_bytes(path: Path, limit: int = MAX_SPEC_BYTES) -> bytes:
     return data
 
 
-def load_spec_files(paths: list[Path]) -> list[LoadedGate]:
-    """Every gate in every file; all problems across all files are raised together."""
+def load_spec_files(paths: list[Path], *, keep_nodes: bool = False) -> list[LoadedGate]:
+    """Every gate in every file; all problems across all files are raised together.
+
+    ``keep_nodes``: each file's YAML node tree stays for one :func:`slo.loader.take_nodes` of its text.
+    """
     loaded: list[LoadedGate] = []
     problems: list[SpecProblem] = []
     for path in paths:
@@ -71,7 +74,7 @@ def load_spec_files(paths: list[Path]) -> list[LoadedGate]:
             problems.append(SpecProblem(str(path), 1, "", f"not UTF-8 text: {exc.reason}"))
             continue
         try:
-            gates = load_gates(text, str(path))
+            gates = load_gates(text, str(path), keep_nodes=keep_nodes)
         except SpecError as exc:
             problems.extend(exc.problems)
             continue

@@ -93,9 +93,15 @@ def _default_conditions(period: str) -> tuple[BurnRateWindow, ...]:
 
 def windows_to_query(period: str, conditions: list[BurnRateWindow]) -> list[str]:
     """Every distinct window the SLO needs, shortest first, the period last."""
-    seconds = {parse_duration(w) for c in conditions for w in (c.long, c.short)}
+    return list(_windows_to_query(period, tuple((c.long, c.short) for c in conditions)))
+
+
+@lru_cache(maxsize=1024)
+def _windows_to_query(period: str, pairs: tuple[tuple[str, str], ...]) -> tuple[str, ...]:
+    """Cached by the windows themselves: every SLO of a gate with the same period asks the same (three times)."""
+    seconds = {parse_duration(w) for pair in pairs for w in pair}
     seconds.add(parse_duration(period))
-    return [format_duration(s) for s in sorted(seconds)]
+    return tuple(format_duration(s) for s in sorted(seconds))
 
 
 def error_budget(objective_percent: float) -> float:

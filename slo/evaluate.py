@@ -175,11 +175,12 @@ def evaluate_slo(check: SloCheck, outcomes: list[QueryOutcome], evaluated_at: st
     by_key = {(o.role, o.window): o for o in outcomes}
     budget = error_budget(check.objective)
     conditions = conditions_for(check)
-    for window in windows_to_query(check.period, conditions):
+    windows = windows_to_query(check.period, conditions)
+    for window in windows:
         impossible = impossible_counts(check, window, by_key)
         if impossible is not None:
             return result(check, Verdict.ERROR, impossible, evaluated_at, **common)
-    rows = {w: _window_row(check, w, by_key, budget) for w in windows_to_query(check.period, conditions)}
+    rows = {w: _window_row(check, w, by_key, budget) for w in windows}
     alerts = [
         AlertConditionResult(
             severity=c.severity.value,

@@ -164,8 +164,30 @@ def _construct(node: yaml.Node | None) -> Any:
         loader.dispose()
 
 
-def load_gates(text: str, source: str = "<spec>") -> list[Gate]:
-    """Every gate in a YAML text (one per document); raises :class:`SpecError` listing all problems."""
+_kept: dict[str, list[yaml.Node]] = {}
+"""Node trees of texts loaded with ``keep_nodes``, until :func:`take_nodes` hands them out (once)."""
+
+
+def take_nodes(text: str) -> list[yaml.Node] | None:
+    """The composed documents of ``text`` when it was just loaded with ``keep_nodes=True``, else None.
+
+    The placeholder check walks the same node tree the loader built; composing a spec of a thousand checks
+    again cost a quarter of its loading. Each tree is handed out once and then dropped, so none outlives
+    the checks that want it.
+    """
+    return _kept.pop(text, None)
+
+
+def forget_nodes() -> None:
+    """Drop every kept node tree (those no check asked for)."""
+    _kept.clear()
+
+
+def load_gates(text: str, source: str = "<spec>", *, keep_nodes: bool = False) -> list[Gate]:
+    """Every gate in a YAML text (one per document); raises :class:`SpecError` listing all problems.
+
+    ``keep_nodes`` keeps the composed documents for one :func:`take_nodes` of the same text.
+    """
     problems: list[SpecProblem] = []
     try:
         _check_events(text, source)
@@ -176,6 +198,8 @@ def load_gates(text: str, source: str = "<spec>") -> list[Gate]:
         line = mark.line + 1 if mark is not None else 1
         problem = getattr(exc, "problem", None) or str(exc)
         raise SpecError([SpecProblem(source, line, "", f"invalid YAML: {problem}")]) from None
+    if keep_nodes:
+        _kept[text] = nodes
 
     gates: list[Gate] = []
     for node, data in zip(nodes, documents, strict=True):

@@ -1,7 +1,7 @@
 """The ``queries`` table of a 2.0.0 evidence packet: each query sent recorded once, each outcome a reference.
 
 A gate of a thousand SLOs sends grouped queries (``sum by (service) (…{service=~"a|b|…"}…)``) that answer
-up to a hundred checks each; a 1.0.0 packet wrote that text, its backend, time, digest and attempts into
+up to a thousand checks each; a 1.0.0 packet wrote that text, its backend, time, digest and attempts into
 every one of those checks' outcomes. A 2.0.0 packet writes them once, in ``queries`` keyed by
 :func:`query_key` (a sha256 prefix of the query's text, backend and time, so a key cannot be edited apart
 from what it names), and each outcome becomes ``{"ref": KEY, "value": …}`` plus whatever else is its own.

@@ -18,6 +18,7 @@ import re
 from array import array
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
+from fractions import Fraction
 from typing import Any
 
 import numpy as np
@@ -119,16 +120,29 @@ def _equals(actual: Any, expected: str | int | float | bool) -> bool:
 SpanPredicate = Callable[[Span], bool]
 
 
-def _attribute_equals(key: str, expected: str | int | float | bool) -> SpanPredicate:
-    return lambda s: _equals(s.attribute(key), expected)
+ValueTest = Callable[[Any], bool]
 
 
-def _attribute_matches(key: str, pattern: re.Pattern[str]) -> SpanPredicate:
-    def test(span: Span) -> bool:
-        value = span.attribute(key)
-        return value is not None and pattern.search(as_text(value)) is not None
+def _equals_test(expected: str | int | float | bool) -> ValueTest:
+    return lambda value: _equals(value, expected)
 
-    return test
+
+def _matches_test(pattern: re.Pattern[str]) -> ValueTest:
+    return lambda value: value is not None and pattern.search(as_text(value)) is not None
+
+
+def attribute_tests(spec: SpanFilter) -> list[tuple[str, ValueTest]]:
+    """The filter's attribute conditions as (key, test of :meth:`Span.attribute`'s value).
+
+    Why separate: a fast scanner looks the few keys up in a span's raw attributes and tests the values
+    with these very functions, without building a :class:`Span`.
+    """
+    tests = [(key, _equals_test(expected)) for key, expected in spec.attributes.items()]
+    return tests + [(key, _matches_test(re.compile(regex))) for key, regex in spec.attributes_regex.items()]
+
+
+def _attribute_test(key: str, test: ValueTest) -> SpanPredicate:
+    return lambda s: test(s.attribute(key))
 
 
 def compile_filter(spec: SpanFilter) -> SpanPredicate:
@@ -155,10 +169,8 @@ def compile_filter(spec: SpanFilter) -> SpanPredicate:
     if spec.span_name_regex is not None:
         pattern = re.compile(spec.span_name_regex)
         tests.append(lambda s: pattern.search(s.name) is not None)
-    for key, expected in spec.attributes.items():
-        tests.append(_attribute_equals(key, expected))
-    for key, regex in spec.attributes_regex.items():
-        tests.append(_attribute_matches(key, re.compile(regex)))
+    for key, test in attribute_tests(spec):
+        tests.append(_attribute_test(key, test))
     if not tests:
         return lambda s: True
     if len(tests) == 1:
@@ -168,14 +180,27 @@ def compile_filter(spec: SpanFilter) -> SpanPredicate:
 
 @dataclass
 class _Group:
+    """One group's running counts; :meth:`merge` adds a later part of the same stream (exact)."""
+
     count: int = 0
     errors: int = 0
     numerator: int = 0
     durations: array[float] = field(default_factory=lambda: array("d"))
-    total: float = 0.0
+    total: int | Fraction = 0
+    """The attribute's exact sum (integral values as int, others as their Fraction): order-independent."""
     values: int = 0
     maximum: float = -math.inf
     missing: int = 0
+
+    def merge(self, other: _Group) -> None:
+        self.count += other.count
+        self.errors += other.errors
+        self.numerator += other.numerator
+        self.durations.extend(other.durations)
+        self.total += other.total
+        self.values += other.values
+        self.maximum = max(self.maximum, other.maximum)
+        self.missing += other.missing
 
 
 @dataclass
@@ -247,9 +272,24 @@ class TraceAggregator:
             if value is None:
                 group.missing += 1
             else:
-                group.total += value
+                group.total += int(value) if value.is_integer() else Fraction(value)
                 group.values += 1
                 group.maximum = max(group.maximum, value)
+
+    def state(self) -> dict[str, Any]:
+        """What :meth:`merge_state` needs, picklable (the filter predicates are not): a worker's partial counts."""
+        return {"groups": self.groups, "seen": self.seen, "outside_window": self.outside_window}
+
+    def merge_state(self, state: Mapping[str, Any]) -> None:
+        """Add the counts of a later part of the stream: groups keep the order they were first seen in."""
+        self.seen += state["seen"]
+        self.outside_window += state["outside_window"]
+        for key, group in state["groups"].items():
+            mine = self.groups.get(key)
+            if mine is None:
+                self.groups[key] = group
+            else:
+                mine.merge(group)
 
     def measurement(self, *, complete: bool = True, notes: list[str] | None = None) -> TraceMeasurement:
         aggregate = self.check.aggregate
@@ -286,9 +326,9 @@ def _group_value(aggregate: str, group: _Group, seconds: float) -> float | None:
             return None
         return float(np.percentile(np.frombuffer(group.durations, dtype=float), PERCENTILES[aggregate]))
     if aggregate == "sum":
-        return group.total
+        return float(group.total)
     if aggregate == "avg":
-        return group.total / group.values if group.values else None
+        return float(group.total / group.values) if group.values else None
     if aggregate == "max":
         return group.maximum if group.values else None
     raise ValueError(f"unknown aggregate {aggregate!r}")

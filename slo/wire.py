@@ -38,7 +38,7 @@ class _Record(BaseModel):
 
 class QueryEntry(_Record):
     """One query as sent, recorded once in a 2.0.0 packet's ``queries`` table and referenced by every
-    outcome that read it (a grouped query answers up to a hundred checks: its text is written once).
+    outcome that read it (a grouped query answers up to a thousand checks: its text is written once).
 
     A member is here when every outcome that read this query has the same value for it, else each
     reference (:class:`OutcomeRef`) carries its own; ``value`` is always the reference's. A member absent

@@ -246,3 +246,18 @@ def test_validate_reports_ok_without_rich() -> None:
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120, check=True)
     assert done.stderr == "ok: 1 gate(s), 6 check(s)\n"
     assert done.stdout.strip() == "False"
+
+
+def test_usage_lines_name_arguments_in_capitals_and_mark_repeats_once() -> None:
+    """Every usage line reads ``{PACKET}`` / ``{PACKET...}``: never a lower-case Python name or ``...}...``."""
+    group = fresh_group()
+    seen = 0
+    for path in walk(group, []):
+        usage = help_of(group, path, 200).splitlines()[0]
+        assert "...}..." not in usage and "...]..." not in usage, (path, usage)
+        arguments = [word.strip("{}[].") for word in usage.split()[len(path) + 2 :] if word[0] in "{["]
+        for word in arguments:
+            if word not in ("OPTIONS", "ARGS"):
+                seen += 1
+                assert word == word.upper(), (path, usage)
+    assert seen >= 10  # the walk reached the commands that take arguments

@@ -93,6 +93,21 @@ def test_plan_groups_chunks_large_groups():
     assert plan_groups(queries, max_values=0) == {}
 
 
+def test_a_thousand_services_share_one_query_per_role_and_window_by_default():
+    """The default group size answers a gate of 1000 per-service SLOs with one request per role and window.
+
+    Each request costs the client CPU of its own on a machine it shares with the backend (issue 16): at
+    100 values per group the same gate sent 160 value queries, at the default 16.
+    """
+    windows = ["5m", "30m", "1h", "2h", "6h", "1d", "3d", "30d"]
+    queries = [q(f"svc-{i:04d}", outcome, w) for i in range(1000) for w in windows for outcome in ("good", None)]
+    plan = plan_groups(queries)
+    assert len(plan) == len(queries)
+    groups = {id(g): g for g in plan.values()}
+    assert len(groups) == 2 * len(windows)
+    assert all(len(g.members) == 1000 for g in groups.values())
+
+
 def test_layout_and_quote_style_do_not_matter_but_the_selector_does():
     queries = [
         "sum(increase(requests_total{service='a',outcome=\"good\"}[5m]))",

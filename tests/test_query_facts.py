@@ -7,11 +7,13 @@ traps (absent, ``__name__``, empty values, repeated selectors, regex matchers) a
 
 from __future__ import annotations
 
+import dataclasses
+
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from slo.promql.facts import analyse, query_facts, skeleton
+from slo.promql.facts import _DIRECT_ONLY, _LEXEME, SLOT_PREFIX, analyse, query_facts, skeleton
 from slo.promql.grouping import plan_groups, shapes_of
 from slo.promql.parse import parse
 from slo.promql.selectors import find_absence_selectors, find_selectors
@@ -45,6 +47,8 @@ TRAPS = [
     'sum(rate(m{job="__gp_slot_0"}[5m]))',
     'sum(rate(m{job="x"}[5m])',  # does not parse
     'm{a="x"} and',  # does not parse
+    'sum(rate(m{a="x",b=~"5%.."}[5m]))',  # a % in the text around a slot (selector texts are % templates)
+    'sum(rate(m{a="50%s%%",b="y"}[5m]))',  # and in a slotted value
 ]
 
 
@@ -53,6 +57,16 @@ def test_facts_of_a_form_equal_the_query_s_own(query: str) -> None:
     first, again = query_facts(query), query_facts(query)  # the second read comes from the cached form
     assert first == analyse(query)
     assert again == analyse(query)
+    # filled forms are built by setting slots directly: the same objects as the constructors make
+    assert hash(again) == hash(analyse(query)) and repr(again) == repr(analyse(query))
+
+
+def test_filled_objects_stay_frozen() -> None:
+    facts = query_facts('sum(increase(m{service="filled",outcome="good"}[5m]))')
+    assert facts.selectors[0].matchers[0].value == "filled" and facts.shapes[0].value == "filled"
+    for made, name in ((facts, "problem"), (facts.selectors[0], "text"), (facts.shapes[0], "value")):
+        with pytest.raises(dataclasses.FrozenInstanceError):
+            setattr(made, name, "x")
 
 
 def test_reference_analysis_is_the_modules_own() -> None:
@@ -127,3 +141,65 @@ def queries(draw: st.DrawFn) -> str:
 def test_generated_queries_have_the_same_facts_both_ways(query: str) -> None:
     assert query_facts(query) == analyse(query)
     assert query_facts(query) == analyse(query)
+
+
+def _reference_skeleton(query: str) -> tuple[str, list[str]] | None:
+    """The skeleton as first written: one left-to-right scan with the module's lexeme pattern."""
+    if any(marker in query for marker in _DIRECT_ONLY):
+        return None
+    pieces: list[str] = []
+    values: list[str] = []
+    last = 0
+    for match in _LEXEME.finditer(query):
+        label, value = match.group(1, 2)
+        if label is None or label == "__name__" or not value or "\n" in value:
+            continue
+        pieces.append(query[last : match.start(2)])
+        pieces.append(f"{SLOT_PREFIX}{len(values)}")
+        values.append(value)
+        last = match.end(2)
+    if not values:
+        return None
+    pieces.append(query[last:])
+    return "".join(pieces), values
+
+
+# text that is mostly the characters the lexeme rule looks at: quotes, =, !, ~, identifier parts, ':' and spaces
+LEXEME_PIECES = [*'"=!~ \t\n\u00a0\u2003:_aZ9é{}(),.#', "job", "__name__"]
+LEXEME_TEXT = st.lists(st.sampled_from(LEXEME_PIECES), max_size=30).map("".join)
+
+
+@settings(max_examples=1500, deadline=None)
+@given(text=LEXEME_TEXT)
+def test_skeleton_splits_exactly_as_the_lexeme_scan(text: str) -> None:
+    """The quote-splitting skeleton agrees with the regex scan on arbitrary text, pairs of quotes or not.
+
+    An unpaired quote is the one place they may differ: the split leaves such text to the direct analysis
+    (None), which is the reference every skeleton must agree with anyway.
+    """
+    mine = skeleton(text)
+    if text.count('"') % 2:
+        assert mine is None
+    else:
+        assert mine == _reference_skeleton(text)
+
+
+@pytest.mark.parametrize(
+    "text",
+    ['m{a="x"}', 'm{a = "x"}', 'm{a != "x"}', 'm{a ! = "x"}', 'm{a=~"x"}', 'm{9a="x"}', 'm{x:a="x"}', 'm{éa="x"}',
+     'm{a=="x"}', 'm{a="x", b="y"}', 'f("x", a="y")', 'm{a=""}', 'm{a="\n"}', 'm{__name__="x", a="y"}'],
+)  # fmt: skip
+def test_skeleton_traps_agree_with_the_lexeme_scan(text: str) -> None:
+    assert skeleton(text) == _reference_skeleton(text)
+
+
+def test_a_plan_built_without_its_constructor_is_the_constructor_s() -> None:
+    from slo.promql.plan import PlannedQuery, _planned
+
+    query = 'sum(increase(m{service="a"}[5m]))'
+    made = _planned("good", "5m", 'sum(increase(m{service="a"}[{{ window }}]))', {"window": "5m"})
+    expected = PlannedQuery("good", "5m", query, query_facts(query))
+    assert made == expected and repr(made) == repr(expected) and hash(made) == hash(expected)
+    assert made.facts == expected.facts
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        made.role = "total"  # type: ignore[misc]

@@ -7,7 +7,7 @@ import pytest
 from collector.sources.prometheus.client import QueryResponse, reduce_to_number
 from collector.sources.prometheus.source import _outcome
 from slo.promql.plan import PlannedQuery
-from slo.results import Fault, QueryOutcome
+from slo.results import Fault, QueryOutcome, Status
 
 RESPONSES = [
     QueryResponse(
@@ -56,3 +56,15 @@ def test_constructed_outcome_equals_the_validated_one(response: QueryResponse) -
     assert built == validated
     assert built.model_dump_json() == validated.model_dump_json()
     assert QueryOutcome.model_validate(built.model_dump()) == validated
+
+
+def test_constructed_outcomes_copy_and_assign_like_validated_ones() -> None:
+    """``model_copy(update=…)`` (selector diagnosis) and assignment work on a constructed outcome as on a validated one."""
+    built = _outcome(PlannedQuery("total", "1h", "sum(m)"), RESPONSES[0], "http://prom", "t")
+    copied = built.model_copy(update={"reason": "r", "empty_selectors": ["m"]})
+    assert (copied.reason, copied.empty_selectors, copied.value) == ("r", ["m"], 1.5)
+    assert (built.reason, built.empty_selectors) == (None, [])
+    assert type(copied.status) is Status and type(built.status) is Status
+    copied.value = 2.0
+    assert copied.value == 2.0 and built.value == 1.5
+    assert copied.model_fields_set == set(QueryOutcome.model_fields)

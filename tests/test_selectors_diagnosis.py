@@ -8,6 +8,7 @@ selectors are empty is known from that generator's own record (``truth.SERVICES`
 from __future__ import annotations
 
 import asyncio
+import math
 
 import numpy as np
 import pytest
@@ -17,6 +18,7 @@ from collector.sources.prometheus.client import PrometheusClient, PrometheusConf
 from collector.sources.prometheus.source import PrometheusSource
 from collector.testing.openmetrics import Family, Series
 from slo.loader import SpecError, load_gates
+from slo.promql.grouping import MAX_GROUP_VALUES
 from slo.results import Status, Verdict
 from tests import groundtruth as truth
 
@@ -241,7 +243,8 @@ def test_thousand_grouped_checks_need_no_presence_query(bench_prometheus):
     )
     assert all(r.verdict is Verdict.PASS for r in run.results)
     assert all(r.value == pytest.approx(10 / 60, rel=1e-9) for r in run.results)  # 10 good requests a minute
-    assert sent == SERVICES // 100  # ten grouped value queries, not one presence query more
+    # one grouped value query per MAX_GROUP_VALUES services (one for 1000), not one presence query more
+    assert sent == math.ceil(SERVICES / MAX_GROUP_VALUES)
 
 
 def test_thousand_masked_checks_send_a_handful_of_presence_queries(bench_prometheus):
@@ -253,8 +256,8 @@ def test_thousand_masked_checks_send_a_handful_of_presence_queries(bench_prometh
     assert {r.id for r in run.results if r.verdict is Verdict.PASS} == {
         bench_service(i) for i in range(SERVICES)
     } - missing
-    # 1000 value queries (an `or` is never grouped) + at most ceil(1000 / 100) grouped presence queries
-    assert SERVICES < sent <= SERVICES + SERVICES // 100
+    # 1000 value queries (an `or` is never grouped) + at most ceil(1000 / MAX_GROUP_VALUES) grouped presence queries
+    assert SERVICES < sent <= SERVICES + math.ceil(SERVICES / MAX_GROUP_VALUES)
 
 
 # ---- allow_empty entries are compared by series set, not by spelling (no server needed) ----
@@ -302,3 +305,52 @@ def _re2_ok(value: str) -> bool:
     except Exception:
         return False
     return True
+
+
+# ---- the shortcut around check_selectors decides exactly as check_selectors does (no server needed) ----
+
+from collector.sources.prometheus.diagnose import (  # noqa: E402
+    PresenceCheck,
+    check_selectors,
+    presence_query,
+    selectors_leave_alone,
+)
+from slo.promql.facts import query_facts  # noqa: E402
+from slo.results import QueryOutcome  # noqa: E402
+
+_SHORTCUT_QUERY = 'sum(rate(m{a="x"}[5m])) or sum(rate(n{b="y"}[5m]))'
+
+
+@given(
+    status=st.sampled_from(list(Status)),
+    series=st.sampled_from([0, 1, 2]),
+    empty=st.sets(st.sampled_from(['m{a="x"}', 'n{b="y"}'])),
+    unknown=st.booleans(),
+    allowed=st.sampled_from([None, True, ['m{a="x"}']]),
+)
+def test_leaving_an_outcome_alone_is_what_check_selectors_does(status, series, empty, unknown, allowed):
+    facts = query_facts(_SHORTCUT_QUERY)
+    found = PresenceCheck(None, 0.0)  # type: ignore[arg-type]  # answers given here, nothing is asked
+    for selector in facts.checked:
+        answer = None if unknown else selector.instant not in empty
+        found.answers[presence_query(selector)] = answer
+    check = ThresholdCheck(
+        kind="threshold", id="t", query=_SHORTCUT_QUERY, op="<", target=1, allow_empty=allowed or False
+    )
+    outcome = QueryOutcome(role="value", query=_SHORTCUT_QUERY, status=status, series=series, value=None)
+    changed = check_selectors(outcome, _SHORTCUT_QUERY, check, {}, found, facts)
+    assert selectors_leave_alone(outcome, found, facts) == (changed is outcome)
+    # the presence answers were read as meant: empty exactly where the answer said so
+    assert {s.instant for s in facts.checked if found.is_empty(s)} == (set() if unknown else empty)
+
+
+def test_a_grouped_text_is_searched_for_buckets_through_the_member_s_own_query():
+    from collector.sources.prometheus.diagnose import may_name_a_bucket
+
+    grouped = 'sum by (service) (rate(m{service=~"a|my_bucket"}[5m]))'  # another member's value says _bucket
+    outcome = QueryOutcome(role="value", query=grouped, status=Status.OK, value=1.0, series=1)
+    assert may_name_a_bucket(outcome)  # the text alone
+    assert not may_name_a_bucket(outcome, 'sum(rate(m{service="a"}[5m]))')
+    assert may_name_a_bucket(outcome, 'sum(rate(h_bucket{service="a",le="0.3"}[5m]))')
+    failed = QueryOutcome(role="value", query=grouped, status=Status.ERROR)
+    assert not may_name_a_bucket(failed, 'sum(rate(h_bucket{le="0.3"}[5m]))')

@@ -11,9 +11,11 @@ import threading
 import time
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import httpx
 import pytest
+from opentelemetry import trace
 from opentelemetry.sdk.trace import ReadableSpan, TracerProvider
 from opentelemetry.sdk.trace.export import SimpleSpanProcessor
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
@@ -25,6 +27,7 @@ from collector.sources.prometheus.source import PrometheusSource
 from collector.specs import LoadedGate
 from collector.testing.promserver import free_port
 from slo.loader import load_gates
+from slo.results import CheckResult, QueryOutcome
 from tests.faulty_backend import FaultyBackend
 
 SECRET = "tr4ce-s3cret-bearer-token"
@@ -125,3 +128,53 @@ def test_server_request_spans(spans: InMemorySpanExporter, tmp_path: Path) -> No
 
 def test_no_exporter_without_an_endpoint() -> None:
     assert telemetry.setup_tracing("gatepack", {}) is None
+
+
+def _counting_tracer(base: trace.Tracer, started: list[str]) -> trace.Tracer:
+    class Counting(trace.Tracer):
+        def start_span(self, name: str, *args: Any, **kwargs: Any) -> trace.Span:
+            started.append(name)
+            return base.start_span(name, *args, **kwargs)
+
+        def start_as_current_span(self, name: str, *args: Any, **kwargs: Any) -> Any:
+            return base.start_as_current_span(name, *args, **kwargs)
+
+    return Counting()
+
+
+def _result(queries: int) -> CheckResult:
+    outcomes = [QueryOutcome(role="total", window=f"{n + 1}h", query=f"sum(m{n})", status="ok") for n in range(queries)]
+    return CheckResult(
+        id="c",
+        title="c",
+        kind="slo",
+        required=True,
+        on_no_data="fail",
+        verdict="pass",
+        effect="pass",
+        reason="r",
+        queries=outcomes,
+    )
+
+
+def test_tracing_off_builds_no_check_or_query_spans(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Without a provider the no-op tracer's spans are dropped anyway: a large gate must not build 17 000 of them."""
+    started: list[str] = []
+    monkeypatch.setattr(telemetry, "tracer", lambda: _counting_tracer(trace.NoOpTracer(), started))
+    gate = telemetry.GateSpan("g", 1)
+    gate.check(_result(16))
+    gate.end("pass")
+    assert started == ["gate"]
+
+
+def test_a_sampled_out_gate_still_hands_its_checks_to_the_sdk(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Only the no-op tracer is skipped: an SDK provider decides about every span itself (here: drops them)."""
+    from opentelemetry.sdk.trace.sampling import ALWAYS_OFF
+
+    started: list[str] = []
+    provider = TracerProvider(sampler=ALWAYS_OFF)
+    monkeypatch.setattr(telemetry, "tracer", lambda: _counting_tracer(provider.get_tracer("t"), started))
+    gate = telemetry.GateSpan("g", 1)
+    gate.check(_result(2))
+    gate.end("pass")
+    assert started == ["gate", "check", "query", "query"]

@@ -9,8 +9,11 @@ and malformed spans, whose error must name the same line and field.
 
 from __future__ import annotations
 
+import gzip
+import hashlib
 import json
 import random
+from fractions import Fraction
 from pathlib import Path
 
 import numpy as np
@@ -19,9 +22,11 @@ import yaml
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from collector.sources.traces import parallel
 from collector.sources.traces.local import SpanBatch
 from collector.sources.traces.otlp_file import read_spans, scan_file
 from collector.sources.traces.pricing_file import load_pricing
+from slo.aicost import CostAggregator
 from slo.errors import InputError
 from slo.loader import load_gates
 from tests.test_traces_otlp import AT, GATE, PRICE_YAML, S, generate
@@ -41,13 +46,13 @@ def _table(tmp_path: Path):
     return load_pricing(prices)[0]
 
 
-def _outcome(path: Path, tmp_path: Path, fast: bool) -> list[tuple] | str:
+def _outcome(path: Path, tmp_path: Path, fast: bool, workers: int | None = None) -> list[tuple] | str:
     """Every check's verdict, value, reason and details; or the error, as the user reads it."""
     gate = load_gates(GATE + EXTRA_CHECKS, "g.yaml")[0]
     batch = SpanBatch(gate.checks, AT, _table(tmp_path))
     try:
         if fast:
-            spans = scan_file(path, batch)
+            spans = scan_file(path, batch, workers=workers)
         else:
             spans = batch.add_all(read_spans(path))
     except InputError as exc:
@@ -180,7 +185,10 @@ def test_mutated_spans_fast_and_reference_agree(tmp_path, mutations, rng: random
             spans[index][field] = value
     path = tmp_path / "m.jsonl"
     path.write_text(_line(*spans[:3]) + "\n" + _line(*spans[3:], service="other") + "\n")
-    assert _outcome(path, tmp_path, True) == _outcome(path, tmp_path, False)
+    reference = _outcome(path, tmp_path, False)
+    assert _outcome(path, tmp_path, True, workers=1) == reference
+    if rng.random() < 0.25:  # two workers, one line each (forking every example would be slow)
+        assert _outcome(path, tmp_path, True, workers=2) == reference
 
 
 def test_duplicate_attributes_the_last_counts_in_both(tmp_path):
@@ -197,3 +205,88 @@ def test_duplicate_attributes_the_last_counts_in_both(tmp_path):
     fast = _outcome(path, tmp_path, True)
     assert fast == _outcome(path, tmp_path, False)
     assert {row[1]: row for row in fast}["cost-per-run"][5]["groups"] == 2  # span 2's trace and span 3's
+
+
+# --- the parallel path: byte ranges scanned by forked workers, partial aggregates merged ----------------
+
+
+@pytest.mark.parametrize("workers", [2, 3])
+def test_parallel_scan_equals_one_pass_and_the_reference(tmp_path, workers):
+    path = _mixed_file(tmp_path)
+    assert len(parallel.plan(path, workers)) == workers
+    one, many = {}, {}
+    reference = _outcome(path, tmp_path, False)
+    assert _outcome(path, tmp_path, True, workers=workers) == reference
+    scan_file(path, SpanBatch([], AT), one, workers=1)
+    scan_file(path, SpanBatch([], AT), many, workers=workers)
+    assert many == one  # lines, bytes and the digest of the whole file
+    assert one["sha256"] == hashlib.sha256(path.read_bytes()).hexdigest()
+
+
+def _straddling_file(tmp_path: Path) -> tuple[Path, list[int]]:
+    """One run whose calls are on every line, so the cut between two workers falls inside it."""
+    path = tmp_path / "straddle.jsonl"
+    rng = random.Random(7)
+    outputs = []
+    lines = []
+    root = _span(0, traceId="ab" * 16, spanId="cd" * 8, name="invoke_agent a", attributes=[])
+    for n in range(1, 61):
+        output = rng.randrange(1, 10_000)
+        outputs.append(output)
+        call = _span(n, traceId="ab" * 16, parentSpanId="cd" * 8)
+        call["attributes"][2] = {"key": "gen_ai.usage.output_tokens", "value": {"intValue": str(output)}}
+        other = _span(1000 + n)  # a run of its own (a root call)
+        lines.append(_line(call, other) + "\n" + ("\n" if n % 7 == 0 else ""))
+    lines.insert(30, _line(root) + "\n")
+    path.write_text("".join(lines))
+    return path, outputs
+
+
+def test_a_run_straddling_the_cut_costs_what_one_pass_says(tmp_path):
+    path, outputs = _straddling_file(tmp_path)
+    cuts = parallel.plan(path, 2)
+    data = path.read_bytes()
+    assert len(cuts) == 2 and data[: cuts[0][1]].count(b"ab" * 16) > 1 and data[cuts[1][0] :].count(b"ab" * 16) > 1
+    rows = {row[1]: row for row in _outcome(path, tmp_path, True, workers=2)}
+    assert list(rows.values()) == _outcome(path, tmp_path, False)
+    # the generator's record priced with the table's per-token float rates, in exact arithmetic, rounded once
+    rate_in, rate_out = Fraction(2.5 / 1_000_000), Fraction(10.0 / 1_000_000)
+    straddling = 60 * 100 * rate_in + sum(outputs) * rate_out
+    others = [100 * rate_in + (1000 + n) % 50 * rate_out for n in range(1, 61)]
+    assert rows["cost-total"][3] == float(straddling + sum(others))
+    assert rows["cost-per-run"][3] == float((straddling + sum(others)) / 61)
+    assert rows["cost-per-run"][5]["groups"] == 61
+
+
+def test_a_malformed_span_in_the_second_range_names_the_file_wide_line(tmp_path):
+    path = tmp_path / "bad2.jsonl"
+    lines = [_line(_span(n)) for n in range(40)]
+    lines[33] = _line(_span(33, endTimeUnixNano="1"))  # ends before it starts
+    lines[37] = "{not json"
+    path.write_text("\n".join(lines) + "\n")
+    assert parallel.plan(path, 2)[1][0] < len("\n".join(lines[:33]))  # line 34 is in the second range
+    fast, reference = _outcome(path, tmp_path, True, workers=2), _outcome(path, tmp_path, False)
+    assert isinstance(fast, str) and fast == reference and f"{path}:34:" in fast
+
+
+def test_gzip_and_small_files_are_read_by_one_process(tmp_path):
+    path = _mixed_file(tmp_path)
+    packed = tmp_path / "mixed.jsonl.gz"
+    packed.write_bytes(gzip.compress(path.read_bytes()))
+    assert parallel.plan(packed, 2) == [] and parallel.plan(path) == []  # gzip cannot be cut; small: not worth it
+    pretty = tmp_path / "pretty.json"
+    pretty.write_text(json.dumps(json.loads(_line(_span(1))), indent=2))
+    assert parallel.plan(pretty, 2) == []  # one document, not lines
+    assert _outcome(packed, tmp_path, True, workers=2) == _outcome(path, tmp_path, False)
+
+
+@pytest.mark.parametrize("workers", [1, 2])
+def test_packing_runs_changes_no_value(tmp_path, monkeypatch, workers):
+    """Per-run costs packed every few runs (memory): the same packet as with every run in a dict."""
+    path = _mixed_file(tmp_path)
+    with path.open("a") as handle:  # runs that come back after they were packed
+        handle.write(_straddling_file(tmp_path)[0].read_text())
+    unpacked = _outcome(path, tmp_path, False)
+    monkeypatch.setattr(CostAggregator, "PACK_LIMIT", 3)
+    assert _outcome(path, tmp_path, True, workers=workers) == unpacked
+    assert _outcome(path, tmp_path, False) == unpacked

@@ -31,6 +31,16 @@ def _argument_type_unless_named(self: typer.core.TyperArgument, ctx: object) -> 
 
 
 typer.core.TyperArgument.display_type_rich = _argument_type_unless_named  # type: ignore[assignment,method-assign]
+_usage_name = typer.core.TyperArgument._usage_display_name
+
+
+def _usage_name_once(self: typer.core.TyperArgument) -> str:
+    """A metavar that already says ``PACKET...`` is not marked repeated twice (``{PACKET...}...``)."""
+    name = _usage_name(self)
+    return name.removesuffix("...") if self.metavar and self.metavar.endswith("...") else name
+
+
+typer.core.TyperArgument._usage_display_name = _usage_name_once  # type: ignore[method-assign]
 
 
 class _ImportGroup(typer.core.TyperGroup):

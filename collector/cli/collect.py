@@ -81,6 +81,31 @@ def collect_command(
     history: ContextOptions,
 ) -> None:
     """Query the backend for every check of the gates and write sealed evidence packets."""
+    from collector.run import fewer_collections
+
+    with fewer_collections():  # loading a large spec allocates like the run does (collector/run.py)
+        _collect(specs, gate, output_format, loadtest, tests, attestations, metrics_textfile, push, backend, traces,
+                 run, subject, report, show, evidence, history)  # fmt: skip
+
+
+def _collect(
+    specs: list[Path] | None,
+    gate: list[str],
+    output_format: OutputFormat | None,
+    loadtest: list[Path],
+    tests: list[Path],
+    attestations: Path | None,
+    metrics_textfile: Path | None,
+    push: str | None,
+    backend: BackendOptions,
+    traces: TraceOptions,
+    run: RunOptions,
+    subject: SubjectOptions,
+    report: ReportOptions,
+    show: OutputOptions,
+    evidence: EvidenceOptions,
+    history: ContextOptions,
+) -> None:
     from collector.cli.options import stderr_is_terminal
     from collector.cli.output import collect_with_progress
     from collector.cli.output import show as print_run

@@ -99,22 +99,25 @@ def gates_from(
     """
     from collector.cli.placeholders import undefined_placeholders
     from collector.specs import load_spec_files, read_spec_bytes
-    from slo.loader import SpecError
+    from slo.loader import SpecError, forget_nodes
 
     variables = variables or {}
     if specs:
         problems: list[SpecProblem] = []
         loaded: list[LoadedGate] = []
         try:
-            loaded = load_spec_files(specs)
+            loaded = load_spec_files(specs, keep_nodes=True)  # the placeholder check walks the same trees
         except SpecError as exc:
             problems.extend(exc.problems)
-        for path in specs:
-            try:
-                text = read_spec_bytes(path).decode("utf-8")
-            except (SpecError, UnicodeDecodeError):
-                continue  # devices, FIFOs, oversized or unreadable files: already reported by the loader
-            problems.extend(undefined_placeholders(text, str(path), variables))
+        try:
+            for path in specs:
+                try:
+                    text = read_spec_bytes(path).decode("utf-8")
+                except (SpecError, UnicodeDecodeError):
+                    continue  # devices, FIFOs, oversized or unreadable files: already reported by the loader
+                problems.extend(undefined_placeholders(text, str(path), variables))
+        finally:
+            forget_nodes()
         if problems:
             raise SpecError(sorted(set(problems), key=lambda p: (p.source, p.line, p.field)))
         selected = select_gates(loaded, gate_ids)

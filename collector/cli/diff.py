@@ -72,8 +72,12 @@ def table(diff: PacketDiff) -> Table:
 
 
 def diff_command(
-    before: Annotated[str, typer.Argument(help="Older packet: a file, a digest, or latest:GATE (with --store)")],
-    after: Annotated[str, typer.Argument(help="Newer packet: a file, a digest, or latest:GATE (with --store)")],
+    before: Annotated[
+        str, typer.Argument(metavar="BEFORE", help="Older packet: a file, a digest, or latest:GATE (with --store)")
+    ],
+    after: Annotated[
+        str, typer.Argument(metavar="AFTER", help="Newer packet: a file, a digest, or latest:GATE (with --store)")
+    ],
     store: Annotated[
         str | None, typer.Option("--store", help="Store to look digests up in (or GATEPACK_STORE)")
     ] = None,

@@ -127,7 +127,7 @@ def _write(data: bytes, output: Path | None) -> None:
 
 @app.command("show")
 def show_command(
-    ref: Annotated[str, typer.Argument(help="A digest (or its first 8+ hex digits), or 'latest'")],
+    ref: Annotated[str, typer.Argument(metavar="REF", help="A digest (or its first 8+ hex digits), or 'latest'")],
     store: StoreOpt = None,
     gate: GateOpt = None,
     env: EnvOpt = None,
@@ -148,7 +148,7 @@ def show_command(
 
 @app.command("pull")
 def pull_command(
-    gate: Annotated[str, typer.Argument(help="Gate id")],
+    gate: Annotated[str, typer.Argument(metavar="GATE", help="Gate id")],
     output: Annotated[Path, typer.Option("--output", "-o", help="Write the packet here")],
     store: StoreOpt = None,
     env: EnvOpt = None,
@@ -166,7 +166,9 @@ def pull_command(
 
 @app.command("export")
 def export_command(
-    directory: Annotated[Path, typer.Argument(help="Directory to write packets and kept responses into")],
+    directory: Annotated[
+        Path, typer.Argument(metavar="DIR", help="Directory to write packets and kept responses into")
+    ],
     store: StoreOpt = None,
     gate: GateOpt = None,
 ) -> None:
@@ -190,7 +192,9 @@ def export_command(
 
 @app.command("import")
 def import_command(
-    paths: Annotated[list[Path], typer.Argument(help="Packet files, or directories of them (responses/ beside)")],
+    paths: Annotated[
+        list[Path], typer.Argument(metavar="PATH...", help="Packet files, or directories of them (responses/ beside)")
+    ],
     store: StoreOpt = None,
 ) -> None:
     """Record packet files (plain or signed) and the responses kept beside them."""

@@ -65,7 +65,10 @@ def write_gates(gates: list[dict[str, Any]], out: Path | None, source: str) -> N
 
 @import_app.command("sloth")
 def import_sloth_command(
-    file: Annotated[Path, typer.Argument(help="Sloth spec (prometheus/v1, multi-document, or PrometheusServiceLevel)")],
+    file: Annotated[
+        Path,
+        typer.Argument(metavar="FILE", help="Sloth spec (prometheus/v1, multi-document, or PrometheusServiceLevel)"),
+    ],
     out: OutOpt = None,
     period: Annotated[str, typer.Option(help="SLO period, as Sloth's --default-slo-period")] = "30d",
     windows: Annotated[
@@ -110,7 +113,9 @@ def openslo_schemas(root: Path | None) -> dict[str, Any]:
 
 @import_app.command("openslo")
 def import_openslo_command(
-    file: Annotated[Path, typer.Argument(help="OpenSLO v1 YAML (SLO, SLI, DataSource, AlertPolicy, AlertCondition)")],
+    file: Annotated[
+        Path, typer.Argument(metavar="FILE", help="OpenSLO v1 YAML (SLO, SLI, DataSource, AlertPolicy, AlertCondition)")
+    ],
     out: OutOpt = None,
     schema_dir: Annotated[
         Path | None, typer.Option(help="Directory with the OpenSLO v1 JSON Schema (or GATEPACK_OPENSLO_SCHEMA_DIR)")

@@ -13,7 +13,7 @@ from typing import Any
 
 import yaml
 
-from slo.loader import SpecProblem
+from slo.loader import SpecProblem, take_nodes
 from slo.templating import PLACEHOLDER
 
 _LOADER: Any = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
@@ -41,10 +41,12 @@ def _line_of(node: yaml.ScalarNode, offset: int) -> int:
 
 def gate_placeholders(text: str) -> Iterator[tuple[str, dict[str, str], list[tuple[int, str, str]]]]:
     """Per gate document: its id, its vars, and (line, field, name) of every placeholder its queries use."""
-    try:
-        documents = list(yaml.compose_all(text, Loader=_LOADER))
-    except yaml.YAMLError:
-        return  # the loader reports invalid YAML with its line
+    documents = take_nodes(text)  # the tree the loader just built for this text, when it kept it
+    if documents is None:
+        try:
+            documents = list(yaml.compose_all(text, Loader=_LOADER))
+        except yaml.YAMLError:
+            return  # the loader reports invalid YAML with its line
     for document in documents:
         top = _mapping(document) if document is not None else {}
         gate_id = _scalar(top.get("id")) or "?"

@@ -18,7 +18,7 @@ if TYPE_CHECKING:
 
 @uses(backend=BackendOptions)
 def recheck_command(
-    packet: Annotated[Path, typer.Argument(help="Evidence packet or signed envelope")],
+    packet: Annotated[Path, typer.Argument(metavar="PACKET", help="Evidence packet or signed envelope")],
     *,
     backend: BackendOptions,
 ) -> None:

@@ -43,7 +43,7 @@ def _read(path: Path, limit: int) -> bytes:
 
 
 def verify_command(
-    file: Annotated[Path, typer.Argument(help="Evidence packet or signed envelope (JSON)")],
+    file: Annotated[Path, typer.Argument(metavar="PACKET", help="Evidence packet or signed envelope (JSON)")],
     key: Annotated[Path | None, typer.Option("--key", help="Public key (PEM) the signature must verify under")] = None,
     trusted: Annotated[
         Path | None, typer.Option("--trusted-keys", help="Directory of trusted public keys (*.pub, *.pem)")

@@ -20,6 +20,8 @@ COMMENT = "#"
 
 _ESCAPES = {"\\": "\\\\", "\n": "\\n", "\r": "\\r", "\t": "\\t"}
 _TABLES = {quote: str.maketrans({**_ESCAPES, quote: "\\" + quote}) for quote in (DOUBLE, SINGLE)}
+DOUBLE_TABLE = _TABLES[DOUBLE]
+"""``str.translate`` table of :func:`escape_string` for ``"`` strings (for callers escaping many values)."""
 
 
 def escape_string(value: str, quote: str = DOUBLE) -> str:

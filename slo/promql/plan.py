@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
 
 from slo.burnrate import default_conditions, windows_to_query
 from slo.errors import InputError
@@ -35,7 +35,17 @@ def _planned(role: str, window: str | None, template: str, variables: Mapping[st
     facts = query_facts(query)
     if facts.problem is not None:
         raise PlanError(f"{role} query is not valid PromQL ({facts.problem}): {query}")
-    return PlannedQuery(role, window, query, facts)
+    # what PlannedQuery(role, window, query, facts) makes, without a frozen dataclass's per-field
+    # object.__setattr__ (16 000 plans for a gate of a thousand SLOs)
+    planned: PlannedQuery = _new(PlannedQuery)
+    _set(planned, "__dict__", {"role": role, "window": window, "query": query, "facts": facts})
+    return planned
+
+
+_new = object.__new__
+_set = object.__setattr__
+assert [f.name for f in fields(PlannedQuery)] == ["role", "window", "query", "facts"]
+assert not hasattr(PlannedQuery, "__post_init__") and not hasattr(PlannedQuery, "__slots__")
 
 
 def conditions_for(check: SloCheck) -> list[BurnRateWindow]:

@@ -16,7 +16,7 @@ import json
 import math
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, NamedTuple
 
 import httpx
 
@@ -208,9 +208,12 @@ def _fmt_time(at: float) -> str:
     return f"{at:.3f}".rstrip("0").rstrip(".")
 
 
-@dataclass(frozen=True)
-class Reduced:
-    """An instant-query result reduced to one number (or the reason it could not be)."""
+class Reduced(NamedTuple):
+    """An instant-query result reduced to one number (or the reason it could not be).
+
+    A named tuple: immutable like a frozen dataclass and several times cheaper to make, 16 000 times
+    for a gate of a thousand SLOs.
+    """
 
     status: str  # ok, no_data, error
     value: float | None

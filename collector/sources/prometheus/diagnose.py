@@ -211,6 +211,17 @@ def _named(selectors: list[Selector]) -> str:
     return ", ".join(f"{s.instant} {_span_text(s)}" for s in selectors)
 
 
+def selectors_leave_alone(outcome: QueryOutcome, found: PresenceCheck, facts: QueryFacts) -> bool:
+    """True exactly when :func:`check_selectors` would return ``outcome`` itself, decided without building
+    what it needs only for a change (the check's variables per query, the list of empty selectors): a
+    failed query, or one with every selector present and a result that is not an empty vector."""
+    if outcome.status == Status.ERROR:
+        return True
+    if outcome.status == Status.NO_DATA and outcome.series == 0:
+        return False
+    return not any(found.is_empty(s) for s in facts.checked)
+
+
 def check_selectors(
     outcome: QueryOutcome,
     query: str,
@@ -251,9 +262,15 @@ def check_selectors(
     return outcome.model_copy(update=update)
 
 
-def may_name_a_bucket(outcome: QueryOutcome) -> bool:
-    """Whether :func:`diagnose` could find anything in ``outcome``: it looks only at ``le`` on ``_bucket`` series."""
-    return outcome.status != Status.ERROR and "_bucket" in outcome.query
+def may_name_a_bucket(outcome: QueryOutcome, own_query: str | None = None) -> bool:
+    """Whether :func:`diagnose` could find anything in ``outcome``: it looks only at ``le`` on ``_bucket`` series.
+
+    ``own_query`` is the check's own query when ``outcome.query`` is a grouped text answering it: that text
+    has the same selectors with one label's values joined (a thousand of them, ten kilobytes to search), so
+    it can name a ``_bucket`` series only when the query does. Another member's label value holding
+    ``_bucket`` is no bucket selector: :func:`diagnose` leaves such an outcome as it is.
+    """
+    return outcome.status != Status.ERROR and "_bucket" in (outcome.query if own_query is None else own_query)
 
 
 async def diagnose(client: PrometheusClient, outcome: QueryOutcome, at: float) -> QueryOutcome:

@@ -20,7 +20,10 @@ from dataclasses import replace
 
 from collector.sources.prometheus.client import PrometheusClient, QueryResponse
 from slo.promql.grouping import MAX_GROUP_VALUES, Group, Shape, plan_groups
+from slo.results import Fault
 
+RETRY_VALUES = 100
+"""Label values per group when a larger group's request failed (see :meth:`GroupingClient._retry_smaller`)."""
 Presence = bool | None
 """Whether a presence query found a series: True, False, or None when the backend did not answer cleanly."""
 
@@ -32,10 +35,13 @@ class GroupingClient:
     and a query registered later is simply sent on its own.
     """
 
-    def __init__(self, client: PrometheusClient, at: float, max_values: int | None = None) -> None:
+    def __init__(
+        self, client: PrometheusClient, at: float, max_values: int | None = None, retry_values: int = RETRY_VALUES
+    ) -> None:
         self.client = client
         self.at = at
         self.max_values = configured_max_values() if max_values is None else max_values
+        self.retry_values = retry_values
         self._queries: list[str] = []
         self._shapes: dict[str, Sequence[Shape]] = {}
         self._plan: dict[str, Group] | None = None
@@ -73,13 +79,43 @@ class GroupingClient:
             # every check is decided (~9 MiB of decoded series at 1000 SLOs); each answer is read from its task
             await asyncio.wait(tasks.values())
         answers: list[QueryResponse | None] = [self._member(query, plan, tasks) for query in queries]
+        retried = await self._retry_smaller(queries, answers, plan, tasks)
         missing = {q: self.client.instant(q, self.at) for q, a in zip(queries, answers, strict=True) if a is None}
         if missing:  # members whose series the grouped answer lacks, or whose group answered oddly
             await asyncio.gather(*missing.values())
         # each grouped answer has been read into its members: the client need not keep it for later requests
-        self.client.forget((text for text in tasks if text not in missing), self.at)
+        self.client.forget((text for text in [*tasks, *retried] if text not in missing), self.at)
         self._series.clear()
         return [a if a is not None else missing[q].result() for q, a in zip(queries, answers, strict=True)]
+
+    async def _retry_smaller(
+        self,
+        queries: Sequence[str],
+        answers: list[QueryResponse | None],
+        plan: dict[str, Group],
+        tasks: Mapping[str, asyncio.Task[QueryResponse]],
+    ) -> list[str]:
+        """Members of large groups that failed, asked again in groups of :attr:`retry_values`; the texts sent.
+
+        A group of a thousand values over a long window reads a thousand times the samples of one query, and
+        a backend may refuse that (Prometheus' ``--query.max-samples``, a timeout, a 5xx) where smaller groups
+        pass: sending each member alone instead would turn one refused request into a thousand. ``answers``
+        is filled in place; members still unanswered go out alone, as before.
+        """
+        failed = [
+            query
+            for query, answer in zip(queries, answers, strict=True)
+            if answer is None and _worth_splitting(plan.get(query), tasks, self.retry_values)
+        ]
+        if not failed:
+            return []
+        smaller = plan_groups(dict.fromkeys(failed), self.retry_values)
+        retry = {group.text: self.client.instant(group.text, self.at) for group in smaller.values()}
+        await asyncio.gather(*retry.values())
+        for index, query in enumerate(queries):
+            if answers[index] is None and query in smaller:
+                answers[index] = self._member(query, smaller, retry)
+        return list(retry)
 
     @staticmethod
     def _text(query: str, plan: dict[str, Group]) -> str:
@@ -140,6 +176,18 @@ def _selected(response: QueryResponse, sample: dict, labels: dict[str, str]) -> 
         response.attempts,
         labels,  # the member's own labels (its sample's "metric"); nothing modifies them, so not copied
     )
+
+
+_SPLIT_FAULTS = frozenset({Fault.BAD_DATA, Fault.TIMEOUT, Fault.TOO_LARGE, Fault.HTTP})
+"""Faults a smaller query can avoid: refused as too expensive (422), too slow, too large, 5xx. Not an
+unreachable backend or garbage, which every smaller request would meet again."""
+
+
+def _worth_splitting(group: Group | None, tasks: Mapping[str, asyncio.Task[QueryResponse]], retry_values: int) -> bool:
+    if group is None or len(group.members) <= retry_values or retry_values < 2:
+        return False
+    response = tasks[group.text].result()
+    return response.status == "error" and response.fault in _SPLIT_FAULTS
 
 
 def configured_max_values() -> int:

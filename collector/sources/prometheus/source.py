@@ -28,6 +28,7 @@ from collector.sources.prometheus.diagnose import (
     diagnose,
     may_name_a_bucket,
     proves_presence,
+    selectors_leave_alone,
 )
 from collector.sources.prometheus.grouping import GroupingClient
 from slo.evaluate import error_result, evaluate_check
@@ -40,34 +41,57 @@ from slo.spec import Check, SloCheck, ThresholdCheck
 def _outcome(planned: PlannedQuery, response: QueryResponse, backend: str, at: str) -> QueryOutcome:
     """The outcome of one planned query.
 
-    Built with ``model_construct`` from values that already have the model's types (a gate of a
-    thousand SLOs makes 16 000 of these, and validating each cost more than the rest of its handling);
+    Built without validation from values that already have the model's types (a gate of a thousand SLOs
+    makes 16 000 of these, and validating each cost more than the rest of its handling);
     ``tests/test_query_outcome.py`` checks it equals the validated model.
     """
     reduced = reduce_to_number(response)
-    return QueryOutcome.model_construct(
-        role=planned.role,
-        window=planned.window,
-        query=response.query,  # the text really sent: a grouped query when several checks shared one
-        backend=backend,
-        time=at,
-        status=Status(reduced.status),
-        value=reduced.value,
-        series=reduced.series,
-        reason=reduced.reason,
-        fault=None if response.fault is None else Fault(response.fault),
-        response_sha256=response.response_sha256,
-        attempts=response.attempts,
-        warnings=list(response.warnings),
-        selected=response.selected,
-        empty_selectors=[],
-        _fields_set=_EVERY_FIELD,
+    fault = response.fault
+    return _trusted_outcome(
+        {
+            "role": planned.role,
+            "window": planned.window,
+            "query": response.query,  # the text really sent: a grouped query when several checks shared one
+            "backend": backend,
+            "time": at,
+            "status": _STATUS[reduced.status],
+            "value": reduced.value,
+            "series": reduced.series,
+            "reason": reduced.reason,
+            "fault": None if fault is None else _FAULT[fault],
+            "response_sha256": response.response_sha256,
+            "attempts": response.attempts,
+            "warnings": list(response.warnings),
+            "selected": response.selected,
+            "empty_selectors": [],
+        }
     )
 
 
 _EVERY_FIELD = set(QueryOutcome.model_fields)
 """Every field is given, so every outcome shares this one set (pydantic only ever adds names to it, and every
 name is in it already) instead of holding its own: 16 000 sets are several MiB."""
+_STATUS = {status.value: status for status in Status}
+_FAULT: dict[str, Fault] = {fault.value: fault for fault in Fault}
+"""Enum members by value: a dict lookup instead of the enum's call machinery, 16 000 times per large gate
+(a ``Fault`` member is a ``str`` equal to its value, so it finds itself)."""
+_new_outcome = QueryOutcome.__new__
+_set = object.__setattr__
+assert not QueryOutcome.__pydantic_post_init__ and not QueryOutcome.__private_attributes__
+
+
+def _trusted_outcome(fields: dict[str, object]) -> QueryOutcome:
+    """What ``QueryOutcome.model_construct(**fields)`` builds when ``fields`` names every field in order.
+
+    ``model_construct`` looks every field up for aliases and defaults first; with all of them given, that
+    is only cost. The model has no post-init hook and no private attributes (asserted at import).
+    """
+    outcome = _new_outcome(QueryOutcome)
+    _set(outcome, "__dict__", fields)
+    _set(outcome, "__pydantic_fields_set__", _EVERY_FIELD)
+    _set(outcome, "__pydantic_extra__", None)
+    _set(outcome, "__pydantic_private__", None)
+    return outcome
 
 
 class PrometheusSource:
@@ -128,9 +152,12 @@ class PrometheusSource:
                 if outcome.status == Status.ERROR:
                     continue
                 proven = proves_presence(p.query, response, p.facts)
+                checked = p.facts.checked
                 if proven is not None:
                     found.prove(proven)
-                found.want(p.facts.checked)
+                    if len(checked) == 1 and checked[0] == proven:
+                        continue  # its only selector is proven here: wanting it would only be filtered out again
+                found.want(checked)
             outcomes.append(decided)
         del answers
         await found.run()
@@ -176,10 +203,13 @@ class PrometheusSource:
     ) -> CheckResult:
         if isinstance(check, ThresholdCheck | SloCheck):
             outcomes = [
-                check_selectors(o, p.query, check, _variables(context.variables, p), found, p.facts)
+                o
+                if selectors_leave_alone(o, found, p.facts)
+                else check_selectors(o, p.query, check, _variables(context.variables, p), found, p.facts)
                 for o, p in zip(outcomes, planned, strict=True)
             ]
-        if any(may_name_a_bucket(o) for o in outcomes):  # only those can be diagnosed; no coroutine for the rest
+        # only those can be diagnosed; no coroutine for the rest
+        if any(may_name_a_bucket(o, p.query) for o, p in zip(outcomes, planned, strict=True)):
             outcomes = list(await asyncio.gather(*(diagnose(self.client, o, context.at) for o in outcomes)))
         return evaluate_check(check, outcomes, context.evaluated_at)
 

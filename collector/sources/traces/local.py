@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
+from typing import Any
 
 from slo.aicost import CostAggregator, decide_cost
 from slo.evaluate import error_result
@@ -63,6 +64,16 @@ class SpanBatch:
             for add in adders:
                 add(span)
         return n
+
+    def partial(self) -> list[dict[str, Any]]:
+        """Every aggregator's picklable state, in check order (a worker's part of a file)."""
+        return [a.state() for _, a in self.traces] + [c.state() for _, c in self.costs]
+
+    def merge(self, partial: list[dict[str, Any]]) -> None:
+        """Add a :meth:`partial` of a batch of the same checks, from a later part of the same stream."""
+        aggregators: list[TraceAggregator | CostAggregator] = [a for _, a in self.traces] + [c for _, c in self.costs]
+        for aggregator, state in zip(aggregators, partial, strict=True):
+            aggregator.merge_state(state)
 
     def results(
         self,

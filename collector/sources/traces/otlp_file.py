@@ -5,7 +5,8 @@ streamed line by line through a hashing reader, so the digest in the packet is o
 read, and memory holds one line plus the checks' running aggregates, whatever the file's size. A file
 holding one pretty-printed OTLP document (what ``encode_spans(...).to_dict()`` dumps) is read whole.
 A line that is not OTLP makes every check of the batch an error naming file, line and field:
-evidence is not computed from a file gatepack only half understood.
+evidence is not computed from a file gatepack only half understood. A large plain (not gzip) file is
+scanned by two worker processes, one byte range each (:mod:`.parallel`), with the same values.
 """
 
 from __future__ import annotations
@@ -22,6 +23,7 @@ from typing import Any
 import msgspec
 
 from collector.sources.base import RunContext
+from collector.sources.traces import parallel
 from collector.sources.traces.local import TRACE_KINDS, SpanBatch
 from collector.sources.traces.otlp import TraceDecodeError, decode_document
 from collector.sources.traces.scan import OtlpScanner
@@ -128,8 +130,15 @@ def read_spans(path: Path, stats: dict[str, Any] | None = None) -> Iterator[Span
             raise InputError(exc.message, source=str(path), line=number, field=exc.field) from None
 
 
-def scan_file(path: Path, batch: SpanBatch, stats: dict[str, Any] | None = None) -> int:
-    """Feed every span of the file to ``batch`` in one pass, each line decoded once (see :mod:`.scan`)."""
+def scan_file(path: Path, batch: SpanBatch, stats: dict[str, Any] | None = None, workers: int | None = None) -> int:
+    """Feed every span of the file to ``batch`` in one pass, each line decoded once (see :mod:`.scan`).
+
+    A large plain file is cut into byte ranges scanned by worker processes (:mod:`.parallel`);
+    ``workers`` forces their number (1: one process; tests force 2 on small files).
+    """
+    cuts = parallel.plan(path, workers)
+    if len(cuts) > 1:
+        return parallel.scan_parallel(path, batch, cuts, stats if stats is not None else {})
     scanner = OtlpScanner(batch)
     spans = 0
     for number, line, stream in _raw_lines(path, stats if stats is not None else {}):

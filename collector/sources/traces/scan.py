@@ -12,7 +12,10 @@ Exactness: the structs accept only spellings the reference decoder
 enum names, envelopes, numbers where strings are usual…) is decoded by the reference decoder instead,
 which also names the first bad field of a bad line. Spans are added in file order, so counts, sums
 and duration lists are bit-identical to feeding :class:`~collector.sources.traces.local.SpanBatch`
-decoded spans. Memory: one line's structs plus what the checks aggregate.
+decoded spans. GenAI calls are priced from the raw attributes too (plain ``intValue`` token counts;
+any other spelling through :func:`slo.pricing.usage_of`), into the exact integer sums of
+:class:`~slo.aicost.CostAggregator`, which do not depend on order. Memory: one line's structs plus
+what the checks aggregate.
 """
 
 from __future__ import annotations
@@ -27,14 +30,26 @@ from msgspec import UNSET, Meta, Struct, UnsetType
 
 from collector.sources.traces.local import SpanBatch
 from collector.sources.traces.otlp import TraceDecodeError, decode_document
-from slo.aicost import RUN_OPERATION, CostAggregator
-from slo.pricing import INPUT_KEYS, OUTPUT_KEYS
+from slo.aicost import RUN_OPERATION, CostAggregator, exact
+from slo.pricing import CACHE_READ_KEYS, CACHE_WRITE_KEYS, INPUT_KEYS, MODEL_KEYS, OUTPUT_KEYS, UsageError, usage_of
 from slo.spec import SpanFilter
-from slo.traces import SPAN_KINDS, SPAN_STATUSES, Span, TraceAggregator, span_duration_ns
+from slo.traces import (
+    SPAN_KINDS,
+    SPAN_STATUSES,
+    Span,
+    TraceAggregator,
+    ValueTest,
+    attribute_tests,
+    span_duration_ns,
+)
 
 # --- the typed shape of a Collector file-exporter line (everything else goes to the reference decoder) ---
 
-_HEX_RUN = re.compile(r"[0-9a-fA-F]*")
+TraceId = Annotated[str, Meta(max_length=32)]
+SpanId = Annotated[str, Meta(max_length=16)]
+TimeText = Annotated[str, Meta(max_length=19)]
+"""At most 19 characters (Unix ns up to 2286): the joined length proves every time has all 19 digits."""
+"""Longer ids (32-character span ids, and anything invalid) are left to the reference decoder."""
 _SIGNED_DIGITS = re.compile(r"-?[0-9]+")
 """Time strings ``int()`` reads the same way here and in the reference (``" 12"``, ``"1_2"``: the reference)."""
 _ID_LENGTHS = frozenset({0, 16, 32})
@@ -73,11 +88,11 @@ class _Status(Struct):
 class _Span(Struct):
     name: str = ""
     kind: int = 0
-    startTimeUnixNano: str | int | None = None
-    endTimeUnixNano: str | int | None = None
-    traceId: str | None = None
-    spanId: str | None = None
-    parentSpanId: str | None = None
+    startTimeUnixNano: TimeText | int | None = None
+    endTimeUnixNano: TimeText | int | None = None
+    traceId: TraceId = ""  # null ids (rare: exporters omit them) are left to the reference decoder
+    spanId: SpanId = ""
+    parentSpanId: SpanId = ""
     attributes: list[_KeyValue] | None = None
     status: _Status | None = None
 
@@ -138,7 +153,6 @@ def _attributes(pairs: list[_KeyValue] | None) -> dict[str, Any]:
 
 # --- checks compiled for the raw fields ---------------------------------------------------------------
 
-_TOKEN_KEYS = frozenset(INPUT_KEYS + OUTPUT_KEYS)
 _OPERATION = "gen_ai.operation.name"
 _CACHE_LIMIT = 4096
 """Distinct (name, kind, status, root) shapes remembered per service; span names are few in practice."""
@@ -163,18 +177,16 @@ class _Plan:
     root: bool | None
     min_duration: int | None
     needs_match: bool
-    """The filter tests attributes: the Span goes through the check's own compiled filter."""
-    cost: bool
+    """The filter tests attributes: tested on the raw attributes with the filter's own value tests."""
+    tests: list[tuple[str, ValueTest]]
+    cost: CostAggregator | None
     per_run: bool
     raw: TraceAggregator | None
-    runs: dict[str, float]
-    """A cost check's groups (per run: trace id → cost), where a run's span without tokens opens its run."""
     """The aggregator of a simple trace check (no by, numerator or attribute): counted from raw fields."""
 
     @classmethod
     def of(cls, aggregator: TraceAggregator | CostAggregator) -> _Plan:
         spec: SpanFilter = aggregator.check.filter
-        is_cost = isinstance(aggregator, CostAggregator)
         return cls(
             aggregator=aggregator,
             start_ns=aggregator.start_ns,
@@ -189,10 +201,10 @@ class _Plan:
             root=spec.root,
             min_duration=span_duration_ns(spec.min_duration) if spec.min_duration is not None else None,
             needs_match=bool(spec.attributes or spec.attributes_regex),
-            cost=is_cost,
+            tests=attribute_tests(spec),
+            cost=aggregator if isinstance(aggregator, CostAggregator) else None,
             per_run=isinstance(aggregator, CostAggregator) and aggregator.check.per == "run",
             raw=aggregator if isinstance(aggregator, TraceAggregator) and aggregator.simple else None,
-            runs=aggregator.groups if isinstance(aggregator, CostAggregator) else {},
         )
 
     def shape_holds(self, name: str, kind: int, status: int, root: bool) -> bool:
@@ -323,12 +335,18 @@ class OtlpScanner:
 
         :class:`_Unusual` for anything else the reference decoder must read (base64 ids, " 12" times…).
         """
-        ids = [s.traceId or "" for s in spans] + [s.spanId or "" for s in spans] + [s.parentSpanId or "" for s in spans]
-        try:
-            joined = "".join(ids)
-        except TypeError:
-            raise _Unusual from None
-        if not _ID_LENGTHS.issuperset(map(len, ids)) or _HEX_RUN.fullmatch(joined) is None:
+        traces = [s.traceId for s in spans]
+        own = [s.spanId for s in spans]
+        parents = [s.parentSpanId for s in spans]
+        joined = "".join(traces) + "".join(own)
+        parent_text = "".join(parents)
+        n = len(spans)
+        # ids are at most 32 (trace) and 16 (span) characters long: total lengths prove each is full length
+        if len(joined) != 48 * n or len(parent_text) != 16 * (n - parents.count("")):
+            if not _ID_LENGTHS.issuperset(map(len, traces + own + parents)):
+                raise _Unusual
+        joined += parent_text
+        if joined and not _is_hex(joined):
             raise _Unusual
         starts = [s.startTimeUnixNano for s in spans]
         ends = [s.endTimeUnixNano for s in spans]
@@ -336,14 +354,7 @@ class OtlpScanner:
             times = "".join(starts) + "".join(ends)  # type: ignore[arg-type]
         except TypeError:  # an integer or a missing time
             times = ""
-        if (
-            self._text_times
-            and len(times) == 2 * _TIME_DIGITS * len(spans)
-            and times.isascii()
-            and times.isdigit()
-            and set(map(len, starts)) == {_TIME_DIGITS}  # type: ignore[arg-type]
-            and set(map(len, ends)) == {_TIME_DIGITS}  # type: ignore[arg-type]
-        ):
+        if self._text_times and len(times) == 2 * _TIME_DIGITS * len(spans) and times.isascii() and times.isdigit():
             return True
         for value in starts + ends:
             if type(value) is str and _SIGNED_DIGITS.fullmatch(value) is None:
@@ -407,27 +418,20 @@ class OtlpScanner:
         for plan in planned:
             if not plan.start_text <= start < plan.end_text:
                 continue
-            if plan.cost:
-                kind = _cost_kind(span.attributes, plan.per_run, root)
-                if kind is _NOTHING:
-                    continue  # neither a run nor a call: the cost aggregator would do nothing with it
-                if kind is _RUN:  # what CostAggregator.accumulate does with a run's span that reports no tokens
-                    if plan.needs_match or plan.min_duration is not None:  # a run counts only if the filter takes it
-                        made = made or _span(span, int(start), int(end), code, resource)
-                        if plan.min_duration is not None and made.end_ns - made.start_ns < plan.min_duration:
-                            continue
-                        if plan.needs_match and not plan.aggregator.match(made):
-                            continue
-                    plan.runs.setdefault(span.traceId.lower() if span.traceId else "", 0.0)
-                    continue
-            elif plan.raw is not None and not plan.needs_match:  # status and duration suffice: no Span
+            if plan.min_duration is not None or plan.raw is not None:
                 if not end_ns:
                     start_ns, end_ns = int(start), int(end)
-                if plan.min_duration is None or end_ns - start_ns >= plan.min_duration:
-                    plan.raw.count_raw(code, (end_ns - start_ns) / 1e9)
+                if plan.min_duration is not None and end_ns - start_ns < plan.min_duration:
+                    continue
+            if plan.needs_match and not _attributes_hold(plan.tests, span.attributes, resource):
                 continue
-            made = made or _span(span, int(start), int(end), code, resource)
-            self._offer(plan, made)
+            if plan.cost is not None:
+                _price(plan, span, root, start)
+            elif plan.raw is not None:  # status and duration suffice: no Span
+                plan.raw.count_raw(code, (end_ns - start_ns) / 1e9)
+            else:
+                made = made or _span(span, int(start), int(end), code, resource)
+                plan.aggregator.accumulate(made)
 
     @staticmethod
     def _offer(plan: _Plan, span: Span) -> None:
@@ -441,6 +445,104 @@ class OtlpScanner:
             plan.aggregator.accumulate(span)
 
 
+def _attributes_hold(
+    tests: list[tuple[str, ValueTest]], pairs: list[_KeyValue] | None, resource: Mapping[str, Any]
+) -> bool:
+    """The filter's attribute conditions on raw attributes: the last pair of a key counts, else the resource's."""
+    for key, test in tests:
+        value: Any = None
+        for pair in pairs or ():
+            if pair.key == key:
+                value = pair.value
+        found = _value(value) if value is not None else None
+        if found is None:
+            found = resource.get(key)
+        if not test(found):
+            return False
+    return True
+
+
+_SLOTS = {
+    key: i
+    for i, keys in enumerate((INPUT_KEYS, OUTPUT_KEYS, CACHE_READ_KEYS, CACHE_WRITE_KEYS, MODEL_KEYS))
+    for key in keys
+}
+_OPERATION_SLOT = len(_SLOTS)
+_SLOTS[_OPERATION] = _OPERATION_SLOT
+_TOKEN_SLOTS = (INPUT_KEYS, OUTPUT_KEYS, CACHE_READ_KEYS, CACHE_WRITE_KEYS)
+_EXACT_FLOAT = 2**53
+"""Integers below this are the same number as a float: the reference reads token counts as floats."""
+
+
+_ODD: Any = object()
+"""A token count not written as a plain non-negative ``intValue``: read by the reference's function instead."""
+_TOKEN_KEYS = frozenset(INPUT_KEYS + OUTPUT_KEYS + CACHE_READ_KEYS + CACHE_WRITE_KEYS)
+
+
+def _price(plan: _Plan, span: _Span, root: bool, start: str) -> None:
+    """What :meth:`CostAggregator.accumulate` does with a span, read from the raw attributes.
+
+    Token counts written as plain ``intValue`` are read here; any other spelling (strings, doubles,
+    negatives, huge numbers…) goes through :func:`slo.pricing.usage_of` itself, so messages and values
+    are the reference's.
+    """
+    found: dict[str, _AnyValue | None] = {}
+    slots = _SLOTS
+    for pair in span.attributes or ():
+        if pair.key in slots:
+            found[pair.key] = pair.value
+    cost = plan.cost
+    assert cost is not None
+    if plan.per_run and (root or (_OPERATION in found and _value(found[_OPERATION]) == RUN_OPERATION)):
+        cost.open_run(span.traceId.lower() if span.traceId else "")
+    if _TOKEN_KEYS.isdisjoint(found):
+        return
+    counts: list[Any] = []
+    for keys in _TOKEN_SLOTS:  # _plain_count, inlined (the hot path of a cost check)
+        count: Any = None
+        for key in keys:
+            value = found.get(key)
+            if value is not None:  # absent, or a pair without a value: the reference looks at the next key
+                if value.stringValue is UNSET and value.intValue is not UNSET:
+                    count = value.intValue
+                    if type(count) is str:
+                        count = int(count)
+                    if not 0 <= count < _EXACT_FLOAT:
+                        count = _ODD
+                else:
+                    count = _ODD
+                break
+        counts.append(count)
+    if _ODD in counts:
+        attributes = {key: _value(value) for key, value in found.items()}
+        try:
+            usage = usage_of(attributes)
+        except UsageError as exc:
+            cost.malformed[str(exc)] += 1
+            return
+        if usage is None:
+            return
+        counts = [exact(usage.input), exact(usage.output), exact(usage.cache_read), exact(usage.cache_write)]
+    elif counts[0] is None and counts[1] is None:
+        return
+    names: tuple[str, ...] = ()
+    for key in MODEL_KEYS:  # response model first, as in the reference
+        value = found.get(key)
+        if value is not None:
+            name = value.stringValue if value.stringValue is not UNSET else _value(value)
+            if isinstance(name, str) and name:
+                names += (name,)
+    cost.add_call(
+        span.traceId.lower() if span.traceId else "",
+        names,
+        int(start),
+        counts[0] or 0,
+        counts[1] or 0,
+        counts[2] or 0,
+        counts[3] or 0,
+    )
+
+
 class _Invalid(Exception):
     """A typed line the reference decoder rejects (a span ending before it starts)."""
 
@@ -449,19 +551,12 @@ class _Unusual(Exception):
     """A spelling only the reference decoder reads (found before anything of the line is counted)."""
 
 
-_NOTHING, _RUN, _CALL = "nothing", "run", "call"
-
-
-def _cost_kind(pairs: list[_KeyValue] | None, per_run: bool, root: bool) -> str:
-    """What a span is to a cost check: a call (token counts: priced), a run's span (per run), or nothing."""
-    operation = None
-    for pair in pairs or ():
-        key = pair.key
-        if key in _TOKEN_KEYS:
-            return _CALL
-        if key == _OPERATION:
-            operation = pair.value  # the last one counts, as in the attributes dict
-    return _RUN if per_run and (root or _value(operation) == RUN_OPERATION) else _NOTHING
+def _is_hex(text: str) -> bool:
+    """Hex digits only (even length): ``bytes.fromhex`` rejects anything else but skips whitespace, hence the length."""
+    try:
+        return 2 * len(bytes.fromhex(text)) == len(text)
+    except ValueError:
+        return False
 
 
 def _span(span: _Span, start: int, end: int, code: int, resource: Mapping[str, Any]) -> Span:
