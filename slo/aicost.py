@@ -22,10 +22,12 @@ import numpy as np
 
 from slo.evaluate import result
 from slo.formatting import number
+from slo import spill as spill_
 from slo.packedruns import PackedRuns
 from slo.pricing import MODEL_KEYS, PriceTable, Rates, UsageError, usage_of
 from slo.results import CheckResult, QueryOutcome, Status, Verdict
 from slo.spec import AiCostCheck
+from slo.spill import SpillFactory
 from slo.traces import PERCENTILES, Span, compile_filter, decide, window_bounds_ns
 
 RUN_OPERATION = "invoke_agent"
@@ -104,7 +106,8 @@ class CostAggregator:
     """Running cost of one ``ai_cost`` check over a stream of spans.
 
     Memory: per run, the recent runs are a dict and older ones are packed (:mod:`slo.packedruns`):
-    32 bytes a run, so a million runs take ~32 MiB (the other groupings are a handful of entries).
+    32 bytes a run, and past a budget they go to ``spill`` stores (partitioned by trace id), so memory
+    stays bounded whatever the number of runs (the other groupings are a handful of entries).
 
     Why exact integers: a call's cost is ``tokens × rate`` summed over four token kinds; with every rate
     scaled to an integer (:func:`price_scale`) and integral token counts, a group's cost is an integer
@@ -116,7 +119,9 @@ class CostAggregator:
     PACK_LIMIT = 1 << 14
     """Runs kept as a dict before they are packed (tests lower it to pack often)."""
 
-    def __init__(self, check: AiCostCheck, at: float, pricing: PriceTable | None) -> None:
+    def __init__(
+        self, check: AiCostCheck, at: float, pricing: PriceTable | None, spill: SpillFactory | None = None
+    ) -> None:
         self.check = check
         self.pricing = pricing
         self.start_ns, self.end_ns = window_bounds_ns(at, check.window)
@@ -124,7 +129,7 @@ class CostAggregator:
         self.scale = price_scale(pricing) if check.measure == "cost" else 0
         self.groups: dict[str, Exact] = {}
         """Group (trace id per run, day, model, ``""``) → exact amount in units of ``2**-scale``."""
-        self.packed = PackedRuns()
+        self.packed = PackedRuns(spill=spill)
         """Per run: runs moved out of :attr:`groups` when it passed :attr:`PACK_LIMIT` entries (32 bytes a run)."""
         self.by_model: dict[str, ModelRow] = {}
         self.unpriced: Counter[str] = Counter()
@@ -279,6 +284,25 @@ class CostAggregator:
         yield from self.groups.values()
         yield from self.packed.amounts()
 
+    def percentile(self, q: float) -> float:
+        """``np.percentile`` of every group's amount as a float; past the budget through a spill store (bounded)."""
+        count = self.group_count()
+        if not self.packed.partitions or self.packed.spill is None:
+            numbers = np.fromiter((to_float(v, self.scale) for v in self.amounts()), dtype=float, count=count)
+            return float(np.percentile(numbers, q))
+        store = self.packed.spill("f8")
+        buffer: list[float] = []
+        for amount in self.amounts():
+            buffer.append(to_float(amount, self.scale))
+            if len(buffer) >= spill_.CHUNK:
+                store.append(np.array(buffer, dtype=np.float64))
+                buffer = []
+        store.append(np.array(buffer, dtype=np.float64))
+        try:
+            return spill_.percentile(store.chunks, count, q)
+        finally:
+            store.discard()
+
     def state(self) -> dict[str, Any]:
         """What :meth:`merge` needs, picklable (the filter predicate is not)."""
         return {
@@ -357,8 +381,7 @@ def decide_cost(
     elif aggregate == "max":
         value = to_float(aggregator.maximum(), scale)
     else:
-        numbers = np.fromiter((to_float(v, scale) for v in aggregator.amounts()), dtype=float, count=count)
-        value = float(np.percentile(numbers, PERCENTILES[aggregate]))
+        value = aggregator.percentile(PERCENTILES[aggregate])
     details["groups"] = count
     if check.per in {"day", "model"}:
         details["per_" + check.per] = {k: round(to_float(v, scale), 9) for k, v in sorted(values.items())}

@@ -2,7 +2,8 @@
 
 Every trace backend (an OTLP file, Jaeger, Tempo's search) is decoded into :class:`Span` records that
 are fed one at a time into a :class:`TraceAggregator`; it keeps only running counts (plus one float per
-matching span for duration percentiles), so memory does not grow with the input. Tempo's TraceQL
+matching span for duration percentiles, moved to a spill store past a budget: :mod:`slo.spill`), so
+memory does not grow with the input. Tempo's TraceQL
 metrics compute the number on the server instead; both paths end in :func:`decide_trace`, which
 turns a :class:`TraceMeasurement` into a verdict, so a check means the same whatever answered it.
 
@@ -16,7 +17,7 @@ from __future__ import annotations
 import math
 import re
 from array import array
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from fractions import Fraction
 from typing import Any
@@ -26,8 +27,10 @@ import numpy as np
 from slo.durations import parse_duration
 from slo.evaluate import result
 from slo.formatting import number, quantity
+from slo import spill as spill_
 from slo.results import CheckResult, QueryOutcome, Status, Verdict
 from slo.spec import Op, SpanFilter, TraceCheck
+from slo.spill import SpillFactory, SpillStore
 
 SPAN_KINDS = {"unspecified": 0, "internal": 1, "server": 2, "client": 3, "producer": 4, "consumer": 5}
 SPAN_STATUSES = {"unset": 0, "ok": 1, "error": 2}
@@ -191,12 +194,15 @@ class _Group:
     values: int = 0
     maximum: float = -math.inf
     missing: int = 0
+    spilled: list[SpillStore] = field(default_factory=list)
+    """Durations moved out of memory past :data:`slo.spill.DURATION_BUDGET` (merging parts joins the lists)."""
 
     def merge(self, other: _Group) -> None:
         self.count += other.count
         self.errors += other.errors
         self.numerator += other.numerator
         self.durations.extend(other.durations)
+        self.spilled += other.spilled
         self.total += other.total
         self.values += other.values
         self.maximum = max(self.maximum, other.maximum)
@@ -220,8 +226,10 @@ class TraceMeasurement:
 class TraceAggregator:
     """Running aggregate of one trace check over a stream of spans."""
 
-    def __init__(self, check: TraceCheck, at: float) -> None:
+    def __init__(self, check: TraceCheck, at: float, spill: SpillFactory | None = None) -> None:
         self.check = check
+        self.spill = spill
+        """Where durations go past the budget (None: they stay in memory, e.g. a backend's bounded search)."""
         self.start_ns, self.end_ns = window_bounds_ns(at, check.window)
         self.match = compile_filter(check.filter)
         self.numerator = compile_filter(check.numerator) if check.numerator is not None else None
@@ -229,6 +237,7 @@ class TraceAggregator:
         self.seen = 0
         self.outside_window = 0
         self._keep_durations = check.aggregate in PERCENTILES
+        self._budget = spill_.DURATION_BUDGET if spill is not None else 1 << 62
 
     def add(self, span: Span) -> None:
         self.seen += 1
@@ -253,6 +262,8 @@ class TraceAggregator:
             group.errors += 1
         if self._keep_durations:
             group.durations.append(duration_s)
+            if len(group.durations) >= self._budget:
+                self._move(group)
 
     def accumulate(self, span: Span) -> None:
         """Count one span already known to be in the window and to match the filter (fast scanners call this)."""
@@ -267,6 +278,8 @@ class TraceAggregator:
             group.numerator += 1
         if self._keep_durations:
             group.durations.append(span.duration_s)
+            if len(group.durations) >= self._budget:
+                self._move(group)
         if self.check.attribute is not None:
             value = as_number(span.attribute(self.check.attribute))
             if value is None:
@@ -275,6 +288,14 @@ class TraceAggregator:
                 group.total += int(value) if value.is_integer() else Fraction(value)
                 group.values += 1
                 group.maximum = max(group.maximum, value)
+
+    def _move(self, group: _Group) -> None:
+        """The group's in-memory durations appended to its last spill store (a new one the first time)."""
+        assert self.spill is not None
+        if not group.spilled:
+            group.spilled.append(self.spill("f8"))
+        group.spilled[-1].append(np.frombuffer(group.durations, dtype=np.float64))
+        group.durations = array("d")
 
     def state(self) -> dict[str, Any]:
         """What :meth:`merge_state` needs, picklable (the filter predicates are not): a worker's partial counts."""
@@ -287,9 +308,11 @@ class TraceAggregator:
         for key, group in state["groups"].items():
             mine = self.groups.get(key)
             if mine is None:
-                self.groups[key] = group
+                mine = self.groups[key] = group
             else:
                 mine.merge(group)
+            if len(mine.durations) >= self._budget:
+                self._move(mine)
 
     def measurement(self, *, complete: bool = True, notes: list[str] | None = None) -> TraceMeasurement:
         aggregate = self.check.aggregate
@@ -322,6 +345,8 @@ def _group_value(aggregate: str, group: _Group, seconds: float) -> float | None:
     if aggregate == "ratio":
         return group.numerator / group.count if group.count else None
     if aggregate in PERCENTILES:
+        if group.spilled:
+            return _spilled_percentile(group, PERCENTILES[aggregate])
         if not group.durations:
             return None
         return float(np.percentile(np.frombuffer(group.durations, dtype=float), PERCENTILES[aggregate]))
@@ -332,6 +357,19 @@ def _group_value(aggregate: str, group: _Group, seconds: float) -> float | None:
     if aggregate == "max":
         return group.maximum if group.values else None
     raise ValueError(f"unknown aggregate {aggregate!r}")
+
+
+def _spilled_percentile(group: _Group, q: float) -> float:
+    """``np.percentile`` of the spilled and in-memory durations together, in bounded memory (bit-identical)."""
+    stores, memory = list(group.spilled), np.frombuffer(group.durations, dtype=np.float64)
+
+    def chunks() -> Iterator[np.ndarray]:
+        for store in stores:
+            yield from store.chunks()
+        if len(memory):
+            yield memory
+
+    return spill_.percentile(chunks, sum(len(s) for s in stores) + len(memory), q)
 
 
 # unit → factor from the native unit, per family of aggregate

@@ -15,6 +15,7 @@ from slo.evaluate import error_result
 from slo.pricing import PriceTable
 from slo.results import CheckResult, QueryOutcome
 from slo.spec import AiCostCheck, Check, TraceCheck
+from slo.spill import SpillFactory
 from slo.traces import Span, TraceAggregator, decide_trace
 
 TRACE_KINDS = frozenset({"trace", "ai_cost"})
@@ -36,13 +37,15 @@ class SpanBatch:
     rejected: list[Check] = field(default_factory=list)
     prefiltered: bool = False
     """The backend already applied the checks' filters (Tempo search): only the window is checked here."""
+    spill: SpillFactory | None = None
+    """Where exact aggregates go past their memory budget (a file scan's temp files); None: memory."""
 
     def __post_init__(self) -> None:
         for check in self.checks:
             if isinstance(check, TraceCheck):
-                self.traces.append((check, TraceAggregator(check, self.at)))
+                self.traces.append((check, TraceAggregator(check, self.at, self.spill)))
             elif isinstance(check, AiCostCheck):
-                self.costs.append((check, CostAggregator(check, self.at, self.pricing)))
+                self.costs.append((check, CostAggregator(check, self.at, self.pricing, self.spill)))
             else:
                 self.rejected.append(check)
         if self.prefiltered:

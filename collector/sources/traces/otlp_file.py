@@ -27,6 +27,7 @@ from collector.sources.traces import parallel
 from collector.sources.traces.local import TRACE_KINDS, SpanBatch
 from collector.sources.traces.otlp import TraceDecodeError, decode_document
 from collector.sources.traces.scan import OtlpScanner
+from collector.sources.traces.spill import SpillDir
 from slo.errors import InputError
 from slo.evidence import Backend, InputFile
 from slo.pricing import PriceTable
@@ -208,7 +209,10 @@ class OtlpFileSource:
             yield outcome
 
     def _scan(self, checks: Sequence[Check], context: RunContext) -> list[CheckResult]:
-        batch = SpanBatch(checks, context.at, self.pricing)
+        with SpillDir() as spill:  # the results read the spilled values: decided before the files go
+            return self._scan_into(SpanBatch(checks, context.at, self.pricing, spill=spill.store), context)
+
+    def _scan_into(self, batch: SpanBatch, context: RunContext) -> list[CheckResult]:
         queries: list[QueryOutcome] = []
         for path in self.paths:
             stats: dict[str, Any] = {}

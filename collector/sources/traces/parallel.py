@@ -33,6 +33,7 @@ from collector.sources.traces.scan import OtlpScanner
 from slo.errors import InputError
 from slo.pricing import PriceTable
 from slo.spec import Check
+from slo.spill import SpillFactory
 
 MIN_BYTES = 32 * 1024 * 1024
 """Below this a file is scanned in one process (forking and merging would cost more than they save)."""
@@ -98,7 +99,7 @@ class _Part:
     states: list[dict[str, Any]] = field(default_factory=list)
 
 
-_JOB: tuple[Path, Sequence[Check], float, PriceTable | None] | None = None
+_JOB: tuple[Path, Sequence[Check], float, PriceTable | None, SpillFactory | None] | None = None
 """The file and checks, set before forking: inherited by the workers, never pickled."""
 
 
@@ -117,8 +118,8 @@ def _scan_range(start: int, end: int) -> str:
 
 def _scan_part(start: int, end: int) -> _Part:
     assert _JOB is not None
-    path, checks, at, pricing = _JOB
-    batch = SpanBatch(checks, at, pricing)
+    path, checks, at, pricing, spill = _JOB
+    batch = SpanBatch(checks, at, pricing, spill=spill)  # its spill files land in the parent's directory
     scanner = OtlpScanner(batch)
     part = _Part()
     with path.open("rb", buffering=1 << 20) as handle:
@@ -147,7 +148,7 @@ def _scan_part(start: int, end: int) -> _Part:
 def scan_parallel(path: Path, batch: SpanBatch, cuts: list[tuple[int, int]], stats: dict[str, Any]) -> int:
     """Feed ``batch`` every span of the file, one worker per range; ``stats`` gets lines, bytes, sha256."""
     global _JOB
-    _JOB = (path, batch.checks, batch.at, batch.pricing)
+    _JOB = (path, batch.checks, batch.at, batch.pricing, batch.spill)
     names: list[str] = []
     try:
         context = multiprocessing.get_context("fork")
