@@ -20,9 +20,9 @@ from typing import Any
 
 import numpy as np
 
+from slo import spill as spill_
 from slo.evaluate import result
 from slo.formatting import number
-from slo import spill as spill_
 from slo.packedruns import PackedRuns
 from slo.pricing import MODEL_KEYS, PriceTable, Rates, UsageError, usage_of
 from slo.results import CheckResult, QueryOutcome, Status, Verdict

@@ -258,7 +258,8 @@ class PackedRuns:
 
 def _partition(ids: np.ndarray) -> np.ndarray:
     """A run's partition from its two id words (mixed, so sequential or prefixed ids still spread)."""
-    return (((ids[:, 0] ^ ids[:, 1]) * _MIX) >> np.uint64(64 - PARTITION_BITS)).astype(np.intp)
+    mixed: np.ndarray = ((ids[:, 0] ^ ids[:, 1]) * _MIX) >> np.uint64(64 - PARTITION_BITS)
+    return mixed.astype(np.intp)
 
 
 def _partition_of(name: bytes) -> int:

@@ -31,7 +31,7 @@ _DIGIT = np.uint64(0xFFFF)
 
 
 class SpillStore(Protocol):
-    """Append-only storage of one dtype read back in chunks of :data:`CHUNK` items; must pickle (workers hand it over)."""
+    """Append-only storage of one dtype read back in chunks of :data:`CHUNK` items; must pickle (workers pass it)."""
 
     def append(self, values: np.ndarray) -> None: ...
 

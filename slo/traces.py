@@ -24,10 +24,10 @@ from typing import Any
 
 import numpy as np
 
+from slo import spill as spill_
 from slo.durations import parse_duration
 from slo.evaluate import result
 from slo.formatting import number, quantity
-from slo import spill as spill_
 from slo.results import CheckResult, QueryOutcome, Status, Verdict
 from slo.spec import Op, SpanFilter, TraceCheck
 from slo.spill import SpillFactory, SpillStore

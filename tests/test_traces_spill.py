@@ -96,7 +96,9 @@ def test_the_file_source_removes_its_spill_files_also_on_a_bad_line(
     real_scan = otlp_file.scan_file
     for workers in (1, 2):
 
-        def forced(p: Path, batch: SpanBatch, stats: dict | None = None, _w: int | None = None, n: int = workers) -> int:
+        def forced(
+            p: Path, batch: SpanBatch, stats: dict | None = None, _w: int | None = None, n: int = workers
+        ) -> int:
             return real_scan(p, batch, stats, workers=n)
 
         monkeypatch.setattr(otlp_file, "scan_file", forced)
