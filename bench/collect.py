@@ -610,10 +610,11 @@ def write_results(
         "",
         *rows,
         "",
-        "Growth from 1000 SLOs (linear would be ×10 for 10 000):",
-        "",
-        *(f"- {line}" for line in grown),
-        "",
+        *(
+            ["Growth from 1000 SLOs (linear would be ×10 for 10 000):", "", *(f"- {line}" for line in grown), ""]
+            if grown
+            else []
+        ),
         "Agreement (same series, same ratio):",
         "",
         *(f"- {line}" for line in checks),
