@@ -143,7 +143,7 @@ def _peak(path: Path, where: file_spill.SpillDir | None) -> tuple[float, int]:
 
 def test_peak_memory_stays_under_what_keeping_every_duration_needs(tmp_path: Path, monkeypatch: pytest.MonkeyPatch):
     path = tmp_path / "spans.jsonl"
-    durations = _write_file(path, lines=1500, per_line=200)  # 300k spans: 2.4 MB of float64 durations
+    durations = _write_file(path, lines=2000, per_line=200)  # 400k spans: 3.2 MB of float64 durations
     monkeypatch.setattr(spill, "DURATION_BUDGET", 20_000)
     monkeypatch.setattr(spill, "SELECT_BUDGET", 20_000)
     monkeypatch.setattr(spill, "CHUNK", 8192)
