@@ -36,6 +36,9 @@ SPAN_KINDS = {"unspecified": 0, "internal": 1, "server": 2, "client": 3, "produc
 SPAN_STATUSES = {"unset": 0, "ok": 1, "error": 2}
 STATUS_ERROR = 2
 PERCENTILES = {"p50": 50.0, "p90": 90.0, "p95": 95.0, "p99": 99.0}
+MAX_GROUPS = 10_000
+"""Distinct ``by`` groups one trace check keeps; spans of later groups are counted as dropped (the measurement
+is then partial, never silently complete), so a high-cardinality ``by`` cannot grow memory without bound."""
 _DURATION_UNITS = {"ns": 1, "us": 1_000, "µs": 1_000, "ms": 1_000_000, "s": 1_000_000_000, "m": 60_000_000_000}
 _DURATION_UNITS["h"] = 3_600_000_000_000
 _SPAN_DURATION = re.compile(r"^([0-9]+(?:\.[0-9]+)?)(ns|us|µs|ms|s|m|h)$")
@@ -238,6 +241,11 @@ class TraceAggregator:
         self.outside_window = 0
         self._keep_durations = check.aggregate in PERCENTILES
         self._budget = spill_.DURATION_BUDGET if spill is not None else 1 << 62
+        self._held = 0
+        """Durations in memory over all groups: past the budget every group's move out (a ``by`` of many
+        groups is bounded like one group)."""
+        self.dropped_groups = 0
+        """Spans of groups past :data:`MAX_GROUPS`, not counted: the measurement is then partial."""
 
     def add(self, span: Span) -> None:
         self.seen += 1
@@ -262,14 +270,18 @@ class TraceAggregator:
             group.errors += 1
         if self._keep_durations:
             group.durations.append(duration_s)
-            if len(group.durations) >= self._budget:
-                self._move(group)
+            self._held += 1
+            if self._held >= self._budget:
+                self._move_all()
 
     def accumulate(self, span: Span) -> None:
         """Count one span already known to be in the window and to match the filter (fast scanners call this)."""
         key = "|".join(as_text(span.attribute(b)) for b in self.check.by) if self.check.by else ""
         group = self.groups.get(key)
         if group is None:
+            if len(self.groups) >= MAX_GROUPS:
+                self.dropped_groups += 1
+                return
             group = self.groups[key] = _Group()
         group.count += 1
         if span.status == STATUS_ERROR:
@@ -278,8 +290,9 @@ class TraceAggregator:
             group.numerator += 1
         if self._keep_durations:
             group.durations.append(span.duration_s)
-            if len(group.durations) >= self._budget:
-                self._move(group)
+            self._held += 1
+            if self._held >= self._budget:
+                self._move_all()
         if self.check.attribute is not None:
             value = as_number(span.attribute(self.check.attribute))
             if value is None:
@@ -288,6 +301,13 @@ class TraceAggregator:
                 group.total += int(value) if value.is_integer() else Fraction(value)
                 group.values += 1
                 group.maximum = max(group.maximum, value)
+
+    def _move_all(self) -> None:
+        """Every group's in-memory durations out to its spill store (exact: any split gives the same percentile)."""
+        for group in self.groups.values():
+            if group.durations:
+                self._move(group)
+        self._held = 0
 
     def _move(self, group: _Group) -> None:
         """The group's in-memory durations appended to its last spill store (a new one the first time)."""
@@ -299,20 +319,32 @@ class TraceAggregator:
 
     def state(self) -> dict[str, Any]:
         """What :meth:`merge_state` needs, picklable (the filter predicates are not): a worker's partial counts."""
-        return {"groups": self.groups, "seen": self.seen, "outside_window": self.outside_window}
+        return {
+            "groups": self.groups,
+            "seen": self.seen,
+            "outside_window": self.outside_window,
+            "dropped_groups": self.dropped_groups,
+        }
 
     def merge_state(self, state: Mapping[str, Any]) -> None:
         """Add the counts of a later part of the stream: groups keep the order they were first seen in."""
         self.seen += state["seen"]
         self.outside_window += state["outside_window"]
+        self.dropped_groups += state.get("dropped_groups", 0)
         for key, group in state["groups"].items():
             mine = self.groups.get(key)
             if mine is None:
+                if len(self.groups) >= MAX_GROUPS:
+                    self.dropped_groups += group.count
+                    for store in group.spilled:
+                        store.discard()
+                    continue
                 mine = self.groups[key] = group
             else:
                 mine.merge(group)
-            if len(mine.durations) >= self._budget:
-                self._move(mine)
+            self._held += len(group.durations)
+            if self._held >= self._budget:
+                self._move_all()
 
     def measurement(self, *, complete: bool = True, notes: list[str] | None = None) -> TraceMeasurement:
         aggregate = self.check.aggregate
@@ -332,7 +364,15 @@ class TraceAggregator:
         }
         if self.check.attribute is not None:
             details["spans_without_attribute"] = missing
-        return TraceMeasurement(values=values, spans=spans, complete=complete, notes=list(notes or []), details=details)
+        notes = list(notes or [])
+        if self.dropped_groups:
+            complete = False
+            details["spans_in_dropped_groups"] = self.dropped_groups
+            notes.append(
+                f"more than {MAX_GROUPS} groups by {', '.join(self.check.by)}: {self.dropped_groups} spans of later"
+                " groups were not counted (group by a lower-cardinality attribute)"
+            )
+        return TraceMeasurement(values=values, spans=spans, complete=complete, notes=notes, details=details)
 
 
 def _group_value(aggregate: str, group: _Group, seconds: float) -> float | None:

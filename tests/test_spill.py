@@ -178,3 +178,67 @@ def test_many_runs_spill_into_partitions_and_sum_exactly(monkeypatch: pytest.Mon
     assert packed.total() == sum(expected.values())
     assert packed.maximum() == max(expected.values())
     assert sorted(packed.amounts()) == sorted(expected.values())
+
+
+def _route_spans(routes: list[int]) -> list[Span]:
+    start = (AT - 60) * 1_000_000_000
+    return [
+        Span(f"{i:032x}", f"{i:016x}", "", "s", 2, 0, start, start + 1000 + i, {"route": str(r)}, {})
+        for i, r in enumerate(routes)
+    ]
+
+
+@settings(max_examples=40, deadline=None)
+@given(st.lists(st.integers(0, 40), min_size=1, max_size=300), st.integers(1, 20), st.integers(1, 3))
+def test_memory_held_over_all_groups_stays_under_one_budget(routes, budget, parts):
+    """Many small ``by`` groups cannot each hold a budget: the aggregator's in-memory total stays below one."""
+    check = load_gates(GATE.replace("AGG", "p95"), "g.yaml")[0].checks[1]
+    old = spill.DURATION_BUDGET
+    spill.DURATION_BUDGET = budget
+    try:
+        pieces = [TraceAggregator(check, AT, MemorySpill) for _ in range(parts)]
+        spans = _route_spans(routes)
+        for i, span in enumerate(spans):
+            piece = pieces[i * parts // len(spans)]
+            piece.add(span)
+            assert sum(len(g.durations) for g in piece.groups.values()) < budget
+        merged = TraceAggregator(check, AT, MemorySpill)
+        for piece in pieces:
+            merged.merge_state(piece.state())
+            assert sum(len(g.durations) for g in merged.groups.values()) < budget
+        got = merged.measurement().values
+    finally:
+        spill.DURATION_BUDGET = old
+    record: dict[str, list[float]] = {}
+    for span in spans:
+        record.setdefault(span.attributes["route"], []).append(span.duration_s)
+    assert {k: _bits(v) for k, v in got.items()} == {
+        k: _bits(float(np.percentile(np.array(v), 95.0))) for k, v in record.items()
+    }
+
+
+@pytest.mark.parametrize("parts", [1, 2])
+def test_groups_past_the_cap_make_the_measurement_partial(monkeypatch: pytest.MonkeyPatch, parts: int):
+    """A ``by`` of more groups than ``MAX_GROUPS`` keeps the first ones and says how many spans it left out."""
+    from slo import traces
+
+    monkeypatch.setattr(traces, "MAX_GROUPS", 3)
+    check = load_gates(GATE.replace("AGG", "p95"), "g.yaml")[0].checks[1]
+    routes = [0, 1, 0, 2, 3, 4, 1, 3, 5, 2, 0]
+    spans = _route_spans(routes)
+    pieces = [TraceAggregator(check, AT, MemorySpill) for _ in range(parts)]
+    for i, span in enumerate(spans):
+        pieces[i * parts // len(spans)].add(span)
+    merged = TraceAggregator(check, AT, MemorySpill)
+    for piece in pieces:
+        merged.merge_state(piece.state())
+    got = merged.measurement()
+    kept = {"0", "1", "2"}  # the first three routes seen, in file order
+    assert set(got.values) == kept
+    assert got.complete is False
+    assert "more than 3 groups by route" in got.notes[-1]
+    # every span is either counted or said to be left out (a worker caps its own part, so two parts may
+    # leave out spans of groups the merge keeps: the values are then partial, which the packet says)
+    assert got.spans + got.details["spans_in_dropped_groups"] == len(routes)
+    if parts == 1:
+        assert got.details["spans_in_dropped_groups"] == sum(1 for r in routes if str(r) not in kept)
