@@ -14,13 +14,12 @@ AMOUNTS = st.one_of(st.integers(0, 2**130), st.fractions(min_value=0, max_value=
 EVENTS = st.lists(st.tuples(IDS, AMOUNTS, st.booleans()), max_size=60)
 
 
-@settings(max_examples=600, deadline=None)
-@given(EVENTS, st.integers(1, 8))
-def test_packing_at_any_moment_keeps_every_runs_exact_total(events, pieces):
-    """Runs added to a dict, the dict packed now and then (a run may come back after it moved)."""
+def assert_packing_keeps_exact_totals(events, pieces: int, spill=None) -> None:
+    """Runs added to a dict, the dict packed now and then into one of two packs (a run may come back after it
+    moved), the packs joined: every run's total, their count, sum and maximum equal a plain dict of ints."""
     expected: dict[str, int | Fraction] = {}
     groups: dict[str, int | Fraction] = {}
-    packed, other = PackedRuns(), PackedRuns()
+    packed, other = PackedRuns(spill=spill), PackedRuns(spill=spill)
     for i, (key, amount, pack) in enumerate(events):
         expected[key] = expected.get(key, 0) + amount
         groups[key] = groups.get(key, 0) + amount
@@ -35,6 +34,13 @@ def test_packing_at_any_moment_keeps_every_runs_exact_total(events, pieces):
     if expected:
         top = packed.maximum()
         assert max([*groups.values(), *([top] if top is not None else [])]) == max(expected.values())
+
+
+@settings(max_examples=600, deadline=None)
+@given(EVENTS, st.integers(1, 8))
+def test_packing_at_any_moment_keeps_every_runs_exact_total(events, pieces):
+    """Runs added to a dict, the dict packed now and then (a run may come back after it moved)."""
+    assert_packing_keeps_exact_totals(events, pieces)
 
 
 def test_only_lowercase_32_hex_ids_with_small_integer_amounts_move():

@@ -19,6 +19,7 @@ from slo.loader import load_gates
 from slo.packedruns import PackedRuns
 from slo.spill import MemorySpill, order_statistic, percentile
 from slo.traces import PERCENTILES, Span, TraceAggregator
+from tests.test_packedruns import assert_packing_keeps_exact_totals
 
 POOL = [0.0, 1e-9, 0.25, 0.5, 0.5000000000000001, 1.0, 2.5, 3.0, 1e6, 5e-324]
 VALUES = st.one_of(
@@ -137,23 +138,7 @@ def test_spilled_runs_keep_every_runs_exact_total(events, pieces, budget):
     old = packedruns.RUN_BUDGET
     packedruns.RUN_BUDGET = budget
     try:
-        expected: dict[str, int | Fraction] = {}
-        groups: dict[str, int | Fraction] = {}
-        packed, other = PackedRuns(spill=MemorySpill), PackedRuns(spill=MemorySpill)
-        for i, (key, amount, pack) in enumerate(events):
-            expected[key] = expected.get(key, 0) + amount
-            groups[key] = groups.get(key, 0) + amount
-            if pack:
-                (packed if i % pieces else other).pack(groups)
-        packed.extend(other)
-        packed.settle(groups)
-        amounts = sorted([*groups.values(), *packed.amounts()])
-        assert amounts == sorted(expected.values())
-        assert len(groups) + len(packed) == len(expected)
-        assert sum(groups.values()) + packed.total() == sum(expected.values())
-        if expected:
-            top = packed.maximum()
-            assert max([*groups.values(), *([top] if top is not None else [])]) == max(expected.values())
+        assert_packing_keeps_exact_totals(events, pieces, spill=MemorySpill)
     finally:
         packedruns.RUN_BUDGET = old
 
