@@ -29,7 +29,7 @@ from slo.evidence import (
     seal,
     to_canonical_json,
 )
-from slo.results import QueryOutcome, Verdict
+from slo.results import CheckResult, QueryOutcome, Verdict
 from slo.spec import ThresholdCheck
 
 CLEARED_ENV = (
@@ -109,18 +109,33 @@ def make_packet(
         queries = [QueryOutcome(role="value", query="up", status="ok", value=value, response_sha256=sha)]
     stamp = f"2026-01-01T00:{minute:02d}:00Z"
     results = [result(check, verdict, "because", stamp, value=value, queries=queries)]
+    subject = Subject(environment=env, release=release, commit="c" * 40)
+    return to_canonical_json(sealed_packet(results, gate=GateRef(id=gate, title=gate), subject=subject, time=stamp))
+
+
+def sealed_packet(
+    results: list[CheckResult],
+    *,
+    gate: GateRef | None = None,
+    subject: Subject | None = None,
+    time: str = "2026-01-01T00:00:00Z",
+    finished_at: str | None = None,
+    spec: SpecRef | None = None,
+) -> EvidencePacket:
+    """A sealed packet of ``results`` with the verdict and counts their summary gives (the tests' one builder)."""
     summary = summarize(results)
-    packet = EvidencePacket(
-        gate=GateRef(id=gate, title=gate),
-        subject=Subject(environment=env, release=release, commit="c" * 40),
-        evaluation=Evaluation(time=stamp, started_at=stamp, finished_at=stamp),
-        collector=Collector(version="0.1.0"),
-        spec=SpecRef(path="g.yaml", sha256="0" * 64),
-        checks=results,
-        verdict=summary.verdict,
-        counts=summary.counts,
+    return seal(
+        EvidencePacket(
+            gate=gate or GateRef(id="g", title="g"),
+            subject=subject or Subject(),
+            evaluation=Evaluation(time=time, started_at=time, finished_at=finished_at or time),
+            collector=Collector(version="0.1.0"),
+            spec=spec or SpecRef(path="g.yaml", sha256="0" * 64),
+            checks=results,
+            verdict=summary.verdict,
+            counts=summary.counts,
+        )
     )
-    return to_canonical_json(seal(packet))
 
 
 def write_keys(directory: Path, name: str, key: Ed25519PrivateKey) -> tuple[Path, Path]:

@@ -15,10 +15,11 @@ from pathlib import Path
 import httpx
 import pytest
 
-from slo.evaluate import result, summarize
-from slo.evidence import Collector, Evaluation, EvidencePacket, GateRef, SpecRef, Subject, seal, to_canonical_json
+from slo.evaluate import result
+from slo.evidence import GateRef, Subject, to_canonical_json
 from slo.results import CheckContext, ContextQuery, QueryOutcome, Verdict
 from slo.spec import ThresholdCheck
+from tests.helpers import sealed_packet
 from tests.serverproc import WRITE, Served, serving
 
 CHROMIUM = Path("/usr/bin/chromium")
@@ -51,20 +52,8 @@ def packet(
         )  # fmt: skip
         decided = result(check, verdict, reason, stamp, value=0.42, queries=[outcome])
         results.append(decided.model_copy(update={"context": history(query)}) if context else decided)
-    summary = summarize(results)
-    sealed = seal(
-        EvidencePacket(
-            gate=GateRef(id=gate, title=gate),
-            subject=Subject(environment=env, release="v3", commit="a" * 40),
-            evaluation=Evaluation(time=stamp, started_at=stamp, finished_at=stamp),
-            collector=Collector(version="0.1.0"),
-            spec=SpecRef(path="g.yaml", sha256="0" * 64),
-            checks=results,
-            verdict=summary.verdict,
-            counts=summary.counts,
-        )
-    )
-    return to_canonical_json(sealed)
+    subject = Subject(environment=env, release="v3", commit="a" * 40)
+    return to_canonical_json(sealed_packet(results, gate=GateRef(id=gate, title=gate), subject=subject, time=stamp))
 
 
 PACKETS = [

@@ -94,28 +94,16 @@ def test_a_gzip_bomb_is_refused_without_expanding_it_all() -> None:
 
 def gate_packet(*checks: tuple[str, Any, bool]) -> Any:
     """A sealed packet whose checks have the given verdicts; ``required=False`` makes a check advisory."""
-    from slo.evaluate import result, summarize
-    from slo.evidence import Collector, Evaluation, EvidencePacket, GateRef, SpecRef, Subject, seal
+    from slo.evaluate import result
     from slo.spec import ThresholdCheck
+    from tests.helpers import sealed_packet
 
     stamp = "2026-01-01T00:00:00Z"
     results = [
         result(ThresholdCheck(id=i, kind="threshold", query="up", op=">", target=0, required=req), v, "r", stamp)
         for i, v, req in checks
     ]
-    summary = summarize(results)
-    return seal(
-        EvidencePacket(
-            gate=GateRef(id="g", title="g"),
-            subject=Subject(),
-            evaluation=Evaluation(time=stamp, started_at=stamp, finished_at=stamp),
-            collector=Collector(version="0.1.0"),
-            spec=SpecRef(path="g.yaml", sha256="0" * 64),
-            checks=results,
-            verdict=summary.verdict,
-            counts=summary.counts,
-        )
-    )
+    return sealed_packet(results, time=stamp)
 
 
 def test_decisions_and_statuses() -> None:

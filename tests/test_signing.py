@@ -34,22 +34,18 @@ from slo.dsse import (
     sign_envelope,
     verify_file_bytes,
 )
-from slo.evaluate import result, summarize
+from slo.evaluate import result
 from slo.evidence import (
-    Collector,
-    Evaluation,
-    EvidencePacket,
     GateRef,
     SpecRef,
     Subject,
     canonical_bytes,
     compute_digest,
-    seal,
     to_canonical_json,
 )
 from slo.results import Verdict
 from slo.spec import ThresholdCheck
-from tests.helpers import Ran, reseal, write_keys
+from tests.helpers import Ran, reseal, sealed_packet, write_keys
 
 FIXED_SEED = bytes(range(32))
 OTHER_SEED = bytes(range(100, 132))
@@ -67,20 +63,14 @@ def raw_id(key: Ed25519PrivateKey) -> str:
 def fixed_packet(verdict: Verdict = Verdict.PASS) -> bytes:
     check = ThresholdCheck(id="latency", kind="threshold", query="up", op="<", target=0.3)
     results = [result(check, verdict, "0.21 < 0.3", "2026-01-01T00:00:00Z", value=0.21, unit="s")]
-    summary = summarize(results)
-    packet = EvidencePacket(
+    packet = sealed_packet(
+        results,
         gate=GateRef(id="checkout", title="Checkout gate"),
         subject=Subject(release="v1.2.0", service="checkout", commit=COMMIT),
-        evaluation=Evaluation(
-            time="2026-01-01T00:00:00Z", started_at="2026-01-01T00:00:00Z", finished_at="2026-01-01T00:00:01Z"
-        ),
-        collector=Collector(version="0.1.0"),
+        finished_at="2026-01-01T00:00:01Z",
         spec=SpecRef(path="gate.yaml", sha256="1" * 64),
-        checks=results,
-        verdict=summary.verdict,
-        counts=summary.counts,
     )
-    return to_canonical_json(seal(packet))
+    return to_canonical_json(packet)
 
 
 def payload_of(envelope: dict) -> dict:
